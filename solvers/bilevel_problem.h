@@ -1,0 +1,77 @@
+// The bilevel problem interface every solver in //solvers works on.
+//
+//   min_{x ∈ X} F(x) := f(x, y*(x)),   y*(x) = argmin_y g(x, y)
+//
+// f is the outer objective (e.g. a validation loss), g the inner one (e.g. a training loss), x the
+// outer variables (hyperparameters) and y the inner variables (model parameters). Both are lists
+// of tensors (see tensor_list.h), so y can be a network's parameters.
+//
+// A user implements the objectives as differentiable LibTorch expressions; the solvers get every
+// derivative from autograd (first order for MinimaxOPT, Hessian-vector products by double
+// backpropagation for the penalty method), so nothing else is needed:
+//
+//   class MyProblem : public bilevel::BilevelProblem {
+//    public:
+//     TensorList InitialOuter() override { return {at::zeros({p}, at::kDouble)}; }
+//     TensorList InitialInner() override { return {at::zeros({q}, at::kDouble)}; }
+//     at::Tensor OuterObjective(const TensorList& x, const TensorList& y,
+//                               const Batch& batch) override { ... }   // f(x, y), a scalar
+//     at::Tensor InnerObjective(const TensorList& x, const TensorList& y,
+//                               const Batch& batch) override { ... }   // g(x, y), a scalar
+//   };
+//
+// Stochastic setting: a problem with data reports how many examples each objective averages over
+// (NumOuterExamples, NumInnerExamples); a solver with a batch size then passes a Batch of example
+// indices and the objective averages over those examples only. A Batch without indices means the
+// full data (the deterministic setting). Problems without data leave the counts at 0.
+//
+// Device: the solvers keep x, y (and MinimaxOPT's z) on the device of the tensors InitialOuter()
+// and InitialInner() return, and put batch indices there too. Nothing assumes the CPU.
+#ifndef SOLVERS_BILEVEL_PROBLEM_H_
+#define SOLVERS_BILEVEL_PROBLEM_H_
+
+#include <cstdint>
+
+#include <ATen/core/Tensor.h>
+
+#include "solvers/tensor_list.h"
+
+namespace bilevel {
+
+// Which examples an objective should average over.
+struct Batch {
+  // 1-D int64 tensor of example indices on the problem's device; undefined for the full data.
+  at::Tensor indices;
+
+  bool IsFull() const { return !indices.defined(); }
+  // Number of examples in the batch, or `num_examples` when the batch is the full data.
+  int64_t Size(int64_t num_examples) const { return IsFull() ? num_examples : indices.numel(); }
+};
+
+class BilevelProblem {
+ public:
+  virtual ~BilevelProblem() = default;
+
+  // Starting points x0 and y0. They fix the number, shapes, dtypes and device of the variables.
+  virtual TensorList InitialOuter() = 0;
+  virtual TensorList InitialInner() = 0;
+
+  // f(x, y) and g(x, y) on `batch`: 0-dimensional floating-point tensors that autograd can
+  // differentiate (twice, for the penalty method) with respect to x and y.
+  virtual at::Tensor OuterObjective(const TensorList& x, const TensorList& y,
+                                    const Batch& batch) = 0;
+  virtual at::Tensor InnerObjective(const TensorList& x, const TensorList& y,
+                                    const Batch& batch) = 0;
+
+  // Number of examples f and g average over; 0 when the objective has no data to sample.
+  virtual int64_t NumOuterExamples() const { return 0; }
+  virtual int64_t NumInnerExamples() const { return 0; }
+
+  // Euclidean projection onto the feasible set X, in place and without autograd history.
+  // The default is X = whole space.
+  virtual void ProjectOuter(TensorList* x) const {}
+};
+
+}  // namespace bilevel
+
+#endif  // SOLVERS_BILEVEL_PROBLEM_H_

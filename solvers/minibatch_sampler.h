@@ -1,0 +1,47 @@
+// Deterministic minibatch sampling without replacement within an epoch.
+//
+//   MinibatchSampler sampler(/*num_examples=*/50000, /*batch_size=*/256, /*seed=*/1, device);
+//   Batch b = sampler.Next();   // 256 indices; a fresh permutation every epoch
+//
+// Batch size 0 (or a problem without data) gives full batches. The sequence of batches depends
+// only on (num_examples, batch_size, seed): the same seed gives the same batches on every run.
+#ifndef SOLVERS_MINIBATCH_SAMPLER_H_
+#define SOLVERS_MINIBATCH_SAMPLER_H_
+
+#include <cstdint>
+
+#include <ATen/core/Generator.h>
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+
+#include "solvers/bilevel_problem.h"
+
+namespace bilevel {
+
+class MinibatchSampler {
+ public:
+  // Requires 0 <= batch_size <= num_examples when num_examples > 0 (solvers validate this).
+  MinibatchSampler(int64_t num_examples, int64_t batch_size, uint64_t seed, c10::Device device);
+
+  Batch Next();
+
+  bool IsFullBatch() const { return batch_size_ == 0 || num_examples_ == 0; }
+  int64_t num_examples() const { return num_examples_; }
+  // Examples in each batch Next() returns (num_examples for full batches).
+  int64_t BatchSize() const { return IsFullBatch() ? num_examples_ : batch_size_; }
+  // Completed passes over the data, counted in batches drawn.
+  int64_t epoch() const { return epoch_; }
+
+ private:
+  int64_t num_examples_;
+  int64_t batch_size_;
+  c10::Device device_;
+  at::Generator generator_;
+  at::Tensor permutation_;  // CPU int64
+  int64_t position_ = 0;
+  int64_t epoch_ = 0;
+};
+
+}  // namespace bilevel
+
+#endif  // SOLVERS_MINIBATCH_SAMPLER_H_

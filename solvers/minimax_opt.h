@@ -1,0 +1,131 @@
+// MinimaxOPT: bilevel optimization as a minimax problem, solved by multi-stage gradient
+// descent–ascent (Algorithms 1 and 2 of "Bilevel optimization as minimax", see
+// ../shared/papers/minimax-reformulation.txt and ../shared/docs/ALGORITHMS.md).
+//
+// The bilevel problem min_x f(x, y*(x)), y*(x) = argmin_y g(x, y), is rewritten with a copy z of
+// the inner variable and a multiplier λ > 0 as (eq. 6)
+//
+//   min_{x ∈ X, y} max_z  L_λ(x, y, z) = f(x, y) + λ [g(x, y) − g(x, z)],
+//
+// whose gradients need first derivatives only:
+//
+//   ∇_x L = ∇_x f(x, y) + λ (∇_x g(x, y) − ∇_x g(x, z))
+//   ∇_y L = ∇_y f(x, y) + λ ∇_y g(x, y)
+//   ∇_z L = −λ ∇_z g(x, z)
+//
+// One iteration evaluates ∇f(x, y), ∇g(x, y) and ∇g(x, z): three gradient calls, the cost of plain
+// training up to a constant. Stage k runs T iterations at λ_k = λ_0 τ^k (Algorithm 1, line 7).
+// In the stochastic setting (Algorithm 2) f uses a validation minibatch and the two g terms share
+// one training minibatch drawn independently of it.
+//
+// Step sizes. ∇_y L and ∇_z L grow with λ, so their steps must shrink: by default y and z use
+// LambdaScaling::kInverseLambda, η_k = η / λ_k, which keeps the effective step on g equal to η
+// (the authors' later code scales all rates by τ^{-k}, the same rule up to the constant λ_0).
+// x keeps a constant step: at equilibrium λ(∇_x g(x, y) − ∇_x g(x, z)) tends to the implicit
+// term −∇²_{xy} g [∇²_{yy} g]^{-1} ∇_y f, which stays bounded as λ grows.
+//
+// Usage:
+//   bilevel::MinimaxOptOptions options;
+//   options.initial_lambda = 1;  options.lambda_growth = 2;  options.num_stages = 12;
+//   options.iterations_per_stage = 500;
+//   options.x_optimizer.learning_rate = 0.1;  // y and z: 0.1 / λ_k by default
+//   bilevel::SolverSummary summary;
+//   absl::Status status = bilevel::Solve(options, &problem, &summary);
+#ifndef SOLVERS_MINIMAX_OPT_H_
+#define SOLVERS_MINIMAX_OPT_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "solvers/bilevel_problem.h"
+#include "solvers/minibatch_sampler.h"
+#include "solvers/optimizer.h"
+#include "solvers/solver_types.h"
+
+namespace bilevel {
+
+enum class UpdateOrder {
+  // x, y and z all step from the same iterate: 3 gradient calls per iteration (default).
+  kSimultaneous,
+  // z steps first (ascent on −g(x, z)), then x and y step against the updated z, as in the
+  // authors' later code: 4 gradient calls per iteration (∇g(x, z) is evaluated before and after).
+  kZFirst,
+};
+std::string ToString(UpdateOrder order);
+
+OptimizerOptions DefaultLambdaScaledOptimizer();
+
+struct MinimaxOptOptions : SolverOptionsBase {
+  // λ_0 > 0: the multiplier of the first stage.
+  double initial_lambda = 1.0;
+  // τ >= 1: λ_{k+1} = τ λ_k after each stage. τ = 1 is the one-stage GDA at fixed λ.
+  double lambda_growth = 2.0;
+  // K >= 1: the number of stages.
+  int num_stages = 10;
+  // T >= 1: iterations per stage (the same T_k for every stage).
+  int64_t iterations_per_stage = 1000;
+  // ε >= 0; 0 disables it. A stage ends early once ‖G_x‖, ‖∇_y L‖/λ and ‖∇_z L‖/λ are all below
+  // ε, where G_x = x − Proj_X(x − ∇_x L) is the projected gradient; in the final stage that ends
+  // the solve with TerminationType::kConverged.
+  double stationarity_tolerance = 0;
+  // One optimizer per variable group. Defaults: plain SGD with η = 0.1; y and z scale with 1/λ.
+  OptimizerOptions x_optimizer = OptimizerOptions{};
+  OptimizerOptions y_optimizer = DefaultLambdaScaledOptimizer();
+  OptimizerOptions z_optimizer = DefaultLambdaScaledOptimizer();
+  // Learning-rate schedule over all K·T iterations, applied to every group on top of the λ
+  // scaling; `schedule_min_factor` in [0, 1] is the cosine floor.
+  Schedule schedule = Schedule::kConstant;
+  double schedule_min_factor = 0;
+  UpdateOrder update_order = UpdateOrder::kSimultaneous;
+  // Start z at y0 (true, the paper's choice) or at a second call to InitialInner() (false).
+  bool z_starts_at_y = true;
+};
+
+// Checks every field; the message names the first invalid one.
+absl::Status Validate(const MinimaxOptOptions& options);
+
+// The state of Algorithms 1 and 2: x, y, z and their optimizers. Solve() drives it through the
+// stages; it is public so that benchmarks and experiments can time or checkpoint single
+// iterations.
+class MinimaxOptIterator {
+ public:
+  // Validates the options against the problem; `problem` must outlive the iterator.
+  static absl::StatusOr<std::unique_ptr<MinimaxOptIterator>> Create(
+      const MinimaxOptOptions& options, BilevelProblem* problem);
+
+  // One iteration at multiplier `lambda`, with every group's learning rate multiplied by
+  // `schedule_factor`. Fills `record` (except the fields IterationMonitor sets) and updates
+  // `counts`. Returns false, without updating x, y, z, if a value or gradient is not finite;
+  // then `*non_finite` names it.
+  bool Iterate(double lambda, double schedule_factor, IterationRecord* record,
+               OracleCounts* counts, std::string* non_finite);
+
+  const TensorList& x() const { return x_; }
+  const TensorList& y() const { return y_; }
+  const TensorList& z() const { return z_; }
+  // The stationarity measure of the last iterate (see stationarity_tolerance); computed only
+  // when the tolerance is positive, 0 otherwise.
+  double last_stationarity() const { return last_stationarity_; }
+
+ private:
+  MinimaxOptIterator(const MinimaxOptOptions& options, BilevelProblem* problem);
+
+  MinimaxOptOptions options_;
+  BilevelProblem* problem_;
+  TensorList x_, y_, z_;
+  MinibatchSampler outer_sampler_, inner_sampler_;
+  GroupOptimizer x_opt_, y_opt_, z_opt_;
+  double last_stationarity_ = 0;
+};
+
+// Runs MinimaxOPT on `problem`. Returns InvalidArgument (and sets summary->termination to
+// kInvalidOptions) when an option is invalid; otherwise OK, with the reason the solve ended in
+// summary->termination (kNonFinite included) and the final x, y in summary->x, summary->y.
+absl::Status Solve(const MinimaxOptOptions& options, BilevelProblem* problem,
+                   SolverSummary* summary);
+
+}  // namespace bilevel
+
+#endif  // SOLVERS_MINIMAX_OPT_H_

@@ -1,0 +1,156 @@
+// What every solver in //solvers shares: oracle accounting, termination reasons, per-iteration
+// records, the summary of a solve, callbacks, and the options common to all solvers.
+//
+// The conventions follow Ceres Solver: a solver is called as
+//
+//   bilevel::MinimaxOptOptions options;          // every field documented, with its default
+//   options.num_stages = 10;
+//   bilevel::SolverSummary summary;
+//   absl::Status status = bilevel::Solve(options, &problem, &summary);
+//   if (!status.ok()) ...                        // an invalid option, named in the message
+//   std::cout << summary.BriefReport() << "\n";  // termination, f, λ, oracle calls, time
+//
+// and never prints by itself: callbacks observe each iteration and may stop the solve.
+#ifndef SOLVERS_SOLVER_TYPES_H_
+#define SOLVERS_SOLVER_TYPES_H_
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "solvers/tensor_list.h"
+
+namespace bilevel {
+
+// Oracle calls, shared by all solvers so that every method can be plotted against the paper's
+// "gradient calls". One gradient evaluation of f (or g) on a batch counts once, whatever the
+// batch size; `*_examples` adds the batch sizes, so examples / num_examples = passes over data.
+struct OracleCounts {
+  int64_t f_gradients = 0;              // evaluations of ∇f(x, y) (either block)
+  int64_t g_gradients = 0;              // evaluations of ∇g(x, ·)
+  int64_t hessian_vector_products = 0;  // ∇²g·v products by double backpropagation (any block)
+  int64_t f_examples = 0;               // examples summed over all f evaluations
+  int64_t g_examples = 0;               // examples summed over all g evaluations
+
+  // The paper's "gradient calls": first-order oracle evaluations of f and g.
+  int64_t GradientCalls() const { return f_gradients + g_gradients; }
+  // First-order calls plus Hessian-vector products, for budgets across method families.
+  int64_t TotalOracleCalls() const { return GradientCalls() + hessian_vector_products; }
+};
+
+enum class TerminationType {
+  kConverged,       // the stationarity tolerance was met in the final stage
+  kIterationLimit,  // every stage / iteration ran
+  kOracleBudget,    // max_gradient_calls reached
+  kTimeLimit,       // max_wall_time_seconds reached
+  kUserStop,        // a callback asked to stop
+  kNonFinite,       // an objective or gradient became NaN or infinite; x, y are the last finite
+  kInvalidOptions,  // Solve returned a non-OK status; nothing ran
+};
+std::string ToString(TerminationType type);
+
+// One iteration's numbers, recorded after the iteration's oracle calls and before its update, so
+// the values describe the iterate the update started from.
+struct IterationRecord {
+  int64_t iteration = 0;  // 0-based count of updates of x over the whole solve
+  int stage = 0;          // 0-based stage index
+  double lambda = 0;      // MinimaxOPT: the multiplier λ_k; penalty method: the penalty ρ
+  double outer_objective = 0;  // f(x, y) on this iteration's batch
+  double inner_objective = 0;  // g(x, y) on this iteration's batch
+  // MinimaxOPT: the value-function gap estimate g(x, y) − g(x, z) (≥ 0 when z = y*(x)).
+  std::optional<double> value_gap;
+  // Penalty method: ‖∇_y g(x, y)‖, the violated stationarity condition.
+  std::optional<double> inner_stationarity;
+  double grad_norm_x = 0;  // norm of the x-gradient the update used (of L_λ or h_up)
+  double grad_norm_y = 0;  // norm of the y-gradient the update used
+  std::optional<double> grad_norm_z;  // MinimaxOPT: ‖∇_z L_λ‖
+  double learning_rate_x = 0;         // step size applied to x at this iteration
+  OracleCounts oracle_calls;          // cumulative, including this iteration
+  double wall_time_seconds = 0;       // since Solve started
+  bool stage_end = false;             // the last iteration of its stage
+};
+
+// Return value of an iteration callback.
+enum class CallbackResult { kContinue, kStop };
+using IterationCallback = std::function<CallbackResult(const IterationRecord&)>;
+
+// Options every solver has. Solver-specific options structs derive from this.
+struct SolverOptionsBase {
+  // Stop after this many gradient calls (OracleCounts::GradientCalls()); 0 = no budget.
+  int64_t max_gradient_calls = 0;
+  // Stop after this much wall time; 0 = no limit.
+  double max_wall_time_seconds = 0;
+  // Keep one IterationRecord in SolverSummary::iterations every `record_every` iterations (and
+  // always the last iteration of each stage); callbacks see every iteration regardless. >= 1.
+  int record_every = 1;
+  // Minibatch sizes for f (validation examples) and g (training examples); 0 = full batch.
+  // Must not exceed the problem's NumOuterExamples() / NumInnerExamples().
+  int64_t outer_batch_size = 0;
+  int64_t inner_batch_size = 0;
+  // Seed of every random draw the solver makes (minibatch order). Same seed, same iterates.
+  uint64_t seed = 0;
+  // Called after every iteration, in order; the first to return kStop ends the solve.
+  std::vector<IterationCallback> callbacks;
+};
+
+// Checks the fields of SolverOptionsBase; the message names the offending field.
+absl::Status ValidateBaseOptions(const SolverOptionsBase& options);
+// Checks that the batch sizes fit the problem's data (names the field).
+absl::Status ValidateBatchSizes(const SolverOptionsBase& options, int64_t num_outer_examples,
+                                int64_t num_inner_examples);
+
+// Checks a problem's starting point: x0 and y0 non-empty, defined, floating point, finite shapes.
+absl::Status ValidateInitialPoint(const TensorList& x0, const TensorList& y0);
+
+struct SolverSummary {
+  std::string solver;  // "MinimaxOPT", "Penalty", ...
+  TerminationType termination = TerminationType::kInvalidOptions;
+  std::string message;  // why the solve ended, in words
+  std::vector<IterationRecord> iterations;
+  TensorList x;  // final outer variables (the last finite iterate)
+  TensorList y;  // final inner variables
+  OracleCounts oracle_calls;
+  int64_t num_iterations = 0;
+  int num_stages = 0;  // stages started
+  double final_lambda = 0;
+  double total_time_seconds = 0;
+
+  // True when the solve ran (the iterate is meaningful), whatever made it stop.
+  bool IsSolutionUsable() const;
+  // One line: solver, termination, iterations, stages, last f, λ, gradient calls, time.
+  std::string BriefReport() const;
+  // BriefReport plus the message and one line per stage.
+  std::string FullReport() const;
+};
+
+// The iteration bookkeeping every solver loop does, in one place: timing, oracle budgets,
+// the non-finite check, recording, and callbacks.
+class IterationMonitor {
+ public:
+  IterationMonitor(const SolverOptionsBase& options, SolverSummary* summary);
+
+  double ElapsedSeconds() const;
+
+  // Ends the solve with kNonFinite, naming `what` (e.g. "f(x, y)") and the iteration.
+  void StopNonFinite(const std::string& what, int64_t iteration);
+
+  // Records the iteration, runs the callbacks and checks budgets. Returns false (with the
+  // termination set) when the solve must stop.
+  bool Observe(IterationRecord record);
+
+  // Sets the termination type and message (the solver's normal end).
+  void Finish(TerminationType type, std::string message);
+
+ private:
+  const SolverOptionsBase& options_;
+  SolverSummary* summary_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+}  // namespace bilevel
+
+#endif  // SOLVERS_SOLVER_TYPES_H_

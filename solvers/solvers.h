@@ -1,0 +1,19 @@
+// Hessian-free bilevel optimization: the solver library.
+//
+//   #include "solvers/solvers.h"       // deps = ["//solvers"]
+//
+// Implement bilevel::BilevelProblem (bilevel_problem.h) and call a solver:
+//   - MinimaxOPT, the multi-stage gradient descent–ascent on the minimax reformulation
+//     (minimax_opt.h): first-order oracles only.
+//   - The penalty method (penalty_method.h): Hessian-vector products only.
+// Both fill a bilevel::SolverSummary (solver_types.h) with the termination reason, per-iteration
+// records and the oracle calls used.
+#ifndef SOLVERS_SOLVERS_H_
+#define SOLVERS_SOLVERS_H_
+
+#include "solvers/bilevel_problem.h"
+#include "solvers/minimax_opt.h"
+#include "solvers/penalty_method.h"
+#include "solvers/solver_types.h"
+
+#endif  // SOLVERS_SOLVERS_H_

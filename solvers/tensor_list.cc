@@ -1,0 +1,80 @@
+#include "solvers/tensor_list.h"
+
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/autograd.h>
+
+namespace bilevel {
+
+TensorList DetachedClone(const TensorList& v) {
+  TensorList out;
+  out.reserve(v.size());
+  for (const at::Tensor& t : v) out.push_back(t.detach().clone());
+  return out;
+}
+
+TensorList GradLeaves(const TensorList& v) {
+  TensorList out;
+  out.reserve(v.size());
+  for (const at::Tensor& t : v) out.push_back(t.detach().requires_grad_(true));
+  return out;
+}
+
+at::Tensor SquaredNormTensor(const TensorList& v) {
+  at::NoGradGuard no_grad;
+  if (v.empty()) return at::zeros({}, at::kDouble);
+  at::Tensor total = at::zeros({}, v.front().options());
+  for (const at::Tensor& t : v) total = total + t.detach().pow(2).sum();
+  return total;
+}
+
+double Norm(const TensorList& v) { return std::sqrt(SquaredNormTensor(v).item<double>()); }
+
+at::Tensor DotTensor(const TensorList& a, const TensorList& b) {
+  TORCH_CHECK(a.size() == b.size(), "DotTensor: lists of different lengths");
+  if (a.empty()) return at::zeros({}, at::kDouble);
+  at::Tensor total = at::zeros({}, a.front().options());
+  for (size_t i = 0; i < a.size(); ++i) total = total + (a[i] * b[i]).sum();
+  return total;
+}
+
+int64_t NumElements(const TensorList& v) {
+  int64_t n = 0;
+  for (const at::Tensor& t : v) n += t.numel();
+  return n;
+}
+
+bool SameLayout(const TensorList& a, const TensorList& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i].sizes() != b[i].sizes() || a[i].scalar_type() != b[i].scalar_type() ||
+        a[i].device() != b[i].device()) {
+      return false;
+    }
+  }
+  return true;
+}
+
+TensorList Gradients(const at::Tensor& output, const TensorList& inputs, bool create_graph) {
+  TensorList grads = torch::autograd::grad({output}, inputs, /*grad_outputs=*/{},
+                                           /*retain_graph=*/create_graph, create_graph,
+                                           /*allow_unused=*/true);
+  for (size_t i = 0; i < grads.size(); ++i) {
+    if (!grads[i].defined()) grads[i] = at::zeros_like(inputs[i]);
+  }
+  return grads;
+}
+
+void AddScaledInPlace(TensorList* a, double alpha, const TensorList& b) {
+  at::NoGradGuard no_grad;
+  TORCH_CHECK(a->size() == b.size(), "AddScaledInPlace: lists of different lengths");
+  for (size_t i = 0; i < b.size(); ++i) (*a)[i].add_(b[i], alpha);
+}
+
+at::Tensor Flatten(const TensorList& v) {
+  std::vector<at::Tensor> flat;
+  flat.reserve(v.size());
+  for (const at::Tensor& t : v) flat.push_back(t.detach().reshape({-1}));
+  return at::cat(flat);
+}
+
+}  // namespace bilevel
