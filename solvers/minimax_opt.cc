@@ -13,8 +13,8 @@ std::string ToString(UpdateOrder order) {
   switch (order) {
     case UpdateOrder::kSimultaneous:
       return "simultaneous";
-    case UpdateOrder::kZFirst:
-      return "z_first";
+    case UpdateOrder::kAlternating:
+      return "alternating";
   }
   return "unknown";
 }
@@ -120,90 +120,111 @@ absl::StatusOr<std::unique_ptr<MinimaxOptIterator>> MinimaxOptIterator::Create(
   return std::unique_ptr<MinimaxOptIterator>(new MinimaxOptIterator(options, problem));
 }
 
+namespace {
+
+// L_λ and its three gradients at one iterate, and the scalars a record needs (on the host).
+struct LagrangianEval {
+  TensorList grad_x, grad_y, grad_z;  // grad_z = ∇_z L = −λ ∇_z g(x, z)
+  double f = 0, g_y = 0, g_z = 0, norm_x = 0, norm_y = 0, norm_z = 0;
+  const char* non_finite = nullptr;  // the first non-finite quantity, if any
+};
+
+LagrangianEval EvaluateLagrangian(BilevelProblem* problem, const TensorList& x,
+                                  const TensorList& y, const TensorList& z, double lambda,
+                                  const Batch& outer, const Batch& inner, int64_t outer_examples,
+                                  int64_t inner_examples, OracleCounts* counts) {
+  TensorList xs = GradLeaves(x), ys = GradLeaves(y), zs = GradLeaves(z);
+  at::Tensor f = problem->OuterObjective(xs, ys, outer);
+  at::Tensor g_y = problem->InnerObjective(xs, ys, inner);
+  at::Tensor g_z = problem->InnerObjective(xs, zs, inner);
+  ++counts->f_gradients;
+  counts->f_examples += outer_examples;
+  counts->g_gradients += 2;
+  counts->g_examples += 2 * inner_examples;
+  // One backward pass through L_λ gives all three gradients (eq. 6).
+  const TensorList all = Gradients(f + lambda * (g_y - g_z), Concat({&xs, &ys, &zs}));
+  LagrangianEval e;
+  e.grad_x = Slice(all, 0, xs.size());
+  e.grad_y = Slice(all, xs.size(), xs.size() + ys.size());
+  e.grad_z = Slice(all, xs.size() + ys.size(), all.size());
+  // One host synchronisation for all the scalars the record and the checks need.
+  at::Tensor scalars =
+      at::stack({f.detach().to(at::kDouble), g_y.detach().to(at::kDouble),
+                 g_z.detach().to(at::kDouble), SquaredNormTensor(e.grad_x).to(at::kDouble),
+                 SquaredNormTensor(e.grad_y).to(at::kDouble),
+                 SquaredNormTensor(e.grad_z).to(at::kDouble)})
+          .cpu();
+  const double* s = scalars.data_ptr<double>();
+  e.f = s[0];
+  e.g_y = s[1];
+  e.g_z = s[2];
+  e.norm_x = std::sqrt(s[3]);
+  e.norm_y = std::sqrt(s[4]);
+  e.norm_z = std::sqrt(s[5]);
+  static const char* const kNames[] = {"f(x, y)", "g(x, y)", "g(x, z)",
+                                       "the x-gradient of L", "the y-gradient of L",
+                                       "the z-gradient of L"};
+  for (int i = 0; i < 6; ++i) {
+    if (!std::isfinite(s[i])) {
+      e.non_finite = kNames[i];
+      break;
+    }
+  }
+  return e;
+}
+
+}  // namespace
+
 bool MinimaxOptIterator::Iterate(double lambda, double schedule_factor, IterationRecord* record,
                                  OracleCounts* counts, std::string* non_finite) {
   const Batch outer = outer_sampler_.Next();
   const Batch inner = inner_sampler_.Next();
-  const int64_t outer_examples = outer_sampler_.BatchSize();
-  const int64_t inner_examples = inner_sampler_.BatchSize();
-  auto count_g = [&] {
-    ++counts->g_gradients;
-    counts->g_examples += inner_examples;
+  auto evaluate = [&] {
+    return EvaluateLagrangian(problem_, x_, y_, z_, lambda, outer, inner,
+                              outer_sampler_.BatchSize(), inner_sampler_.BatchSize(), counts);
+  };
+  auto rate = [&](const OptimizerOptions& o) {
+    return o.learning_rate * LambdaFactor(o.lambda_scaling, lambda) * schedule_factor;
   };
 
-  const double lr_z =
-      options_.z_optimizer.learning_rate * LambdaFactor(options_.z_optimizer.lambda_scaling, lambda) *
-      schedule_factor;
-  // kZFirst: the ascent step on z comes first, from ∇_z L = −λ ∇_z g(x, z).
-  if (options_.update_order == UpdateOrder::kZFirst) {
-    TensorList xs = GradLeaves(x_), zs = GradLeaves(z_);
-    at::Tensor gz = problem_->InnerObjective(xs, zs, inner);
-    count_g();
-    TensorList grad_z = Gradients(lambda * gz, zs);  // = −∇_z L
-    if (!std::isfinite(gz.item<double>()) || !std::isfinite(Norm(grad_z))) {
-      *non_finite = "g(x, z) or its gradient";
-      return false;
-    }
-    z_opt_.Step(&z_, grad_z, lr_z);
+  LagrangianEval e = evaluate();
+  if (e.non_finite != nullptr) {
+    *non_finite = e.non_finite;
+    return false;
   }
-
-  TensorList xs = GradLeaves(x_), ys = GradLeaves(y_), zs = GradLeaves(z_);
-  at::Tensor f = problem_->OuterObjective(xs, ys, outer);
-  at::Tensor g_y = problem_->InnerObjective(xs, ys, inner);
-  at::Tensor g_z = problem_->InnerObjective(xs, zs, inner);
-  ++counts->f_gradients;
-  counts->f_examples += outer_examples;
-  count_g();
-  count_g();
-  // One backward pass through L_λ gives all three gradients (eq. 6).
-  at::Tensor lagrangian = f + lambda * (g_y - g_z);
-  const TensorList all = Gradients(lagrangian, Concat({&xs, &ys, &zs}));
-  const TensorList grad_x = Slice(all, 0, xs.size());
-  const TensorList grad_y = Slice(all, xs.size(), xs.size() + ys.size());
-  const TensorList grad_z = Slice(all, xs.size() + ys.size(), all.size());  // = −λ ∇_z g
-
-  // One host synchronisation per iteration for all the scalars the record and checks need.
-  at::Tensor scalars =
-      at::stack({f.detach().to(at::kDouble), g_y.detach().to(at::kDouble),
-                 g_z.detach().to(at::kDouble), SquaredNormTensor(grad_x).to(at::kDouble),
-                 SquaredNormTensor(grad_y).to(at::kDouble), SquaredNormTensor(grad_z).to(at::kDouble)})
-          .cpu();
-  const double* s = scalars.data_ptr<double>();
   record->lambda = lambda;
-  record->outer_objective = s[0];
-  record->inner_objective = s[1];
-  record->value_gap = s[1] - s[2];
-  record->grad_norm_x = std::sqrt(s[3]);
-  record->grad_norm_y = std::sqrt(s[4]);
-  record->grad_norm_z = std::sqrt(s[5]);
-  const char* names[] = {"f(x, y)", "g(x, y)", "g(x, z)", "‖∇_x L‖", "‖∇_y L‖", "‖∇_z L‖"};
-  for (int i = 0; i < 6; ++i) {
-    if (!std::isfinite(s[i])) {
-      *non_finite = names[i];
+  record->outer_objective = e.f;
+  record->inner_objective = e.g_y;
+  record->value_gap = e.g_y - e.g_z;
+  record->grad_norm_y = e.norm_y;
+  record->grad_norm_z = e.norm_z;
+  record->learning_rate_x = rate(options_.x_optimizer);
+
+  // Descent in y, ascent in z (Algorithm 1, lines 4–5).
+  z_opt_.Step(&z_, Negated(e.grad_z), rate(options_.z_optimizer));
+  y_opt_.Step(&y_, e.grad_y, rate(options_.y_optimizer));
+  if (options_.update_order == UpdateOrder::kAlternating) {
+    LagrangianEval after = evaluate();  // at the updated (y, z)
+    if (after.non_finite != nullptr) {
+      *non_finite = after.non_finite;
       return false;
     }
+    e.grad_x = after.grad_x;
+    e.norm_x = after.norm_x;
   }
+  record->grad_norm_x = e.norm_x;
 
-  const double lr_x = options_.x_optimizer.learning_rate *
-                      LambdaFactor(options_.x_optimizer.lambda_scaling, lambda) * schedule_factor;
-  const double lr_y = options_.y_optimizer.learning_rate *
-                      LambdaFactor(options_.y_optimizer.lambda_scaling, lambda) * schedule_factor;
-  record->learning_rate_x = lr_x;
   if (options_.stationarity_tolerance > 0) {
     // max(‖x − Proj_X(x − ∇_x L)‖, ‖∇_y L‖/λ, ‖∇_z L‖/λ): the projected gradient mapping of x
     // (‖∇_x L‖ when X is the whole space) and the λ-normalised inner gradients.
     TensorList mapped = DetachedClone(x_);
-    AddScaledInPlace(&mapped, -1.0, grad_x);
+    AddScaledInPlace(&mapped, -1.0, e.grad_x);
     problem_->ProjectOuter(&mapped);
     AddScaledInPlace(&mapped, -1.0, x_);
-    last_stationarity_ = std::max(
-        {Norm(mapped), record->grad_norm_y / lambda, *record->grad_norm_z / lambda});
+    last_stationarity_ = std::max({Norm(mapped), e.norm_y / lambda, e.norm_z / lambda});
   }
-  if (options_.update_order == UpdateOrder::kSimultaneous) {
-    z_opt_.Step(&z_, Negated(grad_z), lr_z);  // ascent in z
-  }
-  y_opt_.Step(&y_, grad_y, lr_y);
-  x_opt_.Step(&x_, grad_x, lr_x);
+  // Descent in x, then the projection onto X (Algorithm 1, line 6).
+  x_opt_.Step(&x_, e.grad_x, record->learning_rate_x);
   problem_->ProjectOuter(&x_);
   return true;
 }

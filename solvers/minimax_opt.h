@@ -49,9 +49,12 @@ namespace bilevel {
 enum class UpdateOrder {
   // x, y and z all step from the same iterate: 3 gradient calls per iteration (default).
   kSimultaneous,
-  // z steps first (ascent on −g(x, z)), then x and y step against the updated z, as in the
-  // authors' later code: 4 gradient calls per iteration (∇g(x, z) is evaluated before and after).
-  kZFirst,
+  // y and z step first, then x steps against the updated (y, z): the sequential order z, y, x
+  // of the authors' later code (z and y do not interact, so z-then-y is one simultaneous step).
+  // L_λ's gradients are evaluated twice: 6 gradient calls per iteration. Updating z alone
+  // before x (without y) is unstable for large λ: the x-gradient λ(∇_x g(x, y) − ∇_x g(x, z))
+  // relies on y and z lagging y*(x) alike, and one extra z step breaks that cancellation.
+  kAlternating,
 };
 std::string ToString(UpdateOrder order);
 

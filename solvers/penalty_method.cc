@@ -37,6 +37,11 @@ absl::Status Validate(const PenaltyOptions& options) {
     return absl::InvalidArgumentError(
         absl::StrCat("max_iterations must be >= 1, got ", options.max_iterations));
   }
+  if (options.max_iterations_per_stage < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_iterations_per_stage must be >= 0 (0 = no cap), got ",
+        options.max_iterations_per_stage));
+  }
   if (options.inner_steps < 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("inner_steps (T) must be >= 1, got ", options.inner_steps));
@@ -141,6 +146,7 @@ absl::Status Solve(const PenaltyOptions& options, BilevelProblem* problem,
 
   IterationMonitor monitor(options, summary);
   int stage = 0;
+  int64_t stage_start = 0;
   summary->num_stages = 1;
   bool running = true;
   for (int64_t iteration = 0; iteration < options.max_iterations && running; ++iteration) {
@@ -203,14 +209,17 @@ absl::Status Solve(const PenaltyOptions& options, BilevelProblem* problem,
 
     const double residual = record.grad_norm_x * record.grad_norm_x +
                             record.grad_norm_y * record.grad_norm_y;
-    const bool stage_done = residual < state.epsilon * state.epsilon;
+    const bool tolerance_met = residual < state.epsilon * state.epsilon;
+    const bool stage_done =
+        tolerance_met || (options.max_iterations_per_stage > 0 &&
+                          iteration + 1 - stage_start >= options.max_iterations_per_stage);
     record.stage_end = stage_done || iteration + 1 == options.max_iterations;
     if (!monitor.Observe(record)) {
       running = false;
       break;
     }
     if (stage_done) {
-      if (options.min_tolerance > 0 && state.epsilon < options.min_tolerance) {
+      if (tolerance_met && options.min_tolerance > 0 && state.epsilon < options.min_tolerance) {
         monitor.Finish(TerminationType::kConverged,
                        absl::StrCat("stage ", stage, " ended with tolerance ε = ", state.epsilon,
                                     " below min_tolerance ", options.min_tolerance));
@@ -224,6 +233,7 @@ absl::Status Solve(const PenaltyOptions& options, BilevelProblem* problem,
       state.epsilon *= options.tolerance_decay;
       state.lr_factor *= options.learning_rate_decay;
       ++stage;
+      stage_start = iteration + 1;
       summary->num_stages = stage + 1;
     }
   }

@@ -11,7 +11,7 @@
 // are Hessian-vector products, ∇²_{yy} g · (ν + ρ∇_y g) in y and ∇²_{xy} g · (ν + ρ∇_y g) in x,
 // obtained by double backpropagation: no Hessian is formed and none is inverted.
 //
-// A stage ends when ‖∇_x h_up‖² + ‖∇_y h_up‖² < ε²; then ν ← ν + ρ ∇_y g, ρ ← growth·ρ,
+// A stage ends when ‖∇_x h_up‖² + ‖∇_y h_up‖² < ε² (or after max_iterations_per_stage); then ν ← ν + ρ ∇_y g, ρ ← growth·ρ,
 // μ ← decay·μ, ε ← decay·ε and the learning rates are multiplied by `learning_rate_decay`.
 //
 //   bilevel::PenaltyOptions options;
@@ -52,6 +52,10 @@ struct PenaltyOptions : SolverOptionsBase {
   // Update the multiplier ν ← ν + ρ ∇_y g at each stage end (augmented Lagrangian). false keeps
   // ν = 0: the pure quadratic penalty.
   bool update_multiplier = true;
+  // A stage also ends after this many iterations, so that ρ grows and ν is updated even when
+  // ε is not met (our addition: with μ > 0, ∇_y h_up = −μ∇_y g at the inner minimiser, so a
+  // small ε can be unreachable at the current ρ). 0 = no cap.
+  int64_t max_iterations_per_stage = 100;
   // ε_min >= 0: the solve converges when a stage ends with ε below it; 0 disables it.
   double min_tolerance = 0;
   // Optimizers for x and y. Default: Adam (the authors' choice) with η = 1e-3.
