@@ -30,9 +30,9 @@
 #ifndef SOLVERS_BILEVEL_PROBLEM_H_
 #define SOLVERS_BILEVEL_PROBLEM_H_
 
-#include <cstdint>
-
 #include <ATen/core/Tensor.h>
+
+#include <cstdint>
 
 #include "solvers/tensor_list.h"
 

@@ -12,8 +12,8 @@ MinibatchSampler::MinibatchSampler(int64_t num_examples, int64_t batch_size, uin
       device_(device),
       generator_(at::make_generator<at::CPUGeneratorImpl>(seed)) {
   TORCH_CHECK(num_examples >= 0 && batch_size >= 0, "MinibatchSampler: negative size");
-  TORCH_CHECK(num_examples == 0 || batch_size <= num_examples,
-              "MinibatchSampler: batch_size ", batch_size, " exceeds num_examples ", num_examples);
+  TORCH_CHECK(num_examples == 0 || batch_size <= num_examples, "MinibatchSampler: batch_size ",
+              batch_size, " exceeds num_examples ", num_examples);
 }
 
 Batch MinibatchSampler::Next() {

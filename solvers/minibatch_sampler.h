@@ -8,11 +8,11 @@
 #ifndef SOLVERS_MINIBATCH_SAMPLER_H_
 #define SOLVERS_MINIBATCH_SAMPLER_H_
 
-#include <cstdint>
-
 #include <ATen/core/Generator.h>
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
+
+#include <cstdint>
 
 #include "solvers/bilevel_problem.h"
 

@@ -1,9 +1,9 @@
 #include "solvers/minimax_opt.h"
 
+#include <ATen/ATen.h>
+
 #include <cmath>
 #include <utility>
-
-#include <ATen/ATen.h>
 
 #include "absl/strings/str_cat.h"
 
@@ -29,20 +29,20 @@ absl::Status Validate(const MinimaxOptOptions& options) {
   absl::Status status = ValidateBaseOptions(options);
   if (!status.ok()) return status;
   if (!(options.initial_lambda > 0) || std::isinf(options.initial_lambda)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "initial_lambda (λ_0) must be finite and > 0, got ", options.initial_lambda));
+    return absl::InvalidArgumentError(
+        absl::StrCat("initial_lambda (λ_0) must be finite and > 0, got ", options.initial_lambda));
   }
   if (!(options.lambda_growth >= 1) || std::isinf(options.lambda_growth)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "lambda_growth (τ) must be finite and >= 1, got ", options.lambda_growth));
+    return absl::InvalidArgumentError(
+        absl::StrCat("lambda_growth (τ) must be finite and >= 1, got ", options.lambda_growth));
   }
   if (options.num_stages < 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("num_stages (K) must be >= 1, got ", options.num_stages));
   }
   if (options.iterations_per_stage < 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "iterations_per_stage (T) must be >= 1, got ", options.iterations_per_stage));
+    return absl::InvalidArgumentError(
+        absl::StrCat("iterations_per_stage (T) must be >= 1, got ", options.iterations_per_stage));
   }
   const double last_lambda =
       options.initial_lambda * std::pow(options.lambda_growth, options.num_stages - 1);
@@ -52,9 +52,8 @@ absl::Status Validate(const MinimaxOptOptions& options) {
         ") makes the last stage's λ overflow"));
   }
   if (!(options.stationarity_tolerance >= 0) || std::isinf(options.stationarity_tolerance)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("stationarity_tolerance must be finite and >= 0, got ",
-                     options.stationarity_tolerance));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "stationarity_tolerance must be finite and >= 0, got ", options.stationarity_tolerance));
   }
   for (const auto& [opt, name] : {std::pair{&options.x_optimizer, "x_optimizer"},
                                   std::pair{&options.y_optimizer, "y_optimizer"},
@@ -63,8 +62,8 @@ absl::Status Validate(const MinimaxOptOptions& options) {
     if (!status.ok()) return status;
   }
   if (!(options.schedule_min_factor >= 0 && options.schedule_min_factor <= 1)) {
-    return absl::InvalidArgumentError(absl::StrCat("schedule_min_factor must be in [0, 1], got ",
-                                                   options.schedule_min_factor));
+    return absl::InvalidArgumentError(
+        absl::StrCat("schedule_min_factor must be in [0, 1], got ", options.schedule_min_factor));
   }
   return absl::OkStatus();
 }
@@ -81,13 +80,6 @@ TensorList Slice(const TensorList& v, size_t begin, size_t end) {
 TensorList Concat(std::initializer_list<const TensorList*> lists) {
   TensorList out;
   for (const TensorList* l : lists) out.insert(out.end(), l->begin(), l->end());
-  return out;
-}
-
-TensorList Negated(const TensorList& v) {
-  TensorList out;
-  out.reserve(v.size());
-  for (const at::Tensor& t : v) out.push_back(-t);
   return out;
 }
 
@@ -129,9 +121,9 @@ struct LagrangianEval {
   const char* non_finite = nullptr;  // the first non-finite quantity, if any
 };
 
-LagrangianEval EvaluateLagrangian(BilevelProblem* problem, const TensorList& x,
-                                  const TensorList& y, const TensorList& z, double lambda,
-                                  const Batch& outer, const Batch& inner, int64_t outer_examples,
+LagrangianEval EvaluateLagrangian(BilevelProblem* problem, const TensorList& x, const TensorList& y,
+                                  const TensorList& z, double lambda, const Batch& outer,
+                                  const Batch& inner, int64_t outer_examples,
                                   int64_t inner_examples, OracleCounts* counts) {
   TensorList xs = GradLeaves(x), ys = GradLeaves(y), zs = GradLeaves(z);
   at::Tensor f = problem->OuterObjective(xs, ys, outer);
@@ -148,12 +140,12 @@ LagrangianEval EvaluateLagrangian(BilevelProblem* problem, const TensorList& x,
   e.grad_y = Slice(all, xs.size(), xs.size() + ys.size());
   e.grad_z = Slice(all, xs.size() + ys.size(), all.size());
   // One host synchronisation for all the scalars the record and the checks need.
+  const at::ScalarType type = f.scalar_type();
   at::Tensor scalars =
-      at::stack({f.detach().to(at::kDouble), g_y.detach().to(at::kDouble),
-                 g_z.detach().to(at::kDouble), SquaredNormTensor(e.grad_x).to(at::kDouble),
-                 SquaredNormTensor(e.grad_y).to(at::kDouble),
-                 SquaredNormTensor(e.grad_z).to(at::kDouble)})
-          .cpu();
+      at::stack({f.detach(), g_y.detach().to(type), g_z.detach().to(type),
+                 SquaredNormTensor(e.grad_x).to(type), SquaredNormTensor(e.grad_y).to(type),
+                 SquaredNormTensor(e.grad_z).to(type)})
+          .to(at::kCPU, at::kDouble);
   const double* s = scalars.data_ptr<double>();
   e.f = s[0];
   e.g_y = s[1];
@@ -161,8 +153,11 @@ LagrangianEval EvaluateLagrangian(BilevelProblem* problem, const TensorList& x,
   e.norm_x = std::sqrt(s[3]);
   e.norm_y = std::sqrt(s[4]);
   e.norm_z = std::sqrt(s[5]);
-  static const char* const kNames[] = {"f(x, y)", "g(x, y)", "g(x, z)",
-                                       "the x-gradient of L", "the y-gradient of L",
+  static const char* const kNames[] = {"f(x, y)",
+                                       "g(x, y)",
+                                       "g(x, z)",
+                                       "the x-gradient of L",
+                                       "the y-gradient of L",
                                        "the z-gradient of L"};
   for (int i = 0; i < 6; ++i) {
     if (!std::isfinite(s[i])) {
@@ -200,8 +195,10 @@ bool MinimaxOptIterator::Iterate(double lambda, double schedule_factor, Iteratio
   record->grad_norm_z = e.norm_z;
   record->learning_rate_x = rate(options_.x_optimizer);
 
-  // Descent in y, ascent in z (Algorithm 1, lines 4–5).
-  z_opt_.Step(&z_, Negated(e.grad_z), rate(options_.z_optimizer));
+  // Descent in y, ascent in z (Algorithm 1, lines 4–5). Ascent along ∇_z L is a descent step with
+  // a negated learning rate: every optimizer here is odd in the gradient (SGD, momentum and Adam
+  // all map −g to minus the step for g), so this equals descending −∇_z L without negating it.
+  z_opt_.Step(&z_, e.grad_z, -rate(options_.z_optimizer));
   y_opt_.Step(&y_, e.grad_y, rate(options_.y_optimizer));
   if (options_.update_order == UpdateOrder::kAlternating) {
     LagrangianEval after = evaluate();  // at the updated (y, z)

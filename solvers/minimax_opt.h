@@ -102,8 +102,8 @@ class MinimaxOptIterator {
   // `schedule_factor`. Fills `record` (except the fields IterationMonitor sets) and updates
   // `counts`. Returns false, without updating x, y, z, if a value or gradient is not finite;
   // then `*non_finite` names it.
-  bool Iterate(double lambda, double schedule_factor, IterationRecord* record,
-               OracleCounts* counts, std::string* non_finite);
+  bool Iterate(double lambda, double schedule_factor, IterationRecord* record, OracleCounts* counts,
+               std::string* non_finite);
 
   const TensorList& x() const { return x_; }
   const TensorList& y() const { return y_; }

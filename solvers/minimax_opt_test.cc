@@ -1,12 +1,12 @@
 #include "solvers/minimax_opt.h"
 
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <functional>
 #include <string>
 #include <vector>
-
-#include <ATen/ATen.h>
-#include <gtest/gtest.h>
 
 #include "solvers/testing/exact_problems.h"
 
@@ -84,8 +84,7 @@ TEST_P(FixedLambdaTest, OneStageGdaConvergesToTheMinimaxSolution) {
   EXPECT_EQ(summary.termination, TerminationType::kConverged) << summary.message;
   EXPECT_NEAR(summary.x[0].item<double>(), problem.MinimaxSolution(lambda), 1e-6);
   // And it is not the bilevel solution: the gap is (a − b)/(2(1 + 2λ)).
-  EXPECT_NEAR(summary.x[0].item<double>() - problem.Solution(), 3.0 / (2 * (1 + 2 * lambda)),
-              1e-6);
+  EXPECT_NEAR(summary.x[0].item<double>() - problem.Solution(), 3.0 / (2 * (1 + 2 * lambda)), 1e-6);
 }
 
 INSTANTIATE_TEST_SUITE_P(SeveralLambdas, FixedLambdaTest,

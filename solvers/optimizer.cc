@@ -1,8 +1,8 @@
 #include "solvers/optimizer.h"
 
-#include <cmath>
-
 #include <ATen/ATen.h>
+
+#include <cmath>
 
 #include "absl/strings/str_cat.h"
 
@@ -46,8 +46,8 @@ bool InUnitInterval(double v) { return v >= 0 && v < 1; }
 
 absl::Status ValidateOptimizerOptions(const OptimizerOptions& options, absl::string_view name) {
   if (!(options.learning_rate > 0) || std::isinf(options.learning_rate)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        name, ".learning_rate must be finite and > 0, got ", options.learning_rate));
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, ".learning_rate must be finite and > 0, got ", options.learning_rate));
   }
   if (!InUnitInterval(options.momentum)) {
     return absl::InvalidArgumentError(

@@ -6,7 +6,7 @@
 // for MinimaxOPT the scaling with λ); the optimizer only keeps its state (momentum, Adam moments):
 //
 //   GroupOptimizer opt(OptimizerOptions{OptimizerType::kAdam, /*learning_rate=*/1e-3}, y);
-//   opt.Step(&y, grads, /*learning_rate=*/1e-3 * CosineFactor(t, total, 0.0));
+//   opt.Step(&y, grads, /*learning_rate=*/1e-3 * ScheduleFactor(Schedule::kCosine, t, total, 0.0));
 #ifndef SOLVERS_OPTIMIZER_H_
 #define SOLVERS_OPTIMIZER_H_
 
@@ -22,7 +22,7 @@ namespace bilevel {
 enum class OptimizerType {
   kSgd,       // p ← p − η g
   kMomentum,  // heavy ball as in torch.optim.SGD: m ← β m + g;  p ← p − η m  (Nesterov optional)
-  kAdam,      // Kingma & Ba, with bias correction, as in torch.optim.Adam
+  kAdam,  // Kingma & Ba, with bias correction, as in torch.optim.Adam
 };
 std::string ToString(OptimizerType type);
 
@@ -41,7 +41,7 @@ std::string ToString(LambdaScaling scaling);
 
 enum class Schedule {
   kConstant,  // factor 1
-  kCosine,    // Loshchilov & Hutter: factor = m + (1 − m)(1 + cos(π t / T)) / 2 over the whole run
+  kCosine,  // Loshchilov & Hutter: factor = m + (1 − m)(1 + cos(π t / T)) / 2 over the whole run
 };
 std::string ToString(Schedule schedule);
 
@@ -76,7 +76,8 @@ class GroupOptimizer {
   // `params` fixes the shapes, dtypes and device of the state.
   GroupOptimizer(const OptimizerOptions& options, const TensorList& params);
 
-  // One descent step p ← p − η · direction(grads), in place, without autograd history.
+  // One descent step p ← p − η · direction(grads), in place, without autograd history. A negative
+  // η gives the ascent step along `grads` (each optimizer's direction is odd in the gradient).
   void Step(TensorList* params, const TensorList& grads, double learning_rate);
 
   const OptimizerOptions& options() const { return options_; }
@@ -84,8 +85,8 @@ class GroupOptimizer {
 
  private:
   OptimizerOptions options_;
-  TensorList buffer_;       // momentum, or Adam's first moment
-  TensorList second_;       // Adam's second moment
+  TensorList buffer_;  // momentum, or Adam's first moment
+  TensorList second_;  // Adam's second moment
   int64_t steps_ = 0;
 };
 

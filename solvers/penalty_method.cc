@@ -1,9 +1,9 @@
 #include "solvers/penalty_method.h"
 
+#include <ATen/ATen.h>
+
 #include <cmath>
 #include <string>
-
-#include <ATen/ATen.h>
 
 #include "absl/strings/str_cat.h"
 #include "solvers/minibatch_sampler.h"
@@ -23,9 +23,8 @@ absl::Status CheckRange(double value, double lo, double hi, bool lo_open, const 
                         const char* symbol) {
   const bool ok = std::isfinite(value) && (lo_open ? value > lo : value >= lo) && value <= hi;
   if (ok) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(field, " (", symbol, ") must be in ",
-                                                 lo_open ? "(" : "[", lo, ", ", hi, "], got ",
-                                                 value));
+  return absl::InvalidArgumentError(absl::StrCat(
+      field, " (", symbol, ") must be in ", lo_open ? "(" : "[", lo, ", ", hi, "], got ", value));
 }
 
 }  // namespace
@@ -38,9 +37,9 @@ absl::Status Validate(const PenaltyOptions& options) {
         absl::StrCat("max_iterations must be >= 1, got ", options.max_iterations));
   }
   if (options.max_iterations_per_stage < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "max_iterations_per_stage must be >= 0 (0 = no cap), got ",
-        options.max_iterations_per_stage));
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_iterations_per_stage must be >= 0 (0 = no cap), got ",
+                     options.max_iterations_per_stage));
   }
   if (options.inner_steps < 1) {
     return absl::InvalidArgumentError(
@@ -49,8 +48,7 @@ absl::Status Validate(const PenaltyOptions& options) {
   for (absl::Status s : {
            CheckRange(options.initial_penalty, 0, 1e300, true, "initial_penalty", "ρ_0"),
            CheckRange(options.penalty_growth, 1, 1e300, false, "penalty_growth", "ρ growth"),
-           CheckRange(options.initial_inner_weight, 0, 1e300, false, "initial_inner_weight",
-                      "μ_0"),
+           CheckRange(options.initial_inner_weight, 0, 1e300, false, "initial_inner_weight", "μ_0"),
            CheckRange(options.inner_weight_decay, 0, 1, true, "inner_weight_decay", "μ decay"),
            CheckRange(options.initial_tolerance, 0, 1e300, true, "initial_tolerance", "ε_0"),
            CheckRange(options.tolerance_decay, 0, 1, true, "tolerance_decay", "ε decay"),
@@ -87,9 +85,8 @@ struct PenaltyValue {
 };
 
 PenaltyValue Evaluate(BilevelProblem* problem, const TensorList& xs, const TensorList& ys,
-                      const Batch& outer, const Batch& inner, const PenaltyState& state,
-                      bool lower, int64_t outer_examples, int64_t inner_examples,
-                      OracleCounts* counts) {
+                      const Batch& outer, const Batch& inner, const PenaltyState& state, bool lower,
+                      int64_t outer_examples, int64_t inner_examples, OracleCounts* counts) {
   PenaltyValue v;
   v.f = problem->OuterObjective(xs, ys, outer);
   v.g = problem->InnerObjective(xs, ys, inner);
@@ -110,8 +107,7 @@ PenaltyValue Evaluate(BilevelProblem* problem, const TensorList& xs, const Tenso
 
 }  // namespace
 
-absl::Status Solve(const PenaltyOptions& options, BilevelProblem* problem,
-                   SolverSummary* summary) {
+absl::Status Solve(const PenaltyOptions& options, BilevelProblem* problem, SolverSummary* summary) {
   *summary = SolverSummary{};
   summary->solver = "Penalty";
   auto invalid = [&](absl::Status status) {
@@ -122,8 +118,7 @@ absl::Status Solve(const PenaltyOptions& options, BilevelProblem* problem,
   if (problem == nullptr) return invalid(absl::InvalidArgumentError("problem is null"));
   absl::Status status = Validate(options);
   if (status.ok()) {
-    status =
-        ValidateBatchSizes(options, problem->NumOuterExamples(), problem->NumInnerExamples());
+    status = ValidateBatchSizes(options, problem->NumOuterExamples(), problem->NumInnerExamples());
   }
   TensorList x = DetachedClone(problem->InitialOuter());
   TensorList y = DetachedClone(problem->InitialInner());
@@ -160,8 +155,8 @@ absl::Status Solve(const PenaltyOptions& options, BilevelProblem* problem,
     bool finite = true;
     for (int s = 0; s < options.inner_steps; ++s) {
       TensorList ys = GradLeaves(y);  // x is a constant here (it requires no gradient)
-      PenaltyValue low = Evaluate(problem, x, ys, outer, inner, state, /*lower=*/true, n_out,
-                                  n_in, &summary->oracle_calls);
+      PenaltyValue low = Evaluate(problem, x, ys, outer, inner, state, /*lower=*/true, n_out, n_in,
+                                  &summary->oracle_calls);
       TensorList grad_y = Gradients(low.h, ys);
       if (!std::isfinite(low.h.item<double>()) || !std::isfinite(Norm(grad_y))) {
         monitor.StopNonFinite("h_low(x, y) or its y-gradient", iteration);
@@ -207,8 +202,8 @@ absl::Status Solve(const PenaltyOptions& options, BilevelProblem* problem,
     x_opt.Step(&x, grad_x, lr_x);
     problem->ProjectOuter(&x);
 
-    const double residual = record.grad_norm_x * record.grad_norm_x +
-                            record.grad_norm_y * record.grad_norm_y;
+    const double residual =
+        record.grad_norm_x * record.grad_norm_x + record.grad_norm_y * record.grad_norm_y;
     const bool tolerance_met = residual < state.epsilon * state.epsilon;
     const bool stage_done =
         tolerance_met || (options.max_iterations_per_stage > 0 &&

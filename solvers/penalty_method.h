@@ -11,8 +11,9 @@
 // are Hessian-vector products, ∇²_{yy} g · (ν + ρ∇_y g) in y and ∇²_{xy} g · (ν + ρ∇_y g) in x,
 // obtained by double backpropagation: no Hessian is formed and none is inverted.
 //
-// A stage ends when ‖∇_x h_up‖² + ‖∇_y h_up‖² < ε² (or after max_iterations_per_stage); then ν ← ν + ρ ∇_y g, ρ ← growth·ρ,
-// μ ← decay·μ, ε ← decay·ε and the learning rates are multiplied by `learning_rate_decay`.
+// A stage ends when ‖∇_x h_up‖² + ‖∇_y h_up‖² < ε² (or after max_iterations_per_stage); then ν ← ν
+// + ρ ∇_y g, ρ ← growth·ρ, μ ← decay·μ, ε ← decay·ε and the learning rates are multiplied by
+// `learning_rate_decay`.
 //
 //   bilevel::PenaltyOptions options;
 //   options.max_iterations = 2000;
@@ -68,8 +69,7 @@ absl::Status Validate(const PenaltyOptions& options);
 
 // Runs the penalty method; same contract as the MinimaxOPT Solve (see minimax_opt.h). The
 // records' `lambda` is the penalty ρ and `inner_stationarity` is ‖∇_y g(x, y)‖.
-absl::Status Solve(const PenaltyOptions& options, BilevelProblem* problem,
-                   SolverSummary* summary);
+absl::Status Solve(const PenaltyOptions& options, BilevelProblem* problem, SolverSummary* summary);
 
 }  // namespace bilevel
 

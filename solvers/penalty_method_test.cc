@@ -1,11 +1,11 @@
 #include "solvers/penalty_method.h"
 
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <functional>
 #include <string>
-
-#include <ATen/ATen.h>
-#include <gtest/gtest.h>
 
 #include "solvers/testing/exact_problems.h"
 
@@ -21,7 +21,7 @@ using testing::SmdProblem;
 
 TEST(PenaltyMethod, Solves100DimensionalQuadraticWithinBudget) {
   QuadraticProblem problem(QuadraticSpec{});  // x, y ∈ R^100, cond(A) = 10, L_g = 10
-  PenaltyOptions options;  // the settings of quadratic_demo
+  PenaltyOptions options;                     // the settings of quadratic_demo
   options.max_iterations = 3000;
   options.inner_steps = 5;
   options.x_optimizer.type = OptimizerType::kSgd;
@@ -192,8 +192,7 @@ INSTANTIATE_TEST_SUITE_P(
         InvalidCase{"tolerance_decay", [](auto* o) { o->tolerance_decay = 1.5; }},
         InvalidCase{"learning_rate_decay", [](auto* o) { o->learning_rate_decay = NAN; }},
         InvalidCase{"min_tolerance", [](auto* o) { o->min_tolerance = -1; }},
-        InvalidCase{"x_optimizer.learning_rate",
-                    [](auto* o) { o->x_optimizer.learning_rate = 0; }},
+        InvalidCase{"x_optimizer.learning_rate", [](auto* o) { o->x_optimizer.learning_rate = 0; }},
         InvalidCase{"y_optimizer.beta1", [](auto* o) { o->y_optimizer.beta1 = 1; }},
         InvalidCase{"record_every", [](auto* o) { o->record_every = 0; }},
         InvalidCase{"outer_batch_size", [](auto* o) { o->outer_batch_size = 4; }}));

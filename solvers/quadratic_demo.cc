@@ -4,28 +4,27 @@
 //
 //   bazel run //solvers:quadratic_demo
 //   bazel run //solvers:quadratic_demo -- --seed=3 --inner_condition=100 --threads=2
+#include <ATen/ATen.h>
+
 #include <cmath>
 #include <iostream>
 #include <string>
-#include <thread>
 #include <vector>
-
-#include <ATen/ATen.h>
-#include <ATen/Parallel.h>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "solvers/runtime.h"
 #include "solvers/solvers.h"
 #include "solvers/testing/exact_problems.h"
 
 ABSL_FLAG(int, dim, 100, "dimension of x and of y");
 ABSL_FLAG(double, inner_condition, 10.0, "condition number of the inner Hessian A");
 ABSL_FLAG(uint64_t, seed, 0, "seed of the problem instance");
-ABSL_FLAG(int, threads, static_cast<int>(std::thread::hardware_concurrency()),
-          "intra-op threads for LibTorch (default: all cores)");
+ABSL_FLAG(int, threads, 1,
+          "intra-op threads for LibTorch (BLAS keeps its own pool; see solvers/runtime.h)");
 
 namespace {
 
@@ -62,7 +61,8 @@ int main(int argc, char** argv) {
     std::cerr << "quadratic_demo: --dim and --threads must be >= 1 and --inner_condition >= 1\n";
     return 2;
   }
-  at::set_num_threads(absl::GetFlag(FLAGS_threads));
+  bilevel::ConfigureCpuRuntime(absl::GetFlag(FLAGS_threads));
+  std::cout << bilevel::DescribeCpuRuntime() << std::endl;
 
   bilevel::testing::QuadraticSpec spec;
   spec.dim_x = spec.dim_y = absl::GetFlag(FLAGS_dim);

@@ -1,9 +1,9 @@
 #include "solvers/solver_types.h"
 
+#include <ATen/core/Tensor.h>
+
 #include <cmath>
 #include <utility>
-
-#include <ATen/core/Tensor.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -32,9 +32,8 @@ std::string ToString(TerminationType type) {
 
 absl::Status ValidateBaseOptions(const SolverOptionsBase& options) {
   if (options.max_gradient_calls < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("max_gradient_calls must be >= 0 (0 = no budget), got ",
-                     options.max_gradient_calls));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_gradient_calls must be >= 0 (0 = no budget), got ", options.max_gradient_calls));
   }
   if (!(options.max_wall_time_seconds >= 0) || std::isinf(options.max_wall_time_seconds)) {
     return absl::InvalidArgumentError(
@@ -64,16 +63,16 @@ absl::Status ValidateBaseOptions(const SolverOptionsBase& options) {
 absl::Status ValidateBatchSizes(const SolverOptionsBase& options, int64_t num_outer_examples,
                                 int64_t num_inner_examples) {
   if (options.outer_batch_size > 0 && options.outer_batch_size > num_outer_examples) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "outer_batch_size (", options.outer_batch_size, ") exceeds the problem's ",
-        num_outer_examples, " outer (validation) examples",
-        num_outer_examples == 0 ? "; this problem has no data to sample: use 0" : ""));
+    return absl::InvalidArgumentError(
+        absl::StrCat("outer_batch_size (", options.outer_batch_size, ") exceeds the problem's ",
+                     num_outer_examples, " outer (validation) examples",
+                     num_outer_examples == 0 ? "; this problem has no data to sample: use 0" : ""));
   }
   if (options.inner_batch_size > 0 && options.inner_batch_size > num_inner_examples) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "inner_batch_size (", options.inner_batch_size, ") exceeds the problem's ",
-        num_inner_examples, " inner (training) examples",
-        num_inner_examples == 0 ? "; this problem has no data to sample: use 0" : ""));
+    return absl::InvalidArgumentError(
+        absl::StrCat("inner_batch_size (", options.inner_batch_size, ") exceeds the problem's ",
+                     num_inner_examples, " inner (training) examples",
+                     num_inner_examples == 0 ? "; this problem has no data to sample: use 0" : ""));
   }
   return absl::OkStatus();
 }
@@ -89,8 +88,8 @@ absl::Status ValidateVariableList(const TensorList& v, const char* name) {
           absl::StrCat("the problem's ", name, "[", i, "] is an undefined tensor"));
     }
     if (!v[i].is_floating_point()) {
-      return absl::InvalidArgumentError(absl::StrCat("the problem's ", name, "[", i,
-                                                     "] is not a floating-point tensor"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("the problem's ", name, "[", i, "] is not a floating-point tensor"));
     }
   }
   return absl::OkStatus();
@@ -165,9 +164,8 @@ bool IterationMonitor::Observe(IterationRecord record) {
   if (options_.max_gradient_calls > 0 &&
       summary_->oracle_calls.GradientCalls() >= options_.max_gradient_calls) {
     Finish(TerminationType::kOracleBudget,
-           absl::StrCat("the budget of ", options_.max_gradient_calls,
-                        " gradient calls is spent (", summary_->oracle_calls.GradientCalls(),
-                        " used)"));
+           absl::StrCat("the budget of ", options_.max_gradient_calls, " gradient calls is spent (",
+                        summary_->oracle_calls.GradientCalls(), " used)"));
     return false;
   }
   if (options_.max_wall_time_seconds > 0 &&

@@ -56,17 +56,17 @@ std::string ToString(TerminationType type);
 // One iteration's numbers, recorded after the iteration's oracle calls and before its update, so
 // the values describe the iterate the update started from.
 struct IterationRecord {
-  int64_t iteration = 0;  // 0-based count of updates of x over the whole solve
-  int stage = 0;          // 0-based stage index
-  double lambda = 0;      // MinimaxOPT: the multiplier λ_k; penalty method: the penalty ρ
+  int64_t iteration = 0;       // 0-based count of updates of x over the whole solve
+  int stage = 0;               // 0-based stage index
+  double lambda = 0;           // MinimaxOPT: the multiplier λ_k; penalty method: the penalty ρ
   double outer_objective = 0;  // f(x, y) on this iteration's batch
   double inner_objective = 0;  // g(x, y) on this iteration's batch
   // MinimaxOPT: the value-function gap estimate g(x, y) − g(x, z) (≥ 0 when z = y*(x)).
   std::optional<double> value_gap;
   // Penalty method: ‖∇_y g(x, y)‖, the violated stationarity condition.
   std::optional<double> inner_stationarity;
-  double grad_norm_x = 0;  // norm of the x-gradient the update used (of L_λ or h_up)
-  double grad_norm_y = 0;  // norm of the y-gradient the update used
+  double grad_norm_x = 0;             // norm of the x-gradient the update used (of L_λ or h_up)
+  double grad_norm_y = 0;             // norm of the y-gradient the update used
   std::optional<double> grad_norm_z;  // MinimaxOPT: ‖∇_z L_λ‖
   double learning_rate_x = 0;         // step size applied to x at this iteration
   OracleCounts oracle_calls;          // cumulative, including this iteration

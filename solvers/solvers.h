@@ -14,6 +14,7 @@
 #include "solvers/bilevel_problem.h"
 #include "solvers/minimax_opt.h"
 #include "solvers/penalty_method.h"
+#include "solvers/runtime.h"
 #include "solvers/solver_types.h"
 
 #endif  // SOLVERS_SOLVERS_H_

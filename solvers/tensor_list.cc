@@ -22,8 +22,8 @@ TensorList GradLeaves(const TensorList& v) {
 at::Tensor SquaredNormTensor(const TensorList& v) {
   at::NoGradGuard no_grad;
   if (v.empty()) return at::zeros({}, at::kDouble);
-  at::Tensor total = at::zeros({}, v.front().options());
-  for (const at::Tensor& t : v) total = total + t.detach().pow(2).sum();
+  at::Tensor total = v.front().detach().square().sum();
+  for (size_t i = 1; i < v.size(); ++i) total = total + v[i].detach().square().sum();
   return total;
 }
 

@@ -11,9 +11,9 @@
 #ifndef SOLVERS_TENSOR_LIST_H_
 #define SOLVERS_TENSOR_LIST_H_
 
-#include <vector>
-
 #include <ATen/core/Tensor.h>
+
+#include <vector>
 
 namespace bilevel {
 

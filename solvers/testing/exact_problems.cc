@@ -1,9 +1,9 @@
 #include "solvers/testing/exact_problems.h"
 
-#include <cmath>
-
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
+
+#include <cmath>
 
 namespace bilevel::testing {
 namespace {
@@ -55,8 +55,12 @@ QuadraticProblem::QuadraticProblem(const QuadraticSpec& spec) : spec_(spec) {
   for (at::Tensor* t : {&A_, &B_, &C_, &a_, &b_, &M_, &m_, &x_star_}) *t = t->to(spec.device);
 }
 
-TensorList QuadraticProblem::InitialOuter() { return {at::zeros({spec_.dim_x}, Double().device(spec_.device))}; }
-TensorList QuadraticProblem::InitialInner() { return {at::zeros({spec_.dim_y}, Double().device(spec_.device))}; }
+TensorList QuadraticProblem::InitialOuter() {
+  return {at::zeros({spec_.dim_x}, Double().device(spec_.device))};
+}
+TensorList QuadraticProblem::InitialInner() {
+  return {at::zeros({spec_.dim_y}, Double().device(spec_.device))};
+}
 
 at::Tensor QuadraticProblem::OuterObjective(const TensorList& x, const TensorList& y,
                                             const Batch&) {
@@ -97,8 +101,8 @@ RidgeProblem::RidgeProblem(const RidgeSpec& spec) : spec_(spec) {
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(spec.seed);
   const int64_t d = spec.num_features;
   // Half of the features carry signal; the others are noise that a large weight decay removes.
-  at::Tensor w_true = at::randn({d}, gen, Double()) *
-                      (at::arange(d, Double()).remainder(2) == 0).to(at::kDouble);
+  at::Tensor w_true =
+      at::randn({d}, gen, Double()) * (at::arange(d, Double()).remainder(2) == 0).to(at::kDouble);
   X_train_ = at::randn({spec.num_train, d}, gen, Double());
   y_train_ = X_train_.mv(w_true) + spec.noise * at::randn({spec.num_train}, gen, Double());
   X_val_ = at::randn({spec.num_validation, d}, gen, Double());
@@ -148,9 +152,9 @@ at::Tensor RidgeProblem::Hypergradient(const at::Tensor& x) const {
 PartialGradients RidgeProblem::AnalyticGradients(const at::Tensor& x, const at::Tensor& y) const {
   const double n = static_cast<double>(spec_.num_train);
   const double m = static_cast<double>(spec_.num_validation);
-  return PartialGradients{
-      at::zeros_like(x), X_val_.t().mv(X_val_.mv(y) - y_val_) / m, 0.5 * x.exp() * y.pow(2),
-      X_train_.t().mv(X_train_.mv(y) - y_train_) / n + x.exp() * y};
+  return PartialGradients{at::zeros_like(x), X_val_.t().mv(X_val_.mv(y) - y_val_) / m,
+                          0.5 * x.exp() * y.pow(2),
+                          X_train_.t().mv(X_train_.mv(y) - y_train_) / n + x.exp() * y};
 }
 
 at::Tensor RidgeProblem::ReferenceSolution(double tolerance, int max_iterations,

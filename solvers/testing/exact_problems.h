@@ -9,7 +9,8 @@
 //   QuadraticProblem  g = ½yᵀAy + ½xᵀBx + xᵀCy + aᵀy + bᵀx,  f = ½[x;y]ᵀM[x;y] + mᵀ[x;y]
 //                     y*(x) = −A⁻¹(a + Cᵀx);  x* solves (PᵀMP) x = −Pᵀ(M r + m), P = [I; −A⁻¹Cᵀ],
 //                     r = [0; −A⁻¹a]. A's condition number is a parameter.
-//   RidgeProblem      g = (1/2n)‖X_tr w − y_tr‖² + ½ Σ_j e^{x_j} w_j²,  f = (1/2m)‖X_val w − y_val‖²
+//   RidgeProblem      g = (1/2n)‖X_tr w − y_tr‖² + ½ Σ_j e^{x_j} w_j²,  f = (1/2m)‖X_val w −
+//   y_val‖²
 //                     w*(x) = (X_trᵀX_tr/n + diag(e^x))⁻¹ X_trᵀ y_tr/n; x in a box X.
 //   ScalarBiasProblem f = ½(x − a)² + ½(y − b)²,  g = ½(y − x)²;  x* = (a + b)/2 and, for the
 //                     minimax problem at fixed λ, x_λ = (a + λ(a + b))/(1 + 2λ).
@@ -17,10 +18,10 @@
 #ifndef SOLVERS_TESTING_EXACT_PROBLEMS_H_
 #define SOLVERS_TESTING_EXACT_PROBLEMS_H_
 
-#include <cstdint>
-
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
+
+#include <cstdint>
 
 #include "solvers/bilevel_problem.h"
 
@@ -96,10 +97,8 @@ class RidgeProblem : public ExactProblem {
 
   TensorList InitialOuter() override;  // x = 0 (unit weight decay)
   TensorList InitialInner() override;  // w = 0
-  at::Tensor OuterObjective(const TensorList& x, const TensorList& y,
-                            const Batch& batch) override;
-  at::Tensor InnerObjective(const TensorList& x, const TensorList& y,
-                            const Batch& batch) override;
+  at::Tensor OuterObjective(const TensorList& x, const TensorList& y, const Batch& batch) override;
+  at::Tensor InnerObjective(const TensorList& x, const TensorList& y, const Batch& batch) override;
   int64_t NumOuterExamples() const override { return spec_.num_validation; }
   int64_t NumInnerExamples() const override { return spec_.num_train; }
   void ProjectOuter(TensorList* x) const override;  // clamp to the box

@@ -1,13 +1,13 @@
 #include "solvers/testing/exact_problems.h"
 
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <gtest/gtest.h>
+
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <ATen/ATen.h>
-#include <ATen/CPUGeneratorImpl.h>
-#include <gtest/gtest.h>
 
 #include "solvers/tensor_list.h"
 
@@ -41,10 +41,10 @@ class ExactProblemTest : public ::testing::TestWithParam<Case> {
   void SetUp() override {
     problem_ = GetParam().make();
     at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(7);
-    x_ = problem_->InitialOuter()[0] + 0.3 * at::randn(problem_->InitialOuter()[0].sizes(), gen,
-                                                       at::kDouble);
-    y_ = problem_->InitialInner()[0] + 0.3 * at::randn(problem_->InitialInner()[0].sizes(), gen,
-                                                       at::kDouble);
+    x_ = problem_->InitialOuter()[0] +
+         0.3 * at::randn(problem_->InitialOuter()[0].sizes(), gen, at::kDouble);
+    y_ = problem_->InitialInner()[0] +
+         0.3 * at::randn(problem_->InitialInner()[0].sizes(), gen, at::kDouble);
   }
   double F(const at::Tensor& x, const at::Tensor& y) {
     return problem_->OuterObjective({x}, {y}, Batch{}).item<double>();
@@ -90,15 +90,15 @@ TEST_P(ExactProblemTest, HypergradientMatchesFiniteDifferencesOfF) {
 INSTANTIATE_TEST_SUITE_P(
     AllProblems, ExactProblemTest,
     ::testing::Values(
-        Case{"Quadratic", [] {
+        Case{"Quadratic",
+             [] {
                QuadraticSpec spec;
                spec.dim_x = 8;
                spec.dim_y = 6;
                spec.seed = 3;
                return std::unique_ptr<ExactProblem>(new QuadraticProblem(spec));
              }},
-        Case{"Ridge",
-             [] { return std::unique_ptr<ExactProblem>(new RidgeProblem(RidgeSpec{})); }},
+        Case{"Ridge", [] { return std::unique_ptr<ExactProblem>(new RidgeProblem(RidgeSpec{})); }},
         Case{"ScalarBias",
              [] { return std::unique_ptr<ExactProblem>(new ScalarBiasProblem(1.0, -2.0)); }},
         Case{"Smd", [] { return std::unique_ptr<ExactProblem>(new SmdProblem(5)); }}),

@@ -1,0 +1,177 @@
+// Times one MinimaxOPT iteration against one plain gradient step on g for the same problem:
+// the paper's claim is that MinimaxOPT costs about as much as plain training (3 gradient
+// evaluations per iteration, so at most ~3× a plain step; the target is 3.3×).
+//
+//   bazel run -c opt //solvers:minimax_benchmark
+//   bazel run -c opt //solvers:minimax_benchmark -- --threads=2 --benchmark_min_time=2
+//
+// Problems: the 100-dimensional quadratic of the tests, and a 2-layer MLP (784–1250–10, about
+// 1.0M parameters) on synthetic MNIST-shaped data with one weight decay per layer as x, batch 256
+// for both f and g. The data are random (this measures cost, not learning).
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Parallel.h>
+#include <benchmark/benchmark.h>
+
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "solvers/minibatch_sampler.h"
+#include "solvers/minimax_opt.h"
+#include "solvers/optimizer.h"
+#include "solvers/runtime.h"
+#include "solvers/testing/exact_problems.h"
+
+namespace bilevel {
+namespace {
+
+// f = cross-entropy on validation data; g = cross-entropy on training data + Σ_l e^{x_l}‖W_l‖².
+class MlpProblem : public BilevelProblem {
+ public:
+  MlpProblem(int64_t hidden, int64_t examples) {
+    at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(1);
+    train_x_ = at::randn({examples, 784}, gen);
+    val_x_ = at::randn({examples, 784}, gen);
+    train_y_ = at::randint(10, {examples}, gen, at::kLong);
+    val_y_ = at::randint(10, {examples}, gen, at::kLong);
+    y0_ = {at::randn({hidden, 784}, gen) * 0.03, at::zeros({hidden}),
+           at::randn({10, hidden}, gen) * 0.03, at::zeros({10})};
+  }
+  TensorList InitialOuter() override {
+    return {at::full({}, -6.0), at::full({}, -6.0)};  // log weight decay of the two matrices
+  }
+  TensorList InitialInner() override { return y0_; }
+  int64_t NumOuterExamples() const override { return val_x_.size(0); }
+  int64_t NumInnerExamples() const override { return train_x_.size(0); }
+  at::Tensor OuterObjective(const TensorList& x, const TensorList& y, const Batch& b) override {
+    return Loss(y, val_x_.index_select(0, b.indices), val_y_.index_select(0, b.indices));
+  }
+  at::Tensor InnerObjective(const TensorList& x, const TensorList& y, const Batch& b) override {
+    return Loss(y, train_x_.index_select(0, b.indices), train_y_.index_select(0, b.indices)) +
+           x[0].exp() * y[0].pow(2).sum() + x[1].exp() * y[2].pow(2).sum();
+  }
+  int64_t NumParameters() const { return NumElements(y0_); }
+
+ private:
+  static at::Tensor Loss(const TensorList& y, const at::Tensor& in, const at::Tensor& labels) {
+    at::Tensor h = at::relu(at::linear(in, y[0], y[1]));
+    return at::cross_entropy_loss(at::linear(h, y[2], y[3]), labels);
+  }
+  at::Tensor train_x_, val_x_, train_y_, val_y_;
+  TensorList y0_;
+};
+
+std::unique_ptr<BilevelProblem> MakeProblem(int which) {
+  if (which == 0) {
+    return std::make_unique<testing::QuadraticProblem>(testing::QuadraticSpec{});
+  }
+  return std::make_unique<MlpProblem>(/*hidden=*/1250, /*examples=*/4096);
+}
+
+int64_t BatchSize(int which) { return which == 0 ? 0 : 256; }
+const char* Name(int which) { return which == 0 ? "quadratic100" : "mlp1M"; }
+
+// One plain training step: y ← y − η ∇_y g(x, y) on one training minibatch.
+void BM_PlainGradientStep(benchmark::State& state) {
+  const int which = static_cast<int>(state.range(0));
+  std::unique_ptr<BilevelProblem> problem = MakeProblem(which);
+  TensorList x = problem->InitialOuter();
+  TensorList y = DetachedClone(problem->InitialInner());
+  MinibatchSampler sampler(problem->NumInnerExamples(), BatchSize(which), 0,
+                           c10::Device(c10::kCPU));
+  GroupOptimizer opt(OptimizerOptions{}, y);
+  for (auto _ : state) {
+    TensorList ys = GradLeaves(y);
+    at::Tensor g = problem->InnerObjective(x, ys, sampler.Next());
+    opt.Step(&y, Gradients(g, ys), 1e-3);
+  }
+  state.SetLabel(Name(which));
+}
+
+// The floor of a MinimaxOPT iteration: ∇f(x, y), ∇g(x, y) and ∇g(x, z) by three separate
+// backward passes, with no updates or bookkeeping. On the quadratic, f (a 200×200 form) costs
+// more than g, so three evaluations cost more than three plain steps.
+void BM_ThreeGradientEvaluations(benchmark::State& state) {
+  const int which = static_cast<int>(state.range(0));
+  std::unique_ptr<BilevelProblem> problem = MakeProblem(which);
+  TensorList x = problem->InitialOuter();
+  TensorList y = DetachedClone(problem->InitialInner()), z = DetachedClone(y);
+  MinibatchSampler outer(problem->NumOuterExamples(), BatchSize(which), 0, c10::Device(c10::kCPU));
+  MinibatchSampler inner(problem->NumInnerExamples(), BatchSize(which), 1, c10::Device(c10::kCPU));
+  for (auto _ : state) {
+    TensorList xs = GradLeaves(x), ys = GradLeaves(y), zs = GradLeaves(z);
+    const Batch bo = outer.Next(), bi = inner.Next();
+    TensorList xy = xs, xz = xs;
+    xy.insert(xy.end(), ys.begin(), ys.end());
+    xz.insert(xz.end(), zs.begin(), zs.end());
+    benchmark::DoNotOptimize(Gradients(problem->OuterObjective(xs, ys, bo), xy));
+    benchmark::DoNotOptimize(Gradients(problem->InnerObjective(xs, ys, bi), xy));
+    benchmark::DoNotOptimize(Gradients(problem->InnerObjective(xs, zs, bi), xz));
+  }
+  state.SetLabel(Name(which));
+}
+
+// One MinimaxOPT iteration (Algorithm 2): ∇f(x, y), ∇g(x, y), ∇g(x, z) and three updates.
+void BM_MinimaxOptIteration(benchmark::State& state) {
+  const int which = static_cast<int>(state.range(0));
+  std::unique_ptr<BilevelProblem> problem = MakeProblem(which);
+  MinimaxOptOptions options;
+  options.outer_batch_size = options.inner_batch_size = BatchSize(which);
+  options.x_optimizer.learning_rate = options.y_optimizer.learning_rate =
+      options.z_optimizer.learning_rate = 1e-3;
+  auto iterator = MinimaxOptIterator::Create(options, problem.get());
+  if (!iterator.ok()) {
+    state.SkipWithError(std::string(iterator.status().message()).c_str());
+    return;
+  }
+  OracleCounts counts;
+  IterationRecord record;
+  std::string non_finite;
+  for (auto _ : state) {
+    if (!(*iterator)->Iterate(1.0, 1.0, &record, &counts, &non_finite)) {
+      state.SkipWithError(non_finite.c_str());
+      return;
+    }
+  }
+  state.counters["gradient_calls_per_iteration"] =
+      static_cast<double>(counts.GradientCalls()) / static_cast<double>(state.iterations());
+  state.SetLabel(Name(which));
+}
+
+BENCHMARK(BM_PlainGradientStep)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_ThreeGradientEvaluations)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_MinimaxOptIteration)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
+
+}  // namespace
+}  // namespace bilevel
+
+int main(int argc, char** argv) {
+  // --threads=N (ours) sets LibTorch's intra-op threads; default 1, the fastest here next to
+  // OpenBLAS's own pool (see runtime.h).
+  int threads = 1;
+  int kept = 1;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg.rfind("--threads=", 0) == 0) {
+      threads = std::stoi(arg.substr(10));
+    } else {
+      argv[kept++] = argv[i];
+    }
+  }
+  argc = kept;
+  if (threads < 1) {
+    std::cerr << "minimax_benchmark: --threads must be >= 1\n";
+    return 2;
+  }
+  bilevel::ConfigureCpuRuntime(threads);
+  benchmark::AddCustomContext("runtime", bilevel::DescribeCpuRuntime());
+  benchmark::AddCustomContext("mlp_parameters",
+                              std::to_string(bilevel::MlpProblem(1250, 1).NumParameters()));
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,0 +1,64 @@
+#include "solvers/solver_types.h"
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace bilevel {
+namespace {
+
+TEST(TerminationType, EveryValueHasAName) {
+  EXPECT_EQ(ToString(TerminationType::kConverged), "CONVERGED");
+  EXPECT_EQ(ToString(TerminationType::kIterationLimit), "ITERATION_LIMIT");
+  EXPECT_EQ(ToString(TerminationType::kOracleBudget), "ORACLE_BUDGET");
+  EXPECT_EQ(ToString(TerminationType::kTimeLimit), "TIME_LIMIT");
+  EXPECT_EQ(ToString(TerminationType::kUserStop), "USER_STOP");
+  EXPECT_EQ(ToString(TerminationType::kNonFinite), "NON_FINITE");
+  EXPECT_EQ(ToString(TerminationType::kInvalidOptions), "INVALID_OPTIONS");
+}
+
+TEST(OracleCounts, GradientCallsAddFAndG) {
+  OracleCounts c;
+  c.f_gradients = 3;
+  c.g_gradients = 6;
+  c.hessian_vector_products = 2;
+  EXPECT_EQ(c.GradientCalls(), 9);
+  EXPECT_EQ(c.TotalOracleCalls(), 11);
+}
+
+TEST(SolverSummary, BriefReportNamesSolverTerminationAndCalls) {
+  SolverSummary s;
+  s.solver = "MinimaxOPT";
+  s.termination = TerminationType::kConverged;
+  s.num_iterations = 12;
+  s.oracle_calls.f_gradients = 12;
+  s.oracle_calls.g_gradients = 24;
+  IterationRecord r;
+  r.outer_objective = 0.25;
+  s.iterations.push_back(r);
+  const std::string report = s.BriefReport();
+  EXPECT_NE(report.find("MinimaxOPT: CONVERGED after 12 iterations"), std::string::npos) << report;
+  EXPECT_NE(report.find("gradient calls = 36"), std::string::npos) << report;
+  EXPECT_NE(report.find("f = 0.25"), std::string::npos) << report;
+}
+
+TEST(ValidateInitialPoint, RejectsEmptyAndIntegerVariables) {
+  EXPECT_FALSE(ValidateInitialPoint({}, {at::zeros({2})}).ok());
+  absl::Status status = ValidateInitialPoint({at::zeros({2})}, {at::zeros({2}, at::kLong)});
+  EXPECT_NE(status.message().find("InitialInner()[0]"), std::string::npos) << status.message();
+  EXPECT_TRUE(ValidateInitialPoint({at::zeros({2})}, {at::zeros({3})}).ok());
+}
+
+TEST(IterationMonitor, TimeLimitStopsTheSolve) {
+  SolverOptionsBase options;
+  options.max_wall_time_seconds = 1e-9;
+  SolverSummary summary;
+  IterationMonitor monitor(options, &summary);
+  IterationRecord r;
+  EXPECT_FALSE(monitor.Observe(r));
+  EXPECT_EQ(summary.termination, TerminationType::kTimeLimit);
+}
+
+}  // namespace
+}  // namespace bilevel
