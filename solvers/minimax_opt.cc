@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "solvers/lagrangian.h"
 
 namespace bilevel {
 
@@ -73,16 +74,6 @@ namespace {
 // The device the problem's variables live on (the solvers put batch indices there).
 c10::Device DeviceOf(const TensorList& v) { return v.front().device(); }
 
-TensorList Slice(const TensorList& v, size_t begin, size_t end) {
-  return TensorList(v.begin() + begin, v.begin() + end);
-}
-
-TensorList Concat(std::initializer_list<const TensorList*> lists) {
-  TensorList out;
-  for (const TensorList* l : lists) out.insert(out.end(), l->begin(), l->end());
-  return out;
-}
-
 }  // namespace
 
 MinimaxOptIterator::MinimaxOptIterator(const MinimaxOptOptions& options, BilevelProblem* problem)
@@ -111,64 +102,6 @@ absl::StatusOr<std::unique_ptr<MinimaxOptIterator>> MinimaxOptIterator::Create(
   if (!status.ok()) return status;
   return std::unique_ptr<MinimaxOptIterator>(new MinimaxOptIterator(options, problem));
 }
-
-namespace {
-
-// L_λ and its three gradients at one iterate, and the scalars a record needs (on the host).
-struct LagrangianEval {
-  TensorList grad_x, grad_y, grad_z;  // grad_z = ∇_z L = −λ ∇_z g(x, z)
-  double f = 0, g_y = 0, g_z = 0, norm_x = 0, norm_y = 0, norm_z = 0;
-  const char* non_finite = nullptr;  // the first non-finite quantity, if any
-};
-
-LagrangianEval EvaluateLagrangian(BilevelProblem* problem, const TensorList& x, const TensorList& y,
-                                  const TensorList& z, double lambda, const Batch& outer,
-                                  const Batch& inner, int64_t outer_examples,
-                                  int64_t inner_examples, OracleCounts* counts) {
-  TensorList xs = GradLeaves(x), ys = GradLeaves(y), zs = GradLeaves(z);
-  at::Tensor f = problem->OuterObjective(xs, ys, outer);
-  at::Tensor g_y = problem->InnerObjective(xs, ys, inner);
-  at::Tensor g_z = problem->InnerObjective(xs, zs, inner);
-  ++counts->f_gradients;
-  counts->f_examples += outer_examples;
-  counts->g_gradients += 2;
-  counts->g_examples += 2 * inner_examples;
-  // One backward pass through L_λ gives all three gradients (eq. 6).
-  const TensorList all = Gradients(f + lambda * (g_y - g_z), Concat({&xs, &ys, &zs}));
-  LagrangianEval e;
-  e.grad_x = Slice(all, 0, xs.size());
-  e.grad_y = Slice(all, xs.size(), xs.size() + ys.size());
-  e.grad_z = Slice(all, xs.size() + ys.size(), all.size());
-  // One host synchronisation for all the scalars the record and the checks need.
-  const at::ScalarType type = f.scalar_type();
-  at::Tensor scalars =
-      at::stack({f.detach(), g_y.detach().to(type), g_z.detach().to(type),
-                 SquaredNormTensor(e.grad_x).to(type), SquaredNormTensor(e.grad_y).to(type),
-                 SquaredNormTensor(e.grad_z).to(type)})
-          .to(at::kCPU, at::kDouble);
-  const double* s = scalars.data_ptr<double>();
-  e.f = s[0];
-  e.g_y = s[1];
-  e.g_z = s[2];
-  e.norm_x = std::sqrt(s[3]);
-  e.norm_y = std::sqrt(s[4]);
-  e.norm_z = std::sqrt(s[5]);
-  static const char* const kNames[] = {"f(x, y)",
-                                       "g(x, y)",
-                                       "g(x, z)",
-                                       "the x-gradient of L",
-                                       "the y-gradient of L",
-                                       "the z-gradient of L"};
-  for (int i = 0; i < 6; ++i) {
-    if (!std::isfinite(s[i])) {
-      e.non_finite = kNames[i];
-      break;
-    }
-  }
-  return e;
-}
-
-}  // namespace
 
 bool MinimaxOptIterator::Iterate(double lambda, double schedule_factor, IterationRecord* record,
                                  OracleCounts* counts, std::string* non_finite) {

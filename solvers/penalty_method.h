@@ -9,7 +9,8 @@
 // and multiplier ν. Each iteration draws one minibatch pair, takes `inner_steps` optimizer steps
 // on y for h_low, then one step on x for h_up (projected onto X). The gradients of the penalty
 // are Hessian-vector products, ∇²_{yy} g · (ν + ρ∇_y g) in y and ∇²_{xy} g · (ν + ρ∇_y g) in x,
-// obtained by double backpropagation: no Hessian is formed and none is inverted.
+// obtained by double backpropagation: no Hessian is formed and none is inverted. One such
+// backward pass yields both blocks and counts as one Hessian-vector product.
 //
 // A stage ends when ‖∇_x h_up‖² + ‖∇_y h_up‖² < ε² (or after max_iterations_per_stage); then ν ← ν
 // + ρ ∇_y g, ρ ← growth·ρ, μ ← decay·μ, ε ← decay·ε and the learning rates are multiplied by

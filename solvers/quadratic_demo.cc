@@ -46,6 +46,21 @@ bilevel::IterationCallback StageLogger(const std::string& solver,
   };
 }
 
+// The settings of the hypergradient baselines on the quadratic (tests use the same).
+bilevel::HypergradientOptions BaselineOptions(bilevel::HypergradientMethod method, double L_g) {
+  bilevel::HypergradientOptions options;
+  options.method = method;
+  options.max_iterations = 300;
+  options.inner_steps = method == bilevel::HypergradientMethod::kReverse ? 100 : 10;
+  options.inner_optimizer.learning_rate = 1.0 / L_g;
+  options.outer_optimizer.learning_rate = 0.05;
+  options.linear_solver_step = 1.0 / L_g;
+  options.linear_solver_iterations = method == bilevel::HypergradientMethod::kConjugateGradient ? 20
+                                     : method == bilevel::HypergradientMethod::kFixedPoint      ? 20
+                                                                                           : 100;
+  return options;
+}
+
 double RelativeError(const SolverSummary& summary, const at::Tensor& x_star) {
   return (summary.x[0] - x_star).norm().item<double>() / x_star.norm().item<double>();
 }
@@ -76,9 +91,11 @@ int main(int argc, char** argv) {
     std::cout << summary.BriefReport() << std::endl;
     json.push_back(absl::StrFormat(
         "\"%s\": {\"relative_error\": %.6e, \"gradient_calls\": %d, "
-        "\"hessian_vector_products\": %d, \"termination\": \"%s\"}",
+        "\"hessian_vector_products\": %d, \"jacobian_vector_products\": %d, "
+        "\"termination\": \"%s\"}",
         name, RelativeError(summary, problem.Solution()), summary.oracle_calls.GradientCalls(),
-        summary.oracle_calls.hessian_vector_products, bilevel::ToString(summary.termination)));
+        summary.oracle_calls.hessian_vector_products, summary.oracle_calls.jacobian_vector_products,
+        bilevel::ToString(summary.termination)));
   };
 
   {
@@ -117,6 +134,39 @@ int main(int argc, char** argv) {
       return 1;
     }
     report("Penalty", summary);
+  }
+  {
+    bilevel::F2saOptions options;
+    options.max_iterations = 500;
+    options.inner_steps = 10;
+    options.initial_lambda = 1.0;
+    options.lambda_increment = 20.0;
+    options.x_optimizer.learning_rate = 0.05;
+    options.y_optimizer.learning_rate = 1.0 / L_g;
+    options.z_optimizer.learning_rate = 1.0 / L_g;
+    options.callbacks.push_back(StageLogger("F2SA", &problem));
+    SolverSummary summary;
+    absl::Status status = bilevel::Solve(options, &problem, &summary);
+    if (!status.ok()) {
+      std::cerr << "F2SA: " << status << "\n";
+      return 1;
+    }
+    report("F2SA", summary);
+  }
+  for (bilevel::HypergradientMethod method :
+       {bilevel::HypergradientMethod::kReverse, bilevel::HypergradientMethod::kFixedPoint,
+        bilevel::HypergradientMethod::kConjugateGradient, bilevel::HypergradientMethod::kNeumann,
+        bilevel::HypergradientMethod::kStocBiO, bilevel::HypergradientMethod::kT1T2}) {
+    const std::string name = bilevel::ToString(method);
+    bilevel::HypergradientOptions options = BaselineOptions(method, L_g);
+    options.callbacks.push_back(StageLogger(name, &problem));
+    SolverSummary summary;
+    absl::Status status = bilevel::Solve(options, &problem, &summary);
+    if (!status.ok()) {
+      std::cerr << name << ": " << status << "\n";
+      return 1;
+    }
+    report(name, summary);
   }
   std::cout << "{" << absl::StrJoin(json, ", ") << "}" << std::endl;
   return 0;

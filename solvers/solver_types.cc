@@ -112,10 +112,11 @@ std::string SolverSummary::BriefReport() const {
                            : absl::StrFormat("%.6g", iterations.back().outer_objective);
   return absl::StrFormat(
       "%s: %s after %d iterations in %d stages, f = %s, lambda = %.4g, gradient calls = %d "
-      "(f %d, g %d, Hessian-vector %d), %.3f s",
+      "(f %d, g %d), Hessian-vector %d, Jacobian-vector %d, %.3f s",
       solver, ToString(termination), num_iterations, num_stages, last_f, final_lambda,
       oracle_calls.GradientCalls(), oracle_calls.f_gradients, oracle_calls.g_gradients,
-      oracle_calls.hessian_vector_products, total_time_seconds);
+      oracle_calls.hessian_vector_products, oracle_calls.jacobian_vector_products,
+      total_time_seconds);
 }
 
 std::string SolverSummary::FullReport() const {

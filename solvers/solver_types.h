@@ -30,16 +30,19 @@ namespace bilevel {
 // "gradient calls". One gradient evaluation of f (or g) on a batch counts once, whatever the
 // batch size; `*_examples` adds the batch sizes, so examples / num_examples = passes over data.
 struct OracleCounts {
-  int64_t f_gradients = 0;              // evaluations of ∇f(x, y) (either block)
-  int64_t g_gradients = 0;              // evaluations of ∇g(x, ·)
-  int64_t hessian_vector_products = 0;  // ∇²g·v products by double backpropagation (any block)
-  int64_t f_examples = 0;               // examples summed over all f evaluations
-  int64_t g_examples = 0;               // examples summed over all g evaluations
+  int64_t f_gradients = 0;               // evaluations of ∇f(x, y) (either block)
+  int64_t g_gradients = 0;               // evaluations of ∇g(x, ·)
+  int64_t hessian_vector_products = 0;   // ∇²_yy g · v by double backpropagation
+  int64_t jacobian_vector_products = 0;  // ∇²_xy g · v (mixed second derivatives), separately
+  int64_t f_examples = 0;                // examples summed over all f evaluations
+  int64_t g_examples = 0;                // examples summed over all g evaluations
 
   // The paper's "gradient calls": first-order oracle evaluations of f and g.
   int64_t GradientCalls() const { return f_gradients + g_gradients; }
-  // First-order calls plus Hessian-vector products, for budgets across method families.
-  int64_t TotalOracleCalls() const { return GradientCalls() + hessian_vector_products; }
+  // First-order calls plus second-order products, for budgets across method families.
+  int64_t TotalOracleCalls() const {
+    return GradientCalls() + hessian_vector_products + jacobian_vector_products;
+  }
 };
 
 enum class TerminationType {

@@ -23,8 +23,9 @@ TEST(OracleCounts, GradientCallsAddFAndG) {
   c.f_gradients = 3;
   c.g_gradients = 6;
   c.hessian_vector_products = 2;
+  c.jacobian_vector_products = 1;
   EXPECT_EQ(c.GradientCalls(), 9);
-  EXPECT_EQ(c.TotalOracleCalls(), 11);
+  EXPECT_EQ(c.TotalOracleCalls(), 12);
 }
 
 TEST(SolverSummary, BriefReportNamesSolverTerminationAndCalls) {

@@ -12,6 +12,9 @@
 #define SOLVERS_SOLVERS_H_
 
 #include "solvers/bilevel_problem.h"
+#include "solvers/f2sa.h"
+#include "solvers/hypergradient.h"
+#include "solvers/memory_tracker.h"
 #include "solvers/minimax_opt.h"
 #include "solvers/penalty_method.h"
 #include "solvers/runtime.h"

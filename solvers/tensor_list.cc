@@ -64,6 +64,17 @@ TensorList Gradients(const at::Tensor& output, const TensorList& inputs, bool cr
   return grads;
 }
 
+TensorList VectorJacobianProducts(const TensorList& outputs, const TensorList& inputs,
+                                  const TensorList& grad_outputs, bool retain_graph,
+                                  bool create_graph) {
+  TensorList grads = torch::autograd::grad(outputs, inputs, grad_outputs, retain_graph,
+                                           create_graph, /*allow_unused=*/true);
+  for (size_t i = 0; i < grads.size(); ++i) {
+    if (!grads[i].defined()) grads[i] = at::zeros_like(inputs[i]);
+  }
+  return grads;
+}
+
 void AddScaledInPlace(TensorList* a, double alpha, const TensorList& b) {
   at::NoGradGuard no_grad;
   TORCH_CHECK(a->size() == b.size(), "AddScaledInPlace: lists of different lengths");

@@ -46,6 +46,14 @@ bool SameLayout(const TensorList& a, const TensorList& b);
 // `output` does not depend on get zeros rather than undefined tensors.
 TensorList Gradients(const at::Tensor& output, const TensorList& inputs, bool create_graph = false);
 
+// Vector–Jacobian products: Σ_j <grad_outputs_j, ∂outputs_j/∂inputs> for each input, with zeros
+// for inputs the outputs do not depend on. With outputs = ∇_y g (built with create_graph) and
+// grad_outputs = v this is a Hessian-vector product ∇²_yy g · v (inputs = y) or the mixed
+// product ∇²_xy g · v (inputs = x).
+TensorList VectorJacobianProducts(const TensorList& outputs, const TensorList& inputs,
+                                  const TensorList& grad_outputs, bool retain_graph,
+                                  bool create_graph = false);
+
 // a_i <- a_i + alpha * b_i, in place, without autograd history.
 void AddScaledInPlace(TensorList* a, double alpha, const TensorList& b);
 

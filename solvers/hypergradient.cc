@@ -1,0 +1,343 @@
+#include "solvers/hypergradient.h"
+
+#include <ATen/ATen.h>
+
+#include <cmath>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace bilevel {
+
+std::string ToString(HypergradientMethod method) {
+  switch (method) {
+    case HypergradientMethod::kReverse:
+      return "reverse";
+    case HypergradientMethod::kFixedPoint:
+      return "fixed_point";
+    case HypergradientMethod::kConjugateGradient:
+      return "cg";
+    case HypergradientMethod::kNeumann:
+      return "neumann";
+    case HypergradientMethod::kT1T2:
+      return "t1t2";
+    case HypergradientMethod::kStocBiO:
+      return "stocbio";
+  }
+  return "unknown";
+}
+
+absl::Status Validate(const HypergradientOptions& options) {
+  absl::Status status = ValidateBaseOptions(options);
+  if (!status.ok()) return status;
+  if (options.max_iterations < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_iterations must be >= 1, got ", options.max_iterations));
+  }
+  if (options.inner_steps < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("inner_steps (T) must be >= 1, got ", options.inner_steps));
+  }
+  if (options.truncation < 0 || options.truncation > options.inner_steps) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("truncation (K) must be in [0, inner_steps = ", options.inner_steps,
+                     "] (0 = full reverse mode), got ", options.truncation));
+  }
+  if (options.linear_solver_iterations < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("linear_solver_iterations must be >= 0, got ",
+                                                   options.linear_solver_iterations));
+  }
+  if (!(options.linear_solver_step > 0) || std::isinf(options.linear_solver_step)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "linear_solver_step (β) must be finite and > 0, got ", options.linear_solver_step));
+  }
+  if (!(options.linear_solver_tolerance >= 0)) {
+    return absl::InvalidArgumentError(absl::StrCat("linear_solver_tolerance must be >= 0, got ",
+                                                   options.linear_solver_tolerance));
+  }
+  status = ValidateOptimizerOptions(options.inner_optimizer, "inner_optimizer");
+  if (!status.ok()) return status;
+  status = ValidateOptimizerOptions(options.outer_optimizer, "outer_optimizer");
+  if (!status.ok()) return status;
+  if (options.method == HypergradientMethod::kReverse &&
+      options.inner_optimizer.type != OptimizerType::kSgd) {
+    return absl::InvalidArgumentError(
+        "inner_optimizer.type must be sgd for the reverse method: it differentiates through "
+        "plain gradient steps");
+  }
+  if (!(options.schedule_min_factor >= 0 && options.schedule_min_factor <= 1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("schedule_min_factor must be in [0, 1], got ", options.schedule_min_factor));
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+TensorList Scaled(const TensorList& v, double alpha) {
+  TensorList out;
+  out.reserve(v.size());
+  for (const at::Tensor& t : v) out.push_back(t * alpha);
+  return out;
+}
+
+TensorList Combination(const TensorList& a, double alpha, const TensorList& b) {  // a + αb
+  TensorList out;
+  out.reserve(a.size());
+  for (size_t i = 0; i < a.size(); ++i) out.push_back(a[i] + alpha * b[i]);
+  return out;
+}
+
+double Dot(const TensorList& a, const TensorList& b) { return DotTensor(a, b).item<double>(); }
+
+void CountF(const EstimateContext& c) {
+  ++c.counts->f_gradients;
+  c.counts->f_examples += c.outer_examples;
+}
+
+void CountG(const EstimateContext& c, int64_t examples) {
+  ++c.counts->g_gradients;
+  c.counts->g_examples += examples;
+}
+
+}  // namespace
+
+HypergradientEstimate ImplicitHypergradient(BilevelProblem* problem, const TensorList& x,
+                                            const TensorList& y,
+                                            const HypergradientOptions& options,
+                                            const EstimateContext& context,
+                                            const TensorList* warm_v) {
+  HypergradientEstimate out;
+  TensorList xs = GradLeaves(x), ys = GradLeaves(y);
+  TensorList xy = xs;
+  xy.insert(xy.end(), ys.begin(), ys.end());
+
+  at::Tensor f = problem->OuterObjective(xs, ys, context.outer);
+  const TensorList f_grad = Gradients(f, xy);
+  CountF(context);
+  const TensorList fx(f_grad.begin(), f_grad.begin() + xs.size());
+  const TensorList fy(f_grad.begin() + xs.size(), f_grad.end());
+
+  at::Tensor g = problem->InnerObjective(xs, ys, context.inner);
+  const TensorList gy = Gradients(g, ys, /*create_graph=*/true);  // ∇_y g, differentiable
+  CountG(context, context.inner_examples);
+
+  // H v on the estimate's own inner batch, or (stocBiO) on a fresh one per product.
+  auto hvp = [&](const TensorList& v) {
+    ++context.counts->hessian_vector_products;
+    if (options.method == HypergradientMethod::kStocBiO && context.inner_sampler != nullptr &&
+        !context.inner_sampler->IsFullBatch()) {
+      TensorList yb = GradLeaves(y);
+      at::Tensor gb = problem->InnerObjective(x, yb, context.inner_sampler->Next());
+      CountG(context, context.inner_sampler->BatchSize());
+      TensorList gyb = Gradients(gb, yb, /*create_graph=*/true);
+      return VectorJacobianProducts(gyb, yb, v, /*retain_graph=*/false);
+    }
+    return VectorJacobianProducts(gy, ys, v, /*retain_graph=*/true);
+  };
+
+  const int iterations = options.linear_solver_iterations;
+  const double beta = options.linear_solver_step;
+  const bool warm = options.warm_start_linear_solver && warm_v != nullptr && !warm_v->empty();
+  TensorList v;
+  switch (options.method) {
+    case HypergradientMethod::kT1T2:
+      v = DetachedClone(fy);
+      break;
+    case HypergradientMethod::kFixedPoint: {
+      v = warm ? DetachedClone(*warm_v) : Scaled(fy, 0.0);
+      for (int k = 0; k < iterations; ++k) {
+        const TensorList hv = hvp(v);
+        for (size_t i = 0; i < v.size(); ++i) v[i] = v[i] - beta * (hv[i] - fy[i]);
+      }
+      break;
+    }
+    case HypergradientMethod::kNeumann:
+    case HypergradientMethod::kStocBiO: {
+      // v = β Σ_{i=0}^{K} (I − βH)^i ∇_y f.
+      TensorList term = DetachedClone(fy);
+      TensorList sum = DetachedClone(fy);
+      for (int k = 0; k < iterations; ++k) {
+        term = Combination(term, -beta, hvp(term));
+        for (size_t i = 0; i < sum.size(); ++i) sum[i] = sum[i] + term[i];
+      }
+      v = Scaled(sum, beta);
+      break;
+    }
+    case HypergradientMethod::kConjugateGradient: {
+      v = warm ? DetachedClone(*warm_v) : Scaled(fy, 0.0);
+      TensorList r = warm ? Combination(fy, -1.0, hvp(v)) : DetachedClone(fy);
+      TensorList p = DetachedClone(r);
+      double rs = Dot(r, r);
+      const double stop = options.linear_solver_tolerance * std::sqrt(Dot(fy, fy));
+      for (int k = 0; k < iterations && std::sqrt(rs) > stop; ++k) {
+        const TensorList hp = hvp(p);
+        const double curvature = Dot(p, hp);
+        if (!(curvature > 0)) break;  // H is not positive definite along p (or p = 0)
+        const double alpha = rs / curvature;
+        v = Combination(v, alpha, p);
+        r = Combination(r, -alpha, hp);
+        const double rs_new = Dot(r, r);
+        p = Combination(r, rs_new / rs, p);
+        rs = rs_new;
+      }
+      break;
+    }
+    case HypergradientMethod::kReverse:
+      TORCH_CHECK(false, "ImplicitHypergradient: use ReverseHypergradient for kReverse");
+  }
+
+  // ∇F ≈ ∇_x f − ∇²_xy g · v: the x-derivative of ⟨∇_y g, v⟩.
+  const TensorList mixed = VectorJacobianProducts(gy, xs, v, /*retain_graph=*/false);
+  ++context.counts->jacobian_vector_products;
+  out.hypergradient = Combination(fx, -1.0, mixed);
+  for (at::Tensor& t : out.hypergradient) t = t.detach();
+  out.v = DetachedClone(v);
+  out.y = y;
+  at::Tensor scalars = at::stack({f.detach().to(at::kDouble), g.detach().to(at::kDouble),
+                                  SquaredNormTensor(gy).to(at::kDouble)})
+                           .cpu();
+  out.outer_objective = scalars[0].item<double>();
+  out.inner_objective = scalars[1].item<double>();
+  out.inner_gradient_norm = std::sqrt(scalars[2].item<double>());
+  return out;
+}
+
+HypergradientEstimate ReverseHypergradient(BilevelProblem* problem, const TensorList& x,
+                                           const TensorList& y0,
+                                           const HypergradientOptions& options,
+                                           const EstimateContext& context, double lr_factor) {
+  const double alpha = options.inner_optimizer.learning_rate * lr_factor;
+  const int T = options.inner_steps;
+  const int K = options.truncation == 0 ? T : options.truncation;
+  auto next_batch = [&]() -> Batch {
+    return context.inner_sampler != nullptr ? context.inner_sampler->Next() : Batch{};
+  };
+  const int64_t inner_examples = context.inner_sampler != nullptr
+                                     ? context.inner_sampler->BatchSize()
+                                     : context.inner_examples;
+
+  // The first T − K steps carry no graph.
+  TensorList y = DetachedClone(y0);
+  for (int t = 0; t < T - K; ++t) {
+    TensorList ys = GradLeaves(y);
+    TensorList grad = Gradients(problem->InnerObjective(x, ys, next_batch()), ys);
+    CountG(context, inner_examples);
+    AddScaledInPlace(&y, -alpha, grad);
+  }
+  // The last K steps are recorded: y_{t+1} = y_t − α ∇_y g(x, y_t) as a function of x.
+  TensorList xs = GradLeaves(x);
+  TensorList yt = GradLeaves(y);
+  at::Tensor g_last;
+  TensorList gy_last;
+  for (int t = 0; t < K; ++t) {
+    g_last = problem->InnerObjective(xs, yt, next_batch());
+    gy_last = Gradients(g_last, yt, /*create_graph=*/true);
+    CountG(context, inner_examples);
+    yt = Combination(yt, -alpha, gy_last);
+  }
+  at::Tensor f = problem->OuterObjective(xs, yt, context.outer);
+  CountF(context);
+  HypergradientEstimate out;
+  out.hypergradient = Gradients(f, xs);
+  for (at::Tensor& t : out.hypergradient) t = t.detach();
+  context.counts->hessian_vector_products += K;
+  context.counts->jacobian_vector_products += K;
+  out.y = DetachedClone(yt);
+  out.outer_objective = f.item<double>();
+  out.inner_objective = g_last.defined() ? g_last.item<double>() : 0.0;
+  out.inner_gradient_norm = Norm(gy_last);
+  return out;
+}
+
+absl::Status Solve(const HypergradientOptions& options, BilevelProblem* problem,
+                   SolverSummary* summary) {
+  *summary = SolverSummary{};
+  summary->solver = absl::StrCat("Hypergradient(", ToString(options.method), ")");
+  auto invalid = [&](absl::Status status) {
+    summary->termination = TerminationType::kInvalidOptions;
+    summary->message = std::string(status.message());
+    return status;
+  };
+  if (problem == nullptr) return invalid(absl::InvalidArgumentError("problem is null"));
+  absl::Status status = Validate(options);
+  if (status.ok()) {
+    status = ValidateBatchSizes(options, problem->NumOuterExamples(), problem->NumInnerExamples());
+  }
+  TensorList x = DetachedClone(problem->InitialOuter());
+  const TensorList y0 = DetachedClone(problem->InitialInner());
+  if (status.ok()) status = ValidateInitialPoint(x, y0);
+  if (!status.ok()) return invalid(status);
+
+  const c10::Device device = x.front().device();
+  MinibatchSampler outer_sampler(problem->NumOuterExamples(), options.outer_batch_size,
+                                 2 * options.seed, device);
+  MinibatchSampler inner_sampler(problem->NumInnerExamples(), options.inner_batch_size,
+                                 2 * options.seed + 1, device);
+  GroupOptimizer outer_opt(options.outer_optimizer, x);
+  TensorList y = DetachedClone(y0);
+  GroupOptimizer inner_opt(options.inner_optimizer, y);
+  TensorList v_previous;
+
+  IterationMonitor monitor(options, summary);
+  summary->num_stages = 1;
+  bool running = true;
+  for (int64_t iteration = 0; iteration < options.max_iterations && running; ++iteration) {
+    const double factor = ScheduleFactor(options.schedule, iteration, options.max_iterations,
+                                         options.schedule_min_factor);
+    if (!options.warm_start_inner) y = DetachedClone(y0);
+    const TensorList y_start = DetachedClone(y);
+    EstimateContext context;
+    context.outer = outer_sampler.Next();
+    context.outer_examples = outer_sampler.BatchSize();
+    context.inner_examples = inner_sampler.BatchSize();
+    context.inner_sampler = &inner_sampler;
+    context.counts = &summary->oracle_calls;
+
+    HypergradientEstimate estimate;
+    if (options.method == HypergradientMethod::kReverse) {
+      estimate = ReverseHypergradient(problem, x, y, options, context, factor);
+    } else {
+      const double lr_inner = options.inner_optimizer.learning_rate * factor;
+      for (int t = 0; t < options.inner_steps; ++t) {
+        TensorList ys = GradLeaves(y);
+        TensorList grad = Gradients(problem->InnerObjective(x, ys, inner_sampler.Next()), ys);
+        CountG(context, inner_sampler.BatchSize());
+        inner_opt.Step(&y, grad, lr_inner);
+      }
+      context.inner = inner_sampler.Next();
+      estimate = ImplicitHypergradient(problem, x, y, options, context, &v_previous);
+    }
+    const double hypergradient_norm = Norm(estimate.hypergradient);
+    if (!std::isfinite(estimate.outer_objective) || !std::isfinite(estimate.inner_objective) ||
+        !std::isfinite(hypergradient_norm) || !std::isfinite(estimate.inner_gradient_norm)) {
+      y = y_start;  // the last finite inner iterate
+      monitor.StopNonFinite("f, g or the hypergradient", iteration);
+      break;
+    }
+    y = estimate.y;
+    v_previous = std::move(estimate.v);
+
+    IterationRecord record;
+    record.iteration = iteration;
+    record.outer_objective = estimate.outer_objective;
+    record.inner_objective = estimate.inner_objective;
+    record.inner_stationarity = estimate.inner_gradient_norm;
+    record.grad_norm_x = hypergradient_norm;
+    record.grad_norm_y = estimate.inner_gradient_norm;
+    record.learning_rate_x = options.outer_optimizer.learning_rate * factor;
+    record.stage_end = iteration + 1 == options.max_iterations;
+    outer_opt.Step(&x, estimate.hypergradient, record.learning_rate_x);
+    problem->ProjectOuter(&x);
+    if (!monitor.Observe(record)) running = false;
+  }
+  if (running && summary->termination == TerminationType::kInvalidOptions) {
+    monitor.Finish(TerminationType::kIterationLimit,
+                   absl::StrCat("all ", options.max_iterations, " outer iterations ran"));
+  }
+  summary->x = DetachedClone(x);
+  summary->y = DetachedClone(y);
+  return absl::OkStatus();
+}
+
+}  // namespace bilevel

@@ -1,0 +1,70 @@
+#include "solvers/lagrangian.h"
+
+#include <ATen/ATen.h>
+
+#include <cmath>
+#include <initializer_list>
+
+namespace bilevel {
+namespace {
+
+TensorList Slice(const TensorList& v, size_t begin, size_t end) {
+  return TensorList(v.begin() + begin, v.begin() + end);
+}
+
+TensorList Concat(std::initializer_list<const TensorList*> lists) {
+  TensorList out;
+  for (const TensorList* l : lists) out.insert(out.end(), l->begin(), l->end());
+  return out;
+}
+
+}  // namespace
+
+LagrangianEval EvaluateLagrangian(BilevelProblem* problem, const TensorList& x, const TensorList& y,
+                                  const TensorList& z, double lambda, const Batch& outer,
+                                  const Batch& inner, int64_t outer_examples,
+                                  int64_t inner_examples, OracleCounts* counts) {
+  TensorList xs = GradLeaves(x), ys = GradLeaves(y), zs = GradLeaves(z);
+  at::Tensor f = problem->OuterObjective(xs, ys, outer);
+  at::Tensor g_y = problem->InnerObjective(xs, ys, inner);
+  at::Tensor g_z = problem->InnerObjective(xs, zs, inner);
+  ++counts->f_gradients;
+  counts->f_examples += outer_examples;
+  counts->g_gradients += 2;
+  counts->g_examples += 2 * inner_examples;
+  // One backward pass through L_λ gives all three gradients (eq. 6).
+  const TensorList all = Gradients(f + lambda * (g_y - g_z), Concat({&xs, &ys, &zs}));
+  LagrangianEval e;
+  e.grad_x = Slice(all, 0, xs.size());
+  e.grad_y = Slice(all, xs.size(), xs.size() + ys.size());
+  e.grad_z = Slice(all, xs.size() + ys.size(), all.size());
+  // One host synchronisation for all the scalars the record and the checks need.
+  const at::ScalarType type = f.scalar_type();
+  at::Tensor scalars =
+      at::stack({f.detach(), g_y.detach().to(type), g_z.detach().to(type),
+                 SquaredNormTensor(e.grad_x).to(type), SquaredNormTensor(e.grad_y).to(type),
+                 SquaredNormTensor(e.grad_z).to(type)})
+          .to(at::kCPU, at::kDouble);
+  const double* s = scalars.data_ptr<double>();
+  e.f = s[0];
+  e.g_y = s[1];
+  e.g_z = s[2];
+  e.norm_x = std::sqrt(s[3]);
+  e.norm_y = std::sqrt(s[4]);
+  e.norm_z = std::sqrt(s[5]);
+  static const char* const kNames[] = {"f(x, y)",
+                                       "g(x, y)",
+                                       "g(x, z)",
+                                       "the x-gradient of L",
+                                       "the y-gradient of L",
+                                       "the z-gradient of L"};
+  for (int i = 0; i < 6; ++i) {
+    if (!std::isfinite(s[i])) {
+      e.non_finite = kNames[i];
+      break;
+    }
+  }
+  return e;
+}
+
+}  // namespace bilevel

@@ -1,0 +1,30 @@
+// The minimax Lagrangian L_λ(x, y, z) = f(x, y) + λ[g(x, y) − g(x, z)] and its gradients, shared
+// by the first-order solvers built on it (MinimaxOPT, F2SA). Internal to //solvers.
+#ifndef SOLVERS_LAGRANGIAN_H_
+#define SOLVERS_LAGRANGIAN_H_
+
+#include <cstdint>
+
+#include "solvers/bilevel_problem.h"
+#include "solvers/solver_types.h"
+#include "solvers/tensor_list.h"
+
+namespace bilevel {
+
+// L_λ's three gradients at one iterate, and the scalars a record needs (on the host).
+struct LagrangianEval {
+  TensorList grad_x, grad_y, grad_z;  // grad_z = ∇_z L = −λ ∇_z g(x, z)
+  double f = 0, g_y = 0, g_z = 0, norm_x = 0, norm_y = 0, norm_z = 0;
+  const char* non_finite = nullptr;  // the first non-finite quantity, if any
+};
+
+// Evaluates f(x, y) on `outer` and both g terms on `inner`, with one backward pass for all
+// three gradients (eq. 6), and counts one ∇f and two ∇g.
+LagrangianEval EvaluateLagrangian(BilevelProblem* problem, const TensorList& x, const TensorList& y,
+                                  const TensorList& z, double lambda, const Batch& outer,
+                                  const Batch& inner, int64_t outer_examples,
+                                  int64_t inner_examples, OracleCounts* counts);
+
+}  // namespace bilevel
+
+#endif  // SOLVERS_LAGRANGIAN_H_

@@ -1,0 +1,89 @@
+#include "solvers/memory_tracker.h"
+
+#include <c10/core/Allocator.h>
+#include <c10/core/CPUAllocator.h>
+#include <torch/version.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace bilevel {
+namespace {
+
+// Above the priority LibTorch registers its default CPU allocator with, so that installing and
+// restoring both take effect.
+constexpr uint8_t kPriority = 100;
+
+struct Counters {
+  std::atomic<int64_t> current{0};
+  std::atomic<int64_t> peak{0};
+};
+
+// Forwards to the allocator it replaced and counts live bytes. The counters are shared with
+// every allocation's context, so a tensor freed after the tracker is gone is still safe.
+class CountingAllocator : public c10::Allocator {
+ public:
+  CountingAllocator(c10::Allocator* base, std::shared_ptr<Counters> counters)
+      : base_(base), counters_(std::move(counters)) {}
+
+  c10::DataPtr allocate(size_t n) const override {
+    c10::DataPtr inner = base_->allocate(n);
+    void* data = inner.get();
+    const c10::Device device = inner.device();
+    auto* context = new Context{std::move(inner), static_cast<int64_t>(n), counters_};
+    const int64_t now = counters_->current.fetch_add(context->bytes) + context->bytes;
+    int64_t peak = counters_->peak.load();
+    while (now > peak && !counters_->peak.compare_exchange_weak(peak, now)) {
+    }
+    return c10::DataPtr(data, context, &Delete, device);
+  }
+
+#if TORCH_VERSION_MAJOR >= 2
+  void copy_data(void* dest, const void* src, std::size_t count) const override {
+    std::memcpy(dest, src, count);
+  }
+#endif
+
+  c10::Allocator* base() const { return base_; }
+
+ private:
+  struct Context {
+    c10::DataPtr inner;
+    int64_t bytes;
+    std::shared_ptr<Counters> counters;
+  };
+  static void Delete(void* ptr) {
+    auto* context = static_cast<Context*>(ptr);
+    context->counters->current.fetch_sub(context->bytes);
+    delete context;  // frees the memory through the base allocator's deleter
+  }
+
+  c10::Allocator* base_;
+  std::shared_ptr<Counters> counters_;
+};
+
+}  // namespace
+
+struct CpuMemoryTracker::Impl {
+  std::shared_ptr<Counters> counters = std::make_shared<Counters>();
+  std::unique_ptr<CountingAllocator> allocator;
+};
+
+CpuMemoryTracker::CpuMemoryTracker() : impl_(std::make_shared<Impl>()) {
+  impl_->allocator = std::make_unique<CountingAllocator>(c10::GetCPUAllocator(), impl_->counters);
+  c10::SetCPUAllocator(impl_->allocator.get(), kPriority);
+}
+
+CpuMemoryTracker::~CpuMemoryTracker() {
+  c10::SetCPUAllocator(impl_->allocator->base(), kPriority);
+  // Tensors allocated through the counting allocator keep their own context; the allocator
+  // object itself is no longer referenced by them (only by DataPtrs' deleter, a static function).
+  // Keep it alive anyway in case LibTorch cached the pointer: leak it deliberately.
+  impl_->allocator.release();
+}
+
+int64_t CpuMemoryTracker::CurrentBytes() const { return impl_->counters->current.load(); }
+int64_t CpuMemoryTracker::PeakBytes() const { return impl_->counters->peak.load(); }
+void CpuMemoryTracker::ResetPeak() { impl_->counters->peak.store(CurrentBytes()); }
+
+}  // namespace bilevel
