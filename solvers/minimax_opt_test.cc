@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "solvers/testing/exact_problems.h"
+#include "solvers/testing/quadratic_settings.h"
 
 namespace bilevel {
 namespace {
@@ -23,22 +24,9 @@ double RelativeError(const at::Tensor& x, const at::Tensor& x_star) {
   return (x - x_star).norm().item<double>() / x_star.norm().item<double>();
 }
 
-// The settings quadratic_demo uses: 14 stages of 400 iterations, λ = 1 … 8192.
-MinimaxOptOptions QuadraticOptions(double L_g) {
-  MinimaxOptOptions options;
-  options.initial_lambda = 1.0;
-  options.lambda_growth = 2.0;
-  options.num_stages = 14;
-  options.iterations_per_stage = 400;
-  options.x_optimizer.learning_rate = 0.1;
-  options.y_optimizer.learning_rate = 1.0 / L_g;
-  options.z_optimizer.learning_rate = 1.0 / L_g;
-  return options;
-}
-
 TEST(MinimaxOpt, Solves100DimensionalQuadraticWithinBudget) {
   QuadraticProblem problem(QuadraticSpec{});  // x, y ∈ R^100, cond(A) = 10
-  MinimaxOptOptions options = QuadraticOptions(10.0);
+  MinimaxOptOptions options = testing::MinimaxQuadraticOptions(10.0);
   // Documented budget: 3 gradient calls × 14 stages × 400 iterations = 16,800.
   options.max_gradient_calls = 16800;
   SolverSummary summary;
@@ -54,7 +42,7 @@ TEST(MinimaxOpt, RelativeErrorShrinksAsLambdaGrows) {
   QuadraticProblem problem(QuadraticSpec{});
   std::vector<double> errors;
   for (int stages : {7, 13}) {
-    MinimaxOptOptions options = QuadraticOptions(10.0);
+    MinimaxOptOptions options = testing::MinimaxQuadraticOptions(10.0);
     options.num_stages = stages;
     SolverSummary summary;
     ASSERT_TRUE(Solve(options, &problem, &summary).ok());
@@ -148,7 +136,7 @@ TEST(MinimaxOpt, CountsThreeGradientCallsPerIterationAndSixWhenAlternating) {
 
 TEST(MinimaxOpt, AlternatingOrderAlsoSolvesTheQuadratic) {
   QuadraticProblem problem(QuadraticSpec{});
-  MinimaxOptOptions options = QuadraticOptions(10.0);
+  MinimaxOptOptions options = testing::MinimaxQuadraticOptions(10.0);
   options.update_order = UpdateOrder::kAlternating;
   SolverSummary summary;
   ASSERT_TRUE(Solve(options, &problem, &summary).ok());

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "solvers/testing/exact_problems.h"
+#include "solvers/testing/quadratic_settings.h"
 
 namespace bilevel {
 namespace {
@@ -21,13 +22,7 @@ using testing::SmdProblem;
 
 TEST(PenaltyMethod, Solves100DimensionalQuadraticWithinBudget) {
   QuadraticProblem problem(QuadraticSpec{});  // x, y ∈ R^100, cond(A) = 10, L_g = 10
-  PenaltyOptions options;                     // the settings of quadratic_demo
-  options.max_iterations = 3000;
-  options.inner_steps = 5;
-  options.x_optimizer.type = OptimizerType::kSgd;
-  options.x_optimizer.learning_rate = 0.1;
-  options.y_optimizer.type = OptimizerType::kSgd;
-  options.y_optimizer.learning_rate = 0.5 / (10.0 * 10.0);  // ρ A² dominates the y-Hessian
+  PenaltyOptions options = testing::PenaltyQuadraticOptions(10.0);  // quadratic_demo's
   // Documented budget: (5 + 1) evaluations × 3000 iterations, each one ∇f, one ∇g and one
   // Hessian-vector product: 36,000 gradient calls and 18,000 Hessian-vector products.
   options.max_gradient_calls = 36000;

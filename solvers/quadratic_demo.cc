@@ -19,6 +19,7 @@
 #include "solvers/runtime.h"
 #include "solvers/solvers.h"
 #include "solvers/testing/exact_problems.h"
+#include "solvers/testing/quadratic_settings.h"
 
 ABSL_FLAG(int, dim, 100, "dimension of x and of y");
 ABSL_FLAG(double, inner_condition, 10.0, "condition number of the inner Hessian A");
@@ -44,21 +45,6 @@ bilevel::IterationCallback StageLogger(const std::string& solver,
     }
     return bilevel::CallbackResult::kContinue;
   };
-}
-
-// The settings of the hypergradient baselines on the quadratic (tests use the same).
-bilevel::HypergradientOptions BaselineOptions(bilevel::HypergradientMethod method, double L_g) {
-  bilevel::HypergradientOptions options;
-  options.method = method;
-  options.max_iterations = 300;
-  options.inner_steps = method == bilevel::HypergradientMethod::kReverse ? 100 : 10;
-  options.inner_optimizer.learning_rate = 1.0 / L_g;
-  options.outer_optimizer.learning_rate = 0.05;
-  options.linear_solver_step = 1.0 / L_g;
-  options.linear_solver_iterations = method == bilevel::HypergradientMethod::kConjugateGradient ? 20
-                                     : method == bilevel::HypergradientMethod::kFixedPoint      ? 20
-                                                                                           : 100;
-  return options;
 }
 
 double RelativeError(const SolverSummary& summary, const at::Tensor& x_star) {
@@ -99,15 +85,7 @@ int main(int argc, char** argv) {
   };
 
   {
-    bilevel::MinimaxOptOptions options;
-    options.initial_lambda = 1.0;
-    options.lambda_growth = 2.0;
-    options.num_stages = 14;
-    options.iterations_per_stage = 400;
-    options.x_optimizer.learning_rate = 0.1;
-    options.y_optimizer.learning_rate = 1.0 / L_g;
-    options.z_optimizer.learning_rate = 1.0 / L_g;
-    options.callbacks.push_back(StageLogger("MinimaxOPT", &problem));
+    bilevel::MinimaxOptOptions options = bilevel::testing::MinimaxQuadraticOptions(L_g);
     SolverSummary summary;
     absl::Status status = bilevel::Solve(options, &problem, &summary);
     if (!status.ok()) {
@@ -117,16 +95,7 @@ int main(int argc, char** argv) {
     report("MinimaxOPT", summary);
   }
   {
-    bilevel::PenaltyOptions options;
-    options.max_iterations = 3000;
-    options.inner_steps = 5;
-    options.initial_penalty = 1.0;
-    options.initial_tolerance = 1.0;
-    options.x_optimizer.type = bilevel::OptimizerType::kSgd;
-    options.x_optimizer.learning_rate = 0.1;
-    options.y_optimizer.type = bilevel::OptimizerType::kSgd;
-    options.y_optimizer.learning_rate = 0.5 / (L_g * L_g);
-    options.callbacks.push_back(StageLogger("Penalty", &problem));
+    bilevel::PenaltyOptions options = bilevel::testing::PenaltyQuadraticOptions(L_g);
     SolverSummary summary;
     absl::Status status = bilevel::Solve(options, &problem, &summary);
     if (!status.ok()) {
@@ -136,15 +105,7 @@ int main(int argc, char** argv) {
     report("Penalty", summary);
   }
   {
-    bilevel::F2saOptions options;
-    options.max_iterations = 500;
-    options.inner_steps = 10;
-    options.initial_lambda = 1.0;
-    options.lambda_increment = 20.0;
-    options.x_optimizer.learning_rate = 0.05;
-    options.y_optimizer.learning_rate = 1.0 / L_g;
-    options.z_optimizer.learning_rate = 1.0 / L_g;
-    options.callbacks.push_back(StageLogger("F2SA", &problem));
+    bilevel::F2saOptions options = bilevel::testing::F2saQuadraticOptions(L_g);
     SolverSummary summary;
     absl::Status status = bilevel::Solve(options, &problem, &summary);
     if (!status.ok()) {
@@ -158,7 +119,7 @@ int main(int argc, char** argv) {
         bilevel::HypergradientMethod::kConjugateGradient, bilevel::HypergradientMethod::kNeumann,
         bilevel::HypergradientMethod::kStocBiO, bilevel::HypergradientMethod::kT1T2}) {
     const std::string name = bilevel::ToString(method);
-    bilevel::HypergradientOptions options = BaselineOptions(method, L_g);
+    bilevel::HypergradientOptions options = bilevel::testing::BaselineQuadraticOptions(method, L_g);
     options.callbacks.push_back(StageLogger(name, &problem));
     SolverSummary summary;
     absl::Status status = bilevel::Solve(options, &problem, &summary);
