@@ -9,7 +9,6 @@
 // 1.0M parameters) on synthetic MNIST-shaped data with one weight decay per layer as x, batch 256
 // for both f and g. The data are random (this measures cost, not learning).
 #include <ATen/ATen.h>
-#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
 #include <benchmark/benchmark.h>
 
@@ -22,52 +21,17 @@
 #include "solvers/minimax_opt.h"
 #include "solvers/optimizer.h"
 #include "solvers/runtime.h"
+#include "solvers/testing/benchmark_problems.h"
 #include "solvers/testing/exact_problems.h"
 
 namespace bilevel {
 namespace {
 
-// f = cross-entropy on validation data; g = cross-entropy on training data + Σ_l e^{x_l}‖W_l‖².
-class MlpProblem : public BilevelProblem {
- public:
-  MlpProblem(int64_t hidden, int64_t examples) {
-    at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(1);
-    train_x_ = at::randn({examples, 784}, gen);
-    val_x_ = at::randn({examples, 784}, gen);
-    train_y_ = at::randint(10, {examples}, gen, at::kLong);
-    val_y_ = at::randint(10, {examples}, gen, at::kLong);
-    y0_ = {at::randn({hidden, 784}, gen) * 0.03, at::zeros({hidden}),
-           at::randn({10, hidden}, gen) * 0.03, at::zeros({10})};
-  }
-  TensorList InitialOuter() override {
-    return {at::full({}, -6.0), at::full({}, -6.0)};  // log weight decay of the two matrices
-  }
-  TensorList InitialInner() override { return y0_; }
-  int64_t NumOuterExamples() const override { return val_x_.size(0); }
-  int64_t NumInnerExamples() const override { return train_x_.size(0); }
-  at::Tensor OuterObjective(const TensorList& x, const TensorList& y, const Batch& b) override {
-    return Loss(y, val_x_.index_select(0, b.indices), val_y_.index_select(0, b.indices));
-  }
-  at::Tensor InnerObjective(const TensorList& x, const TensorList& y, const Batch& b) override {
-    return Loss(y, train_x_.index_select(0, b.indices), train_y_.index_select(0, b.indices)) +
-           x[0].exp() * y[0].pow(2).sum() + x[1].exp() * y[2].pow(2).sum();
-  }
-  int64_t NumParameters() const { return NumElements(y0_); }
-
- private:
-  static at::Tensor Loss(const TensorList& y, const at::Tensor& in, const at::Tensor& labels) {
-    at::Tensor h = at::relu(at::linear(in, y[0], y[1]));
-    return at::cross_entropy_loss(at::linear(h, y[2], y[3]), labels);
-  }
-  at::Tensor train_x_, val_x_, train_y_, val_y_;
-  TensorList y0_;
-};
-
 std::unique_ptr<BilevelProblem> MakeProblem(int which) {
   if (which == 0) {
     return std::make_unique<testing::QuadraticProblem>(testing::QuadraticSpec{});
   }
-  return std::make_unique<MlpProblem>(/*hidden=*/1250, /*examples=*/4096);
+  return std::make_unique<testing::MlpProblem>(/*hidden=*/1250, /*examples=*/4096);
 }
 
 int64_t BatchSize(int which) { return which == 0 ? 0 : 256; }
@@ -167,8 +131,8 @@ int main(int argc, char** argv) {
   }
   bilevel::ConfigureCpuRuntime(threads);
   benchmark::AddCustomContext("runtime", bilevel::DescribeCpuRuntime());
-  benchmark::AddCustomContext("mlp_parameters",
-                              std::to_string(bilevel::MlpProblem(1250, 1).NumParameters()));
+  benchmark::AddCustomContext(
+      "mlp_parameters", std::to_string(bilevel::testing::MlpProblem(1250, 1).NumParameters()));
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

@@ -1,0 +1,50 @@
+// Bilevel problems sized for benchmarks (testonly): cost, not learning, is what they measure, so
+// their data are random draws from a fixed seed.
+//
+//   LogisticProblem  per-feature weight decay for binary logistic regression (the shape of the
+//                    paper's Figure 1): x ∈ R^d log decays, y = w ∈ R^d; full batches.
+//   MlpProblem       a 2-layer MLP 784–hidden–10 with ReLU on MNIST-shaped inputs, one log weight
+//                    decay per weight matrix as x; minibatches. hidden = 1250 gives 993,760
+//                    parameters.
+#ifndef SOLVERS_TESTING_BENCHMARK_PROBLEMS_H_
+#define SOLVERS_TESTING_BENCHMARK_PROBLEMS_H_
+
+#include <cstdint>
+
+#include "solvers/bilevel_problem.h"
+
+namespace bilevel::testing {
+
+class LogisticProblem : public BilevelProblem {
+ public:
+  LogisticProblem(int64_t num_features, int64_t num_examples);
+  TensorList InitialOuter() override;
+  TensorList InitialInner() override;
+  at::Tensor OuterObjective(const TensorList& x, const TensorList& y, const Batch& b) override;
+  at::Tensor InnerObjective(const TensorList& x, const TensorList& y, const Batch& b) override;
+  int64_t NumOuterExamples() const override { return val_x_.size(0); }
+  int64_t NumInnerExamples() const override { return train_x_.size(0); }
+
+ private:
+  at::Tensor train_x_, train_y_, val_x_, val_y_;
+};
+
+class MlpProblem : public BilevelProblem {
+ public:
+  MlpProblem(int64_t hidden, int64_t num_examples);
+  TensorList InitialOuter() override;
+  TensorList InitialInner() override { return y0_; }
+  at::Tensor OuterObjective(const TensorList& x, const TensorList& y, const Batch& b) override;
+  at::Tensor InnerObjective(const TensorList& x, const TensorList& y, const Batch& b) override;
+  int64_t NumOuterExamples() const override { return val_x_.size(0); }
+  int64_t NumInnerExamples() const override { return train_x_.size(0); }
+  int64_t NumParameters() const { return NumElements(y0_); }
+
+ private:
+  at::Tensor train_x_, val_x_, train_y_, val_y_;
+  TensorList y0_;
+};
+
+}  // namespace bilevel::testing
+
+#endif  // SOLVERS_TESTING_BENCHMARK_PROBLEMS_H_
