@@ -64,7 +64,8 @@ struct HypergradientOptions : SolverOptionsBase {
   // β > 0 of the fixed-point and Neumann iterations; they converge for β < 2/L_g (β ≤ 1/L_g
   // for Neumann's sum). Ignored by CG.
   double linear_solver_step = 0.1;
-  // CG stops early when the residual norm falls below this (relative to ‖∇_y f‖). >= 0.
+  // CG stops early when the residual norm falls below this (relative to ‖∇_y f‖), and at the
+  // first direction of non-positive curvature (H not positive definite there). >= 0.
   double linear_solver_tolerance = 1e-12;
   // Start the linear solver from the previous outer iteration's solution (fixed point, CG).
   bool warm_start_linear_solver = true;
