@@ -1,0 +1,70 @@
+#include "tasks/data/idx.h"
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "tasks/data/data_files.h"
+
+namespace tasks {
+namespace {
+
+uint32_t BigEndian32(const unsigned char* p) {
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
+}
+
+}  // namespace
+
+absl::StatusOr<at::Tensor> ParseIdx(absl::string_view bytes, const std::string& name) {
+  auto bad = [&](const std::string& why) {
+    return absl::DataLossError(absl::StrCat("IDX file ", name, " is malformed: ", why, "; run ",
+                                            kFetchCommand, " to fetch it again"));
+  };
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  if (bytes.size() < 4) return bad("shorter than its 4-byte magic number");
+  if (p[0] != 0 || p[1] != 0) {
+    return bad(absl::StrCat("wrong magic number 0x", absl::Hex(BigEndian32(p), absl::kZeroPad8),
+                            " (expected 0x000008DD)"));
+  }
+  if (p[2] != 0x08) {
+    return bad(absl::StrCat("element type 0x", absl::Hex(p[2]),
+                            " is not unsigned byte (0x08), the only type MNIST uses"));
+  }
+  const int dims = p[3];
+  if (dims < 1 || dims > 4) return bad(absl::StrCat(dims, " dimensions (expected 1 to 4)"));
+  if (bytes.size() < 4 + 4 * static_cast<size_t>(dims)) return bad("truncated header");
+  std::vector<int64_t> sizes;
+  uint64_t count = 1;
+  for (int d = 0; d < dims; ++d) {
+    sizes.push_back(BigEndian32(p + 4 + 4 * d));
+    count *= static_cast<uint64_t>(sizes.back());
+  }
+  const size_t header = 4 + 4 * static_cast<size_t>(dims);
+  if (bytes.size() - header != count) {
+    return bad(absl::StrCat("header promises ", count, " bytes of data but the file has ",
+                            bytes.size() - header,
+                            bytes.size() - header < count ? " (truncated)" : ""));
+  }
+  return at::from_blob(const_cast<unsigned char*>(p + header), sizes, at::kByte).clone();
+}
+
+absl::StatusOr<at::Tensor> ReadIdx(const std::string& path) {
+  absl::StatusOr<std::string> bytes = ReadDataFile(path);
+  if (!bytes.ok()) return bytes.status();
+  return ParseIdx(*bytes, path);
+}
+
+std::string EncodeIdx(const at::Tensor& data) {
+  at::Tensor c = data.contiguous().to(at::kByte);
+  std::string out = {0, 0, 0x08, static_cast<char>(c.dim())};
+  for (int64_t s : c.sizes()) {
+    const uint32_t v = static_cast<uint32_t>(s);
+    for (int shift : {24, 16, 8, 0}) out += static_cast<char>((v >> shift) & 0xff);
+  }
+  out.append(reinterpret_cast<const char*>(c.data_ptr<uint8_t>()), c.numel());
+  return out;
+}
+
+}  // namespace tasks
