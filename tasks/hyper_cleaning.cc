@@ -1,0 +1,146 @@
+#include "tasks/hyper_cleaning.h"
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <cmath>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace tasks {
+namespace {
+
+at::Tensor Rows(const at::Tensor& data, const bilevel::Batch& batch) {
+  return batch.IsFull() ? data : data.index_select(0, batch.indices);
+}
+
+}  // namespace
+
+void CorruptLabels(const at::Tensor& labels, double ratio, int64_t classes, uint64_t seed,
+                   at::Tensor* noisy, at::Tensor* corrupted) {
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  const int64_t n = labels.size(0);
+  const int64_t count = static_cast<int64_t>(std::llround(ratio * static_cast<double>(n)));
+  const at::Tensor chosen = at::randperm(n, gen, at::kLong).slice(0, 0, count);
+  // label + s mod classes with s uniform in {1, ..., classes − 1}: uniform over the others.
+  const at::Tensor shift = at::randint(1, classes, {count}, gen, at::kLong);
+  *noisy = labels.to(at::kLong).clone();
+  noisy->index_put_({chosen}, (noisy->index_select(0, chosen) + shift).remainder(classes));
+  *corrupted = at::zeros({n}, at::kBool);
+  corrupted->index_fill_(0, chosen, true);
+}
+
+absl::StatusOr<CleaningData> MakeCleaningData(const ImageDataset& images,
+                                              const HyperCleaningSpec& spec) {
+  const int64_t available = images.train_images.size(0);
+  if (spec.num_train < 1 || spec.num_val < 1 || spec.num_train + spec.num_val > available) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("num_train + num_val (", spec.num_train, " + ", spec.num_val,
+                     ") must be positive and at "
+                     "most the ",
+                     available, " training images of ", ToString(images.source)));
+  }
+  if (spec.num_test < 1 || spec.num_test > images.test_images.size(0)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "num_test must be in [1, ", images.test_images.size(0), "], got ", spec.num_test));
+  }
+  if (!(spec.noise_ratio >= 0 && spec.noise_ratio <= 1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("noise_ratio must be in [0, 1], got ", spec.noise_ratio));
+  }
+  const at::Tensor flat = images.train_images.flatten(1);
+  CleaningData data;
+  data.train_x = flat.slice(0, 0, spec.num_train);
+  data.val_x = flat.slice(0, spec.num_train, spec.num_train + spec.num_val);
+  data.val_y = images.train_labels.slice(0, spec.num_train, spec.num_train + spec.num_val);
+  data.test_x = images.test_images.flatten(1).slice(0, 0, spec.num_test);
+  data.test_y = images.test_labels.slice(0, 0, spec.num_test);
+  data.classes = 10;
+  CorruptLabels(images.train_labels.slice(0, 0, spec.num_train), spec.noise_ratio, data.classes,
+                spec.seed, &data.train_y, &data.corrupted);
+  data.description =
+      absl::StrCat(ToString(images.source), ": ", spec.num_train, " training examples with ",
+                   spec.noise_ratio * 100, "% corrupted labels (seed ", spec.seed, "), ",
+                   spec.num_val, " clean validation, ", spec.num_test, " test");
+  return data;
+}
+
+HyperCleaningTask::HyperCleaningTask(CleaningData data, const HyperCleaningSpec& spec,
+                                     c10::Device device)
+    : data_(std::move(data)),
+      spec_(spec),
+      device_(device),
+      generator_(device.is_cpu() ? at::make_generator<at::CPUGeneratorImpl>(spec.seed + 1)
+                                 : at::globalContext().defaultGenerator(device)) {
+  if (!device.is_cpu()) generator_.set_current_seed(spec.seed + 1);
+  for (at::Tensor* t : {&data_.train_x, &data_.train_y, &data_.corrupted, &data_.val_x,
+                        &data_.val_y, &data_.test_x, &data_.test_y}) {
+    *t = t->to(device);
+  }
+  at::Generator init = at::make_generator<at::CPUGeneratorImpl>(spec.seed + 2);
+  const int64_t in = data_.train_x.size(1), hidden = spec.hidden, out = data_.classes;
+  auto uniform = [&](std::vector<int64_t> shape, int64_t fan_in) {
+    const double bound = 1.0 / std::sqrt(static_cast<double>(fan_in));
+    return (at::rand(shape, init) * 2 * bound - bound).to(device);
+  };
+  initial_ = {uniform({hidden, in}, in), uniform({hidden}, in), uniform({out, hidden}, hidden),
+              uniform({out}, hidden)};
+}
+
+std::string HyperCleaningTask::Name() const {
+  return absl::StrCat("hyper-cleaning(noise=", spec_.noise_ratio, ")");
+}
+
+bilevel::TensorList HyperCleaningTask::InitialOuter() {
+  return {at::zeros({data_.train_y.size(0)}, at::TensorOptions().device(device_))};
+}
+
+bilevel::TensorList HyperCleaningTask::InitialInner() { return initial_; }
+
+at::Tensor HyperCleaningTask::Logits(const at::Tensor& input, const bilevel::TensorList& y,
+                                     bool dropout) {
+  at::Tensor h = at::relu(at::linear(input, y[0], y[1]));
+  if (dropout && spec_.dropout > 0) {
+    const double keep = 1.0 - spec_.dropout;
+    h = h * at::empty_like(h).bernoulli_(keep, generator_) / keep;
+  }
+  return at::linear(h, y[2], y[3]);
+}
+
+at::Tensor HyperCleaningTask::OuterObjective(const bilevel::TensorList& x,
+                                             const bilevel::TensorList& y,
+                                             const bilevel::Batch& batch) {
+  return at::cross_entropy_loss(Logits(Rows(data_.val_x, batch), y, false),
+                                Rows(data_.val_y, batch));
+}
+
+at::Tensor HyperCleaningTask::InnerObjective(const bilevel::TensorList& x,
+                                             const bilevel::TensorList& y,
+                                             const bilevel::Batch& batch) {
+  const at::Tensor losses =
+      at::cross_entropy_loss(Logits(Rows(data_.train_x, batch), y, true),
+                             Rows(data_.train_y, batch), {}, at::Reduction::None);
+  const at::Tensor weights = at::sigmoid(Rows(x[0], batch));
+  return (weights * losses).mean() +
+         0.5 * spec_.weight_decay * (y[0].pow(2).sum() + y[2].pow(2).sum());
+}
+
+TaskMetrics HyperCleaningTask::Evaluate(const bilevel::TensorList& x,
+                                        const bilevel::TensorList& y) {
+  at::NoGradGuard no_grad;
+  TaskMetrics m;
+  m.validation_loss = OuterObjective(x, y, bilevel::Batch{}).item<double>();
+  const at::Tensor logits = Logits(data_.test_x, y, false);
+  m.test_loss = at::cross_entropy_loss(logits, data_.test_y).item<double>();
+  m.test_accuracy = logits.argmax(1).eq(data_.test_y).to(at::kDouble).mean().item<double>();
+  const at::Tensor flagged = at::sigmoid(x[0]) < 0.5;
+  const double hits = (flagged & data_.corrupted).sum().item<double>();
+  const double n_flagged = flagged.sum().item<double>();
+  const double n_corrupted = data_.corrupted.sum().item<double>();
+  m.cleaning_precision = n_flagged > 0 ? hits / n_flagged : 0.0;
+  m.cleaning_recall = n_corrupted > 0 ? hits / n_corrupted : 0.0;
+  return m;
+}
+
+}  // namespace tasks

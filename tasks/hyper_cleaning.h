@@ -1,0 +1,86 @@
+// Task 4 of the paper (Figure 4, Tables 2 and 4): data hyper-cleaning. A 2-layer MLP with dropout
+// trains on examples whose labels were corrupted at a chosen ratio; one outer variable per
+// training example weighs its loss by sigmoid(x_i), and the weights are learned on a clean
+// validation set:
+//
+//   inner  g(x, y) = (1/|B|) Σ_{i∈B} σ(x_i) CE(MLP_y(a_i) with dropout, label_i) + (wd/2)‖W‖²
+//   outer  f(y)    = CE(MLP_y on the clean validation set)
+//
+// MNIST as in the paper: 20,000 training examples (corrupted), 5,000 clean validation, 10,000
+// test. A corrupted label is replaced by one of the other classes, uniformly; exactly
+// round(ratio · n) examples are corrupted and the seed fixes which.
+//
+//   absl::StatusOr<tasks::ImageDataset> mnist = tasks::LoadMnistLike(kMnist, dir);
+//   absl::StatusOr<tasks::CleaningData> data = tasks::MakeCleaningData(*mnist, spec);
+//   tasks::HyperCleaningTask task(*data, spec, c10::Device(c10::kCPU));
+#ifndef TASKS_HYPER_CLEANING_H_
+#define TASKS_HYPER_CLEANING_H_
+
+#include <ATen/core/Generator.h>
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "tasks/data/image_datasets.h"
+#include "tasks/task.h"
+
+namespace tasks {
+
+struct HyperCleaningSpec {
+  int64_t num_train = 20000;
+  int64_t num_val = 5000;
+  int64_t num_test = 10000;
+  double noise_ratio = 0.5;    // benchopt's bilevel benchmark uses 0.5, 0.7, 0.9
+  int64_t hidden = 256;        // units of the hidden layer
+  double dropout = 0.2;        // on the hidden layer, in g only
+  double weight_decay = 1e-4;  // fixed, on both weight matrices
+  uint64_t seed = 1;           // label corruption, initialisation and dropout masks
+};
+
+// Replaces exactly round(ratio · n) labels, chosen by `seed`, with a different class drawn
+// uniformly among the other `classes − 1`. `corrupted` (bool [n]) marks them.
+void CorruptLabels(const at::Tensor& labels, double ratio, int64_t classes, uint64_t seed,
+                   at::Tensor* noisy, at::Tensor* corrupted);
+
+struct CleaningData {
+  at::Tensor train_x, train_y, corrupted;  // float [n, features]; noisy int64 labels; bool mask
+  at::Tensor val_x, val_y, test_x, test_y;
+  int64_t classes = 10;
+  std::string description;
+};
+
+// Training and validation examples from the first num_train + num_val training images, test
+// examples from the first num_test test images (flattened); corrupts the training labels.
+absl::StatusOr<CleaningData> MakeCleaningData(const ImageDataset& images,
+                                              const HyperCleaningSpec& spec);
+
+class HyperCleaningTask : public Task {
+ public:
+  HyperCleaningTask(CleaningData data, const HyperCleaningSpec& spec, c10::Device device);
+
+  std::string Name() const override;
+  std::string DataDescription() const override { return data_.description; }
+  bilevel::TensorList InitialOuter() override;  // x = 0: every weight ½
+  bilevel::TensorList InitialInner() override;  // seeded uniform(±1/√fan_in), like torch.nn.Linear
+  at::Tensor OuterObjective(const bilevel::TensorList& x, const bilevel::TensorList& y,
+                            const bilevel::Batch& batch) override;
+  at::Tensor InnerObjective(const bilevel::TensorList& x, const bilevel::TensorList& y,
+                            const bilevel::Batch& batch) override;
+  int64_t NumOuterExamples() const override { return data_.val_y.size(0); }
+  int64_t NumInnerExamples() const override { return data_.train_y.size(0); }
+  TaskMetrics Evaluate(const bilevel::TensorList& x, const bilevel::TensorList& y) override;
+
+ private:
+  at::Tensor Logits(const at::Tensor& input, const bilevel::TensorList& y, bool dropout);
+  CleaningData data_;
+  HyperCleaningSpec spec_;
+  c10::Device device_;
+  at::Generator generator_;  // dropout masks (own CPU generator; the device's default elsewhere)
+  bilevel::TensorList initial_;
+};
+
+}  // namespace tasks
+
+#endif  // TASKS_HYPER_CLEANING_H_

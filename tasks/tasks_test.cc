@@ -1,0 +1,278 @@
+// Tiny inputs only: shapes, gradients against finite differences, label-noise exactness, metrics,
+// and a few MinimaxOPT iterations lowering each task's validation loss.
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "solvers/minimax_opt.h"
+#include "solvers/tensor_list.h"
+#include "tasks/hyper_cleaning.h"
+#include "tasks/weight_decay_logistic.h"
+
+namespace tasks {
+namespace {
+
+using bilevel::Batch;
+using bilevel::TensorList;
+
+// Central finite difference of `fn` along entry `index` of t (float tasks: coarse step).
+double FiniteDifference(const std::function<double()>& fn, at::Tensor t, int64_t index,
+                        double h = 1e-2) {
+  at::NoGradGuard no_grad;
+  at::Tensor flat = t.view({-1});
+  const double saved = flat[index].item<double>();
+  flat[index] = saved + h;
+  const double plus = fn();
+  flat[index] = saved - h;
+  const double minus = fn();
+  flat[index] = saved;
+  return (plus - minus) / (2 * h);
+}
+
+// Autograd gradients of g and f at a perturbed point agree with finite differences.
+void ExpectGradientsMatchFiniteDifferences(Task* task, uint64_t seed) {
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  TensorList x = bilevel::DetachedClone(task->InitialOuter());
+  TensorList y = bilevel::DetachedClone(task->InitialInner());
+  for (at::Tensor& t : x) t.add_(0.3 * at::randn(t.sizes(), gen));
+  for (at::Tensor& t : y) t.add_(0.1 * at::randn(t.sizes(), gen));
+  for (bool inner : {true, false}) {
+    auto objective = [&](const TensorList& xs, const TensorList& ys) {
+      return inner ? task->InnerObjective(xs, ys, Batch{}) : task->OuterObjective(xs, ys, Batch{});
+    };
+    TensorList xs = bilevel::GradLeaves(x), ys = bilevel::GradLeaves(y);
+    TensorList all = xs;
+    all.insert(all.end(), ys.begin(), ys.end());
+    const TensorList grads = bilevel::Gradients(objective(xs, ys), all);
+    TensorList vars = x;
+    vars.insert(vars.end(), y.begin(), y.end());
+    for (size_t v = 0; v < vars.size(); ++v) {
+      for (int64_t index : {int64_t{0}, vars[v].numel() / 2, vars[v].numel() - 1}) {
+        const double fd =
+            FiniteDifference([&] { return objective(x, y).item<double>(); }, vars[v], index);
+        const double ad = grads[v].reshape({-1})[index].item<double>();
+        EXPECT_NEAR(ad, fd, 2e-3 + 2e-2 * std::abs(fd))
+            << task->Name() << (inner ? " g" : " f") << " variable " << v << " entry " << index;
+      }
+    }
+  }
+}
+
+// A few MinimaxOPT iterations lower the validation loss.
+void ExpectMinimaxLowersValidationLoss(Task* task, bilevel::MinimaxOptOptions options) {
+  const double before = task->Evaluate(task->InitialOuter(), task->InitialInner()).validation_loss;
+  bilevel::SolverSummary summary;
+  ASSERT_TRUE(bilevel::Solve(options, task, &summary).ok());
+  ASSERT_TRUE(summary.IsSolutionUsable()) << summary.message;
+  const TaskMetrics after = task->Evaluate(summary.x, summary.y);
+  EXPECT_LT(after.validation_loss, before) << task->Name() << ": " << summary.BriefReport();
+  EXPECT_GE(after.test_accuracy, 0.0);
+  EXPECT_LE(after.test_accuracy, 1.0);
+}
+
+SyntheticLogisticSpec TinySynthetic() {
+  SyntheticLogisticSpec spec;
+  spec.num_features = 6;
+  spec.num_examples = 40;
+  spec.num_test = 20;
+  return spec;
+}
+
+TEST(SyntheticLogistic, SplitsHalfTrainHalfValidationDeterministically) {
+  const LogisticData a = MakeSyntheticLogisticData(TinySynthetic());
+  const LogisticData b = MakeSyntheticLogisticData(TinySynthetic());
+  EXPECT_EQ(a.train_x.sizes(), (std::vector<int64_t>{20, 6}));
+  EXPECT_EQ(a.val_x.sizes(), (std::vector<int64_t>{20, 6}));
+  EXPECT_EQ(a.test_x.sizes(), (std::vector<int64_t>{20, 6}));
+  EXPECT_TRUE(at::equal(a.train_x, b.train_x));
+  EXPECT_TRUE(at::equal(a.val_y, b.val_y));
+  WeightDecayLogisticTask task("synthetic", a, c10::Device(c10::kCPU));
+  EXPECT_EQ(task.InitialOuter()[0].sizes(), (std::vector<int64_t>{6}));  // one decay per feature
+  EXPECT_EQ(task.InitialInner()[0].sizes(), (std::vector<int64_t>{6, 2}));
+}
+
+TEST(SyntheticLogistic, GradientsMatchFiniteDifferences) {
+  WeightDecayLogisticTask task("synthetic", MakeSyntheticLogisticData(TinySynthetic()),
+                               c10::Device(c10::kCPU));
+  ExpectGradientsMatchFiniteDifferences(&task, 1);
+}
+
+TEST(SyntheticLogistic, MinimaxOptLowersValidationLoss) {
+  WeightDecayLogisticTask task("synthetic", MakeSyntheticLogisticData(TinySynthetic()),
+                               c10::Device(c10::kCPU));
+  bilevel::MinimaxOptOptions options;
+  options.num_stages = 2;
+  options.iterations_per_stage = 50;
+  ExpectMinimaxLowersValidationLoss(&task, options);
+}
+
+TextCorpus TinyCorpus() {
+  TextCorpus corpus;
+  corpus.categories = {"space", "cooking"};
+  const std::vector<std::pair<std::string, int64_t>> docs = {
+      {"rocket orbit launch moon", 0}, {"orbit moon station rocket", 0},
+      {"launch rocket station", 0},    {"moon orbit launch", 0},
+      {"bake bread oven flour", 1},    {"flour oven bake cake", 1},
+      {"bread cake oven", 1},          {"bake flour bread", 1},
+      {"rocket moon oven", 0},         {"cake bread launch", 1}};
+  for (const auto& [text, label] : docs) {
+    corpus.documents.push_back(text);
+    corpus.labels.push_back(label);
+  }
+  return corpus;
+}
+
+TEST(TextLogistic, SparseTfidfFeaturesAndGradients) {
+  absl::StatusOr<LogisticData> data =
+      MakeTextLogisticData(TinyCorpus(), TfidfOptions{}, 0.2, 3, "toy corpus");
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_TRUE(data->train_x.is_sparse());
+  EXPECT_EQ(data->train_x.size(0) + data->val_x.size(0) + data->test_x.size(0), 10);
+  EXPECT_EQ(data->classes, 2);
+  WeightDecayLogisticTask task("text", *data, c10::Device(c10::kCPU));
+  // The sparse product equals the dense one.
+  TensorList y = {at::randn({data->train_x.size(1), 2}), at::randn({2})};
+  TensorList x = task.InitialOuter();
+  WeightDecayLogisticTask dense(
+      "dense",
+      [&] {
+        LogisticData d = *data;
+        d.train_x = d.train_x.to_dense();
+        d.val_x = d.val_x.to_dense();
+        d.test_x = d.test_x.to_dense();
+        return d;
+      }(),
+      c10::Device(c10::kCPU));
+  EXPECT_NEAR(task.InnerObjective(x, y, Batch{}).item<double>(),
+              dense.InnerObjective(x, y, Batch{}).item<double>(), 1e-5);
+  ExpectGradientsMatchFiniteDifferences(&task, 2);
+  EXPECT_FALSE(MakeTextLogisticData(TinyCorpus(), TfidfOptions{}, 1.5, 3, "toy").ok());
+}
+
+TEST(TextLogistic, MinimaxOptLowersValidationLoss) {
+  WeightDecayLogisticTask task(
+      "text", *MakeTextLogisticData(TinyCorpus(), TfidfOptions{}, 0.2, 3, "toy corpus"),
+      c10::Device(c10::kCPU));
+  bilevel::MinimaxOptOptions options;
+  options.num_stages = 2;
+  options.iterations_per_stage = 50;
+  options.y_optimizer.learning_rate = options.z_optimizer.learning_rate = 1.0;
+  ExpectMinimaxLowersValidationLoss(&task, options);
+}
+
+TEST(CorruptLabels, ExactFractionFixedBySeed) {
+  const at::Tensor labels = at::arange(1000, at::kLong).remainder(10);
+  for (double ratio : {0.0, 0.5, 0.7, 0.9}) {
+    at::Tensor noisy, corrupted, noisy2, corrupted2, noisy3, corrupted3;
+    CorruptLabels(labels, ratio, 10, 7, &noisy, &corrupted);
+    CorruptLabels(labels, ratio, 10, 7, &noisy2, &corrupted2);
+    CorruptLabels(labels, ratio, 10, 8, &noisy3, &corrupted3);
+    EXPECT_EQ(corrupted.sum().item<int64_t>(), std::llround(ratio * 1000)) << ratio;
+    EXPECT_TRUE(at::equal(noisy.ne(labels), corrupted)) << "every corrupted label changed";
+    EXPECT_TRUE(at::equal(noisy, noisy2));
+    if (ratio > 0) {
+      EXPECT_FALSE(at::equal(corrupted, corrupted3));
+    }
+    EXPECT_LT(noisy.max().item<int64_t>(), 10);
+    EXPECT_GE(noisy.min().item<int64_t>(), 0);
+  }
+}
+
+ImageDataset TinyImages() {
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(5);
+  ImageDataset images;
+  images.source = ImageSource::kMnist;
+  // Class-dependent means so that the problem is learnable.
+  images.train_labels = at::randint(10, {120}, gen, at::kLong);
+  images.test_labels = at::randint(10, {40}, gen, at::kLong);
+  auto draw = [&](const at::Tensor& labels) {
+    at::Tensor base = at::rand({labels.size(0), 1, 4, 4}, gen) * 0.2;
+    return base + (labels.to(at::kFloat).view({-1, 1, 1, 1}) / 10.0);
+  };
+  images.train_images = draw(images.train_labels);
+  images.test_images = draw(images.test_labels);
+  return images;
+}
+
+HyperCleaningSpec TinyCleaningSpec() {
+  HyperCleaningSpec spec;
+  spec.num_train = 80;
+  spec.num_val = 40;
+  spec.num_test = 40;
+  spec.hidden = 8;
+  spec.noise_ratio = 0.5;
+  return spec;
+}
+
+TEST(HyperCleaning, DataShapesAndCorruption) {
+  absl::StatusOr<CleaningData> data = MakeCleaningData(TinyImages(), TinyCleaningSpec());
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_EQ(data->train_x.sizes(), (std::vector<int64_t>{80, 16}));
+  EXPECT_EQ(data->val_x.size(0), 40);
+  EXPECT_EQ(data->corrupted.sum().item<int64_t>(), 40);
+  HyperCleaningSpec bad = TinyCleaningSpec();
+  bad.num_val = 100;
+  EXPECT_FALSE(MakeCleaningData(TinyImages(), bad).ok());
+  bad = TinyCleaningSpec();
+  bad.noise_ratio = 1.5;
+  EXPECT_FALSE(MakeCleaningData(TinyImages(), bad).ok());
+}
+
+TEST(HyperCleaning, GradientsMatchFiniteDifferencesWithoutDropout) {
+  HyperCleaningSpec spec = TinyCleaningSpec();
+  spec.dropout = 0;  // finite differences need a deterministic objective
+  HyperCleaningTask task(*MakeCleaningData(TinyImages(), spec), spec, c10::Device(c10::kCPU));
+  EXPECT_EQ(task.InitialOuter()[0].numel(), 80);  // one weight per training example
+  ExpectGradientsMatchFiniteDifferences(&task, 3);
+}
+
+TEST(HyperCleaning, DropoutIsSeededAndOnlyInTheInnerObjective) {
+  auto value = [](uint64_t seed) {
+    HyperCleaningSpec spec = TinyCleaningSpec();
+    spec.seed = seed;
+    HyperCleaningTask task(*MakeCleaningData(TinyImages(), spec), spec, c10::Device(c10::kCPU));
+    TensorList x = task.InitialOuter(), y = task.InitialInner();
+    const double f1 = task.OuterObjective(x, y, Batch{}).item<double>();
+    const double f2 = task.OuterObjective(x, y, Batch{}).item<double>();
+    EXPECT_EQ(f1, f2);  // no dropout in f
+    const double g1 = task.InnerObjective(x, y, Batch{}).item<double>();
+    const double g2 = task.InnerObjective(x, y, Batch{}).item<double>();
+    EXPECT_NE(g1, g2);  // a fresh mask per evaluation
+    return g1;
+  };
+  EXPECT_EQ(value(4), value(4));
+}
+
+TEST(HyperCleaning, PrecisionAndRecallOfDownWeightedExamples) {
+  HyperCleaningSpec spec = TinyCleaningSpec();
+  CleaningData data = *MakeCleaningData(TinyImages(), spec);
+  const at::Tensor corrupted = data.corrupted.clone();
+  HyperCleaningTask task(data, spec, c10::Device(c10::kCPU));
+  // Weights below ½ exactly on the corrupted examples: precision = recall = 1.
+  at::Tensor x = at::where(corrupted, at::full({80}, -2.0), at::full({80}, 2.0));
+  TaskMetrics m = task.Evaluate({x}, task.InitialInner());
+  EXPECT_DOUBLE_EQ(*m.cleaning_precision, 1.0);
+  EXPECT_DOUBLE_EQ(*m.cleaning_recall, 1.0);
+  // Flag everything: precision is the noise ratio, recall 1.
+  m = task.Evaluate({at::full({80}, -1.0)}, task.InitialInner());
+  EXPECT_DOUBLE_EQ(*m.cleaning_precision, 0.5);
+  EXPECT_DOUBLE_EQ(*m.cleaning_recall, 1.0);
+}
+
+TEST(HyperCleaning, MinimaxOptLowersValidationLoss) {
+  HyperCleaningSpec spec = TinyCleaningSpec();
+  HyperCleaningTask task(*MakeCleaningData(TinyImages(), spec), spec, c10::Device(c10::kCPU));
+  bilevel::MinimaxOptOptions options;
+  options.num_stages = 2;
+  options.iterations_per_stage = 100;
+  options.inner_batch_size = 32;
+  options.x_optimizer.learning_rate = 1.0;
+  ExpectMinimaxLowersValidationLoss(&task, options);
+}
+
+}  // namespace
+}  // namespace tasks

@@ -1,0 +1,131 @@
+#include "tasks/weight_decay_logistic.h"
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <cmath>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace tasks {
+namespace {
+
+at::Tensor Rows(const at::Tensor& data, const bilevel::Batch& batch) {
+  return batch.IsFull() ? data : data.index_select(0, batch.indices);
+}
+
+}  // namespace
+
+WeightDecayLogisticTask::WeightDecayLogisticTask(std::string name, LogisticData data,
+                                                 c10::Device device, double initial_log_decay)
+    : name_(std::move(name)),
+      data_(std::move(data)),
+      device_(device),
+      initial_log_decay_(initial_log_decay) {
+  for (at::Tensor* t :
+       {&data_.train_x, &data_.val_x, &data_.test_x, &data_.train_y, &data_.val_y, &data_.test_y}) {
+    *t = t->to(device);
+  }
+}
+
+bilevel::TensorList WeightDecayLogisticTask::InitialOuter() {
+  return {at::full({data_.train_x.size(1)}, initial_log_decay_,
+                   at::TensorOptions().dtype(at::kFloat).device(device_))};
+}
+
+bilevel::TensorList WeightDecayLogisticTask::InitialInner() {
+  const auto options = at::TensorOptions().dtype(at::kFloat).device(device_);
+  return {at::zeros({data_.train_x.size(1), data_.classes}, options),
+          at::zeros({data_.classes}, options)};
+}
+
+at::Tensor WeightDecayLogisticTask::Logits(const at::Tensor& features,
+                                           const bilevel::TensorList& y) const {
+  // at::mm handles a sparse COO left factor (tf-idf) and differentiates through the dense one.
+  return at::mm(features, y[0]) + y[1];
+}
+
+at::Tensor WeightDecayLogisticTask::OuterObjective(const bilevel::TensorList& x,
+                                                   const bilevel::TensorList& y,
+                                                   const bilevel::Batch& batch) {
+  return at::cross_entropy_loss(Logits(Rows(data_.val_x, batch), y), Rows(data_.val_y, batch));
+}
+
+at::Tensor WeightDecayLogisticTask::InnerObjective(const bilevel::TensorList& x,
+                                                   const bilevel::TensorList& y,
+                                                   const bilevel::Batch& batch) {
+  const at::Tensor loss =
+      at::cross_entropy_loss(Logits(Rows(data_.train_x, batch), y), Rows(data_.train_y, batch));
+  return loss + 0.5 * (x[0].exp() * y[0].pow(2).sum(1)).sum();
+}
+
+TaskMetrics WeightDecayLogisticTask::Evaluate(const bilevel::TensorList& x,
+                                              const bilevel::TensorList& y) {
+  at::NoGradGuard no_grad;
+  TaskMetrics m;
+  m.validation_loss = OuterObjective(x, y, bilevel::Batch{}).item<double>();
+  const at::Tensor logits = Logits(data_.test_x, y);
+  m.test_loss = at::cross_entropy_loss(logits, data_.test_y).item<double>();
+  m.test_accuracy = logits.argmax(1).eq(data_.test_y).to(at::kDouble).mean().item<double>();
+  return m;
+}
+
+LogisticData MakeSyntheticLogisticData(const SyntheticLogisticSpec& spec) {
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(spec.seed);
+  const int64_t n = spec.num_examples + spec.num_test, d = spec.num_features;
+  const at::Tensor features = at::randn({n, d}, gen);
+  const at::Tensor w = at::randn({d}, gen) * (3.0 / std::sqrt(static_cast<double>(d)));
+  at::Tensor labels = (features.mv(w) > 0).to(at::kLong);
+  const at::Tensor flip = at::rand({n}, gen) < spec.label_noise;
+  labels = at::where(flip, 1 - labels, labels);
+  const int64_t half = spec.num_examples / 2;
+  LogisticData data;
+  data.train_x = features.slice(0, 0, half);
+  data.val_x = features.slice(0, half, spec.num_examples);
+  data.test_x = features.slice(0, spec.num_examples);
+  data.train_y = labels.slice(0, 0, half);
+  data.val_y = labels.slice(0, half, spec.num_examples);
+  data.test_y = labels.slice(0, spec.num_examples);
+  data.classes = 2;
+  data.description = absl::StrCat(
+      "synthetic logistic regression (seed ", spec.seed, "): ", d, " N(0,1) features, ",
+      spec.num_examples, " examples split half train / half validation, ", spec.num_test,
+      " test, labels from a random linear model with ", spec.label_noise * 100, "% flipped");
+  return data;
+}
+
+absl::StatusOr<LogisticData> MakeTextLogisticData(const TextCorpus& corpus,
+                                                  const TfidfOptions& tfidf, double test_fraction,
+                                                  uint64_t seed, const std::string& description) {
+  const int64_t n = static_cast<int64_t>(corpus.documents.size());
+  if (n < 4 || !(test_fraction > 0 && test_fraction < 1)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "need at least 4 documents and test_fraction in (0, 1); got ", n, " and ", test_fraction));
+  }
+  // Vocabulary and idf come from all documents (label-free statistics).
+  const TfidfMatrix matrix = Tfidf(corpus.documents, tfidf);
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  const at::Tensor order = at::randperm(n, gen, at::kLong);
+  at::Tensor labels = at::empty({n}, at::kLong);
+  std::copy(corpus.labels.begin(), corpus.labels.end(), labels.data_ptr<int64_t>());
+  const int64_t n_test = std::max<int64_t>(1, static_cast<int64_t>(test_fraction * n));
+  const int64_t n_train = (n - n_test) / 2;
+  auto take = [&](int64_t begin, int64_t end, at::Tensor* x, at::Tensor* y) {
+    const at::Tensor idx = order.slice(0, begin, end);
+    *x = matrix.features.index_select(0, idx).coalesce();
+    *y = labels.index_select(0, idx);
+  };
+  LogisticData data;
+  take(0, n_train, &data.train_x, &data.train_y);
+  take(n_train, n - n_test, &data.val_x, &data.val_y);
+  take(n - n_test, n, &data.test_x, &data.test_y);
+  data.classes = static_cast<int64_t>(corpus.categories.size());
+  data.description = absl::StrCat(description, "; ", n, " documents, ", data.classes, " classes, ",
+                                  matrix.vocabulary.size(), " tf-idf features (min_df ",
+                                  tfidf.min_df, "), ", n_train, " train / ", n - n_test - n_train,
+                                  " validation / ", n_test, " test (seed ", seed, ")");
+  return data;
+}
+
+}  // namespace tasks
