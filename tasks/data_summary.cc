@@ -3,15 +3,19 @@
 //
 //   bazel run //tasks:data_summary
 //   bazel run //tasks:data_summary -- --data_dir=/data/bilevel
+#include <chrono>
 #include <iostream>
 #include <string>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "solvers/minibatch_sampler.h"
+#include "solvers/tensor_list.h"
 #include "tasks/data/data_files.h"
 #include "tasks/data/image_datasets.h"
 #include "tasks/data/text_data.h"
 #include "tasks/hyper_cleaning.h"
+#include "tasks/resnet_weight_decay.h"
 #include "tasks/weight_decay_logistic.h"
 
 ABSL_FLAG(std::string, data_dir, "", "the data cache (default: $BILEVEL_DATA_DIR or ~/.cache/...)");
@@ -32,6 +36,26 @@ int main(int argc, char** argv) {
     }
     std::cout << tasks::ToString(source) << ": train " << images->train_images.sizes() << ", test "
               << images->test_images.sizes() << "\n";
+    if (source == tasks::ImageSource::kFashionMnist) {
+      tasks::ResnetSpec spec;
+      spec.max_train = 5000;
+      spec.max_test = 1000;
+      auto task = tasks::ResnetWeightDecayTask::Create(*images, spec, c10::Device(c10::kCPU));
+      if (!task.ok()) {
+        std::cerr << task.status().message() << "\n";
+        ++failures;
+        continue;
+      }
+      bilevel::MinibatchSampler sampler((*task)->NumInnerExamples(), 256, 0,
+                                        c10::Device(c10::kCPU));
+      const auto start = std::chrono::steady_clock::now();
+      bilevel::TensorList ys = bilevel::GradLeaves((*task)->InitialInner());
+      bilevel::Gradients((*task)->InnerObjective((*task)->InitialOuter(), ys, sampler.Next()), ys);
+      const double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      std::cout << "  " << (*task)->Name() << ": " << (*task)->DataDescription()
+                << "; one gradient of g on a batch of 256: " << seconds << " s\n";
+    }
     if (source == tasks::ImageSource::kMnist) {
       tasks::HyperCleaningSpec spec;
       absl::StatusOr<tasks::CleaningData> data = tasks::MakeCleaningData(*images, spec);
