@@ -120,7 +120,7 @@ absl::Status Solve(const F2saOptions& options, BilevelProblem* problem, SolverSu
     record.stage_end = iteration + 1 == options.max_iterations;
     x_opt.Step(&x, e.grad_x, record.learning_rate_x);
     problem->ProjectOuter(&x);
-    if (!monitor.Observe(record)) running = false;
+    if (!monitor.Observe(record, x, y)) running = false;
     lambda += options.lambda_increment;
     if (options.max_lambda > 0) lambda = std::min(lambda, options.max_lambda);
   }

@@ -329,7 +329,7 @@ absl::Status Solve(const HypergradientOptions& options, BilevelProblem* problem,
     record.stage_end = iteration + 1 == options.max_iterations;
     outer_opt.Step(&x, estimate.hypergradient, record.learning_rate_x);
     problem->ProjectOuter(&x);
-    if (!monitor.Observe(record)) running = false;
+    if (!monitor.Observe(record, x, y)) running = false;
   }
   if (running && summary->termination == TerminationType::kInvalidOptions) {
     monitor.Finish(TerminationType::kIterationLimit,

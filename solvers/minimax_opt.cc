@@ -193,7 +193,7 @@ absl::Status Solve(const MinimaxOptOptions& options, BilevelProblem* problem,
       const bool stationary = options.stationarity_tolerance > 0 &&
                               it.last_stationarity() < options.stationarity_tolerance;
       record.stage_end = stationary || t + 1 == options.iterations_per_stage;
-      if (!monitor.Observe(record)) {
+      if (!monitor.Observe(record, it.x(), it.y())) {
         running = false;
         break;
       }

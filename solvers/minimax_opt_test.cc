@@ -199,6 +199,24 @@ TEST(MinimaxOpt, CallbackCanStopTheSolve) {
   EXPECT_EQ(seen.size(), 6u);
 }
 
+TEST(MinimaxOpt, IterateCallbacksSeeTheUpdatedIterate) {
+  ScalarBiasProblem problem(1.0, 2.0);
+  MinimaxOptOptions options;
+  options.num_stages = 1;
+  options.iterations_per_stage = 10;
+  std::vector<double> xs;
+  options.iterate_callbacks.push_back(
+      [&](const IterationRecord& r, const TensorList& x, const TensorList& y) {
+        xs.push_back(x[0].item<double>());
+        return r.iteration == 3 ? CallbackResult::kStop : CallbackResult::kContinue;
+      });
+  SolverSummary summary;
+  ASSERT_TRUE(Solve(options, &problem, &summary).ok());
+  EXPECT_EQ(summary.termination, TerminationType::kUserStop);
+  ASSERT_EQ(xs.size(), 4u);
+  EXPECT_EQ(xs.back(), summary.x[0].item<double>());  // the iterate after iteration 3's update
+}
+
 TEST(MinimaxOpt, GradientBudgetStopsTheSolve) {
   ScalarBiasProblem problem(1.0, 2.0);
   MinimaxOptOptions options;
@@ -265,7 +283,9 @@ INSTANTIATE_TEST_SUITE_P(
         InvalidCase{"record_every", [](auto* o) { o->record_every = 0; }},
         InvalidCase{"outer_batch_size", [](auto* o) { o->outer_batch_size = -2; }},
         InvalidCase{"inner_batch_size", [](auto* o) { o->inner_batch_size = 8; }},  // no data
-        InvalidCase{"callbacks[0]", [](auto* o) { o->callbacks.push_back(nullptr); }}));
+        InvalidCase{"callbacks[0]", [](auto* o) { o->callbacks.push_back(nullptr); }},
+        InvalidCase{"iterate_callbacks[0]",
+                    [](auto* o) { o->iterate_callbacks.push_back(nullptr); }}));
 
 TEST(MinimaxOpt, NullProblemIsAnError) {
   SolverSummary summary;

@@ -209,7 +209,7 @@ absl::Status Solve(const PenaltyOptions& options, BilevelProblem* problem, Solve
         tolerance_met || (options.max_iterations_per_stage > 0 &&
                           iteration + 1 - stage_start >= options.max_iterations_per_stage);
     record.stage_end = stage_done || iteration + 1 == options.max_iterations;
-    if (!monitor.Observe(record)) {
+    if (!monitor.Observe(record, x, y)) {
       running = false;
       break;
     }

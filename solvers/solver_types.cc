@@ -57,6 +57,11 @@ absl::Status ValidateBaseOptions(const SolverOptionsBase& options) {
       return absl::InvalidArgumentError(absl::StrCat("callbacks[", i, "] is empty"));
     }
   }
+  for (size_t i = 0; i < options.iterate_callbacks.size(); ++i) {
+    if (!options.iterate_callbacks[i]) {
+      return absl::InvalidArgumentError(absl::StrCat("iterate_callbacks[", i, "] is empty"));
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -146,7 +151,7 @@ void IterationMonitor::StopNonFinite(const std::string& what, int64_t iteration)
                       "rates (or the initial multiplier) and check the objectives."));
 }
 
-bool IterationMonitor::Observe(IterationRecord record) {
+bool IterationMonitor::Observe(IterationRecord record, const TensorList& x, const TensorList& y) {
   record.wall_time_seconds = ElapsedSeconds();
   record.oracle_calls = summary_->oracle_calls;
   summary_->num_iterations = record.iteration + 1;
@@ -157,6 +162,13 @@ bool IterationMonitor::Observe(IterationRecord record) {
   }
   for (const IterationCallback& callback : options_.callbacks) {
     if (callback(record) == CallbackResult::kStop) {
+      Finish(TerminationType::kUserStop,
+             absl::StrCat("a callback stopped the solve at iteration ", record.iteration));
+      return false;
+    }
+  }
+  for (const IterateCallback& callback : options_.iterate_callbacks) {
+    if (callback(record, x, y) == CallbackResult::kStop) {
       Finish(TerminationType::kUserStop,
              absl::StrCat("a callback stopped the solve at iteration ", record.iteration));
       return false;

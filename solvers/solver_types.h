@@ -80,6 +80,10 @@ struct IterationRecord {
 // Return value of an iteration callback.
 enum class CallbackResult { kContinue, kStop };
 using IterationCallback = std::function<CallbackResult(const IterationRecord&)>;
+// Sees the iterate too: x and y after the iteration's update (for metrics on held-out data).
+// Callbacks must not modify them.
+using IterateCallback =
+    std::function<CallbackResult(const IterationRecord&, const TensorList& x, const TensorList& y)>;
 
 // Options every solver has. Solver-specific options structs derive from this.
 struct SolverOptionsBase {
@@ -98,6 +102,8 @@ struct SolverOptionsBase {
   uint64_t seed = 0;
   // Called after every iteration, in order; the first to return kStop ends the solve.
   std::vector<IterationCallback> callbacks;
+  // Called after `callbacks`, with the iterate; the first to return kStop ends the solve.
+  std::vector<IterateCallback> iterate_callbacks;
 };
 
 // Checks the fields of SolverOptionsBase; the message names the offending field.
@@ -143,7 +149,8 @@ class IterationMonitor {
 
   // Records the iteration, runs the callbacks and checks budgets. Returns false (with the
   // termination set) when the solve must stop.
-  bool Observe(IterationRecord record);
+  // `x`, `y` (the iterate after the update) go to the iterate callbacks.
+  bool Observe(IterationRecord record, const TensorList& x, const TensorList& y);
 
   // Sets the termination type and message (the solver's normal end).
   void Finish(TerminationType type, std::string message);

@@ -57,7 +57,7 @@ TEST(IterationMonitor, TimeLimitStopsTheSolve) {
   SolverSummary summary;
   IterationMonitor monitor(options, &summary);
   IterationRecord r;
-  EXPECT_FALSE(monitor.Observe(r));
+  EXPECT_FALSE(monitor.Observe(r, {}, {}));
   EXPECT_EQ(summary.termination, TerminationType::kTimeLimit);
 }
 
