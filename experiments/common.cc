@@ -1,0 +1,161 @@
+#include "experiments/common.h"
+
+#include <ATen/Context.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <utility>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "solvers/runtime.h"
+#include "tasks/data/data_files.h"
+
+ABSL_FLAG(std::string, preset, "default",
+          "ci (each binary under a minute on 2 cores), default (faithful in kind, minutes on a "
+          "2-core CPU) or paper (the paper's scale, for a GPU)");
+ABSL_FLAG(std::string, output_dir, "",
+          "where the CSV curves and manifest go (default: experiments/output/<figure>/<preset> "
+          "in the workspace)");
+ABSL_FLAG(std::string, device, "cpu", "cpu or cuda");
+ABSL_FLAG(std::string, seeds, "", "comma-separated seeds (default: the preset's)");
+ABSL_FLAG(std::string, data_dir, "",
+          "the data cache tools/setup.sh fills (default: $BILEVEL_DATA_DIR or "
+          "~/.cache/hessian-free-bilevel)");
+ABSL_FLAG(int, threads, 1, "LibTorch intra-op threads (BLAS keeps its own pool)");
+
+namespace experiments {
+
+int Main(const std::string& figure, int argc, char** argv,
+         const std::function<absl::Status(const Settings&)>& body) {
+  absl::SetProgramUsageMessage(absl::StrCat("Runs the experiment behind ", figure,
+                                            " of the paper and writes its CSV curves and "
+                                            "manifest.\n  bazel run //experiments:",
+                                            figure, " -- --preset=ci"));
+  absl::ParseCommandLine(argc, argv);
+  Settings s;
+  s.figure = figure;
+  s.preset = absl::GetFlag(FLAGS_preset);
+  if (s.preset != "ci" && s.preset != "default" && s.preset != "paper") {
+    std::cerr << figure << ": --preset must be ci, default or paper, got '" << s.preset << "'\n";
+    return 2;
+  }
+  const std::string device = absl::GetFlag(FLAGS_device);
+  if (device == "cuda") {
+    if (!at::hasCUDA()) {
+      std::cerr << figure << ": --device=cuda, but this LibTorch has no CUDA device available "
+                << "(build with --repo_env=LIBTORCH_HOME=<a CUDA LibTorch> on a GPU machine)\n";
+      return 2;
+    }
+    s.device = c10::Device(c10::kCUDA);
+  } else if (device != "cpu") {
+    std::cerr << figure << ": --device must be cpu or cuda, got '" << device << "'\n";
+    return 2;
+  }
+  for (absl::string_view part :
+       absl::StrSplit(absl::GetFlag(FLAGS_seeds), ',', absl::SkipWhitespace())) {
+    uint64_t seed;
+    if (!absl::SimpleAtoi(part, &seed)) {
+      std::cerr << figure << ": --seeds must be comma-separated non-negative integers, got '"
+                << absl::GetFlag(FLAGS_seeds) << "'\n";
+      return 2;
+    }
+    s.seeds.push_back(seed);
+  }
+  if (absl::GetFlag(FLAGS_threads) < 1) {
+    std::cerr << figure << ": --threads must be >= 1\n";
+    return 2;
+  }
+  s.output_dir = absl::GetFlag(FLAGS_output_dir);
+  if (s.output_dir.empty()) {
+    const char* ws = std::getenv("BUILD_WORKSPACE_DIRECTORY");
+    s.output_dir =
+        absl::StrCat(ws != nullptr ? ws : ".", "/experiments/output/", figure, "/", s.preset);
+  }
+  s.data_dir = absl::GetFlag(FLAGS_data_dir);
+  if (s.data_dir.empty()) s.data_dir = tasks::DefaultDataDir();
+  bilevel::ConfigureCpuRuntime(absl::GetFlag(FLAGS_threads));
+  std::cerr << figure << ": preset " << s.preset << ", device " << device << ", output "
+            << s.output_dir << ", " << bilevel::DescribeCpuRuntime() << "\n";
+  const absl::Status status = body(s);
+  if (!status.ok()) {
+    std::cerr << figure << ": " << status.message() << "\n";
+    return 1;
+  }
+  std::cerr << figure << ": wrote " << s.output_dir << "\n";
+  return 0;
+}
+
+namespace {
+
+template <typename Options>
+Method MakeMethod(std::string name, Options options, std::string settings) {
+  Method m;
+  m.name = std::move(name);
+  m.settings = std::move(settings);
+  m.run = [options](tasks::Task* task, uint64_t seed, const bilevel::IterateCallback& observer,
+                    bilevel::SolverSummary* summary) {
+    Options o = options;
+    o.seed = seed;
+    o.iterate_callbacks.push_back(observer);
+    return bilevel::Solve(o, task, summary);
+  };
+  return m;
+}
+
+std::string Describe(const bilevel::OptimizerOptions& o) {
+  return absl::StrFormat(
+      "%s lr %g%s", bilevel::ToString(o.type), o.learning_rate,
+      o.lambda_scaling == bilevel::LambdaScaling::kInverseLambda ? "/lambda" : "");
+}
+
+std::string Batches(const bilevel::SolverOptionsBase& o) {
+  return absl::StrFormat("batches f %s, g %s",
+                         o.outer_batch_size ? absl::StrCat(o.outer_batch_size) : "full",
+                         o.inner_batch_size ? absl::StrCat(o.inner_batch_size) : "full");
+}
+
+}  // namespace
+
+Method MinimaxMethod(std::string name, bilevel::MinimaxOptOptions o) {
+  std::string settings = absl::StrFormat(
+      "MinimaxOPT: %d stages x %d iterations, lambda0 %g, tau %g, x %s, y %s, z %s, schedule %s, "
+      "%s",
+      o.num_stages, o.iterations_per_stage, o.initial_lambda, o.lambda_growth,
+      Describe(o.x_optimizer), Describe(o.y_optimizer), Describe(o.z_optimizer),
+      bilevel::ToString(o.schedule), Batches(o));
+  return MakeMethod(std::move(name), std::move(o), std::move(settings));
+}
+
+Method HypergradientMethod(std::string name, bilevel::HypergradientOptions o) {
+  std::string settings = absl::StrFormat(
+      "%s: %d outer x %d inner steps, truncation %d, %d solver iterations (beta %g), inner %s, "
+      "outer %s, schedule %s, %s",
+      bilevel::ToString(o.method), o.max_iterations, o.inner_steps, o.truncation,
+      o.linear_solver_iterations, o.linear_solver_step, Describe(o.inner_optimizer),
+      Describe(o.outer_optimizer), bilevel::ToString(o.schedule), Batches(o));
+  return MakeMethod(std::move(name), std::move(o), std::move(settings));
+}
+
+Method F2saMethod(std::string name, bilevel::F2saOptions o) {
+  std::string settings = absl::StrFormat(
+      "F2SA: %d outer x %d inner steps, lambda0 %g + %g per step, x %s, y %s, z %s, %s",
+      o.max_iterations, o.inner_steps, o.initial_lambda, o.lambda_increment,
+      Describe(o.x_optimizer), Describe(o.y_optimizer), Describe(o.z_optimizer), Batches(o));
+  return MakeMethod(std::move(name), std::move(o), std::move(settings));
+}
+
+Method PenaltyMethod(std::string name, bilevel::PenaltyOptions o) {
+  std::string settings =
+      absl::StrFormat("Penalty: %d iterations x %d inner steps, rho0 %g, x %s, y %s, %s",
+                      o.max_iterations, o.inner_steps, o.initial_penalty, Describe(o.x_optimizer),
+                      Describe(o.y_optimizer), Batches(o));
+  return MakeMethod(std::move(name), std::move(o), std::move(settings));
+}
+
+}  // namespace experiments

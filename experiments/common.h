@@ -1,0 +1,49 @@
+// What every experiment binary shares: the common flags (--preset, --output_dir, --device,
+// --seeds, --data_dir, --threads), their validation, and adapters from each solver's options to
+// an experiments::Method.
+//
+// The common flags are defined once, here, rather than in every main(): four binaries with the
+// same six flags would otherwise repeat them verbatim.
+#ifndef EXPERIMENTS_COMMON_H_
+#define EXPERIMENTS_COMMON_H_
+
+#include <c10/core/Device.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "experiments/runner.h"
+#include "solvers/f2sa.h"
+#include "solvers/hypergradient.h"
+#include "solvers/minimax_opt.h"
+#include "solvers/penalty_method.h"
+
+namespace experiments {
+
+struct Settings {
+  std::string figure;
+  std::string preset;  // ci | default | paper
+  std::string output_dir;
+  c10::Device device = c10::Device(c10::kCPU);
+  std::vector<uint64_t> seeds;
+  std::string data_dir;
+};
+
+// Parses the command line (Abseil flags), validates the common flags, configures the CPU runtime,
+// and runs `body`. Returns the process exit code: 0, 1 on a failed run, 2 on a bad flag; errors
+// go to stderr with what to do.
+int Main(const std::string& figure, int argc, char** argv,
+         const std::function<absl::Status(const Settings&)>& body);
+
+// Methods from solver options; each run sets the options' seed and adds the runner's observer.
+Method MinimaxMethod(std::string name, bilevel::MinimaxOptOptions options);
+Method HypergradientMethod(std::string name, bilevel::HypergradientOptions options);
+Method F2saMethod(std::string name, bilevel::F2saOptions options);
+Method PenaltyMethod(std::string name, bilevel::PenaltyOptions options);
+
+}  // namespace experiments
+
+#endif  // EXPERIMENTS_COMMON_H_

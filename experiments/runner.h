@@ -1,0 +1,72 @@
+// The shared machinery of the experiment binaries (one per figure or table of the paper):
+// presets, running every (method, seed) with held-out metrics sampled along the way, progress on
+// stderr, atomic outputs, resumption, and the JSON manifest.
+//
+//   experiments::Experiment e = ...;         // figure name, preset, output folder, seeds
+//   e.methods.push_back({"MinimaxOPT", [&](tasks::Task* task, uint64_t seed,
+//                                          const bilevel::IterateCallback& observer,
+//                                          bilevel::SolverSummary* summary) { ... }});
+//   return experiments::Run(e, make_task);   // writes curves.csv and manifest.json
+//
+// Output, under <output_dir>:
+//   runs/<method>__seed<k>.csv  one run's curve, written when the run completes (atomically);
+//                               a rerun skips runs whose file exists: interrupted experiments
+//                               resume at run granularity
+//   curves.csv                  every run's rows: method, seed, iteration, gradient_calls,
+//                               hessian_vector_products, wall_time_seconds (solver time, without
+//                               metric evaluation), then the task's metrics
+//   manifest.json               options, seeds, data and what stood in for it, commit, machine,
+//                               wall time
+#ifndef EXPERIMENTS_RUNNER_H_
+#define EXPERIMENTS_RUNNER_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "solvers/solver_types.h"
+#include "tasks/task.h"
+
+namespace experiments {
+
+using RunMethod = std::function<absl::Status(tasks::Task* task, uint64_t seed,
+                                             const bilevel::IterateCallback& observer,
+                                             bilevel::SolverSummary* summary)>;
+
+struct Method {
+  std::string name;
+  RunMethod run;
+  std::string settings;  // the method's options in words, for the manifest
+};
+
+struct Experiment {
+  std::string figure;  // e.g. "fig1_logreg_synthetic"
+  std::string preset;  // "ci", "default" or "paper"
+  std::string output_dir;
+  std::vector<uint64_t> seeds = {1};
+  // Evaluate the task's metrics each time the gradient calls pass a multiple of this (and at the
+  // start and the end of every run).
+  int64_t eval_every_gradient_calls = 100;
+  std::string device = "cpu";
+  std::vector<Method> methods;
+  std::string notes;  // anything the reader of the outputs must know (stand-ins, scale)
+};
+
+// Makes the task for a seed (the data split and initialisation may depend on it).
+using TaskFactory = std::function<absl::StatusOr<std::unique_ptr<tasks::Task>>(uint64_t seed)>;
+
+absl::Status Run(const Experiment& experiment, const TaskFactory& make_task);
+
+// Writes `contents` to `path` through a temporary file and a rename.
+absl::Status WriteFileAtomically(const std::string& path, const std::string& contents);
+
+// The commit the binary was built from (Bazel's stable status, when stamped), else "unknown".
+std::string BuildCommit();
+
+}  // namespace experiments
+
+#endif  // EXPERIMENTS_RUNNER_H_
