@@ -34,6 +34,8 @@ PACKAGES=(
   zlib1g-dev             # gzipped IDX files
   dataset-fashion-mnist  # Fashion-MNIST (gzipped IDX) under /usr/share/datasets
   fortunes               # the text corpus standing in for 20newsgroups
+  texlive-latex-extra    # the paper (LaTeX, booktabs, hyperref)
+  texlive-pictures       # pgfplots
 )
 
 missing=()
