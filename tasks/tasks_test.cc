@@ -95,6 +95,14 @@ TEST(SyntheticLogistic, SplitsHalfTrainHalfValidationDeterministically) {
   EXPECT_EQ(task.InitialInner()[0].sizes(), (std::vector<int64_t>{6, 2}));
 }
 
+TEST(SyntheticLogistic, ProjectionCapsTheDecays) {
+  WeightDecayLogisticTask capped("synthetic", MakeSyntheticLogisticData(TinySynthetic()),
+                                 c10::Device(c10::kCPU), 0.0, /*max_log_decay=*/-1.0);
+  TensorList x = {at::tensor({-3.0f, 0.5f, 2.0f})};
+  capped.ProjectOuter(&x);
+  EXPECT_TRUE(at::equal(x[0], at::tensor({-3.0f, -1.0f, -1.0f})));
+}
+
 TEST(SyntheticLogistic, GradientsMatchFiniteDifferences) {
   WeightDecayLogisticTask task("synthetic", MakeSyntheticLogisticData(TinySynthetic()),
                                c10::Device(c10::kCPU));

@@ -18,11 +18,13 @@ at::Tensor Rows(const at::Tensor& data, const bilevel::Batch& batch) {
 }  // namespace
 
 WeightDecayLogisticTask::WeightDecayLogisticTask(std::string name, LogisticData data,
-                                                 c10::Device device, double initial_log_decay)
+                                                 c10::Device device, double initial_log_decay,
+                                                 double max_log_decay)
     : name_(std::move(name)),
       data_(std::move(data)),
       device_(device),
-      initial_log_decay_(initial_log_decay) {
+      initial_log_decay_(initial_log_decay),
+      max_log_decay_(max_log_decay) {
   for (at::Tensor* t :
        {&data_.train_x, &data_.val_x, &data_.test_x, &data_.train_y, &data_.val_y, &data_.test_y}) {
     *t = t->to(device);
@@ -58,6 +60,12 @@ at::Tensor WeightDecayLogisticTask::InnerObjective(const bilevel::TensorList& x,
   const at::Tensor loss =
       at::cross_entropy_loss(Logits(Rows(data_.train_x, batch), y), Rows(data_.train_y, batch));
   return loss + 0.5 * (x[0].exp() * y[0].pow(2).sum(1)).sum();
+}
+
+void WeightDecayLogisticTask::ProjectOuter(bilevel::TensorList* x) const {
+  if (std::isinf(max_log_decay_)) return;
+  at::NoGradGuard no_grad;
+  (*x)[0].clamp_max_(max_log_decay_);
 }
 
 TaskMetrics WeightDecayLogisticTask::Evaluate(const bilevel::TensorList& x,

@@ -17,6 +17,7 @@
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
 
+#include <cmath>
 #include <memory>
 #include <string>
 
@@ -36,8 +37,10 @@ struct LogisticData {
 class WeightDecayLogisticTask : public Task {
  public:
   // Moves the data to `device`. Initial x = `initial_log_decay` everywhere, W = 0, b = 0.
+  // X = {x ≤ max_log_decay} (a cap on every decay keeps g's smoothness, and so the stable inner
+  // step size, bounded); +inf = no constraint.
   WeightDecayLogisticTask(std::string name, LogisticData data, c10::Device device,
-                          double initial_log_decay = 0.0);
+                          double initial_log_decay = 0.0, double max_log_decay = HUGE_VAL);
 
   std::string Name() const override { return name_; }
   std::string DataDescription() const override { return data_.description; }
@@ -50,6 +53,7 @@ class WeightDecayLogisticTask : public Task {
   int64_t NumOuterExamples() const override { return data_.val_y.size(0); }
   int64_t NumInnerExamples() const override { return data_.train_y.size(0); }
   TaskMetrics Evaluate(const bilevel::TensorList& x, const bilevel::TensorList& y) override;
+  void ProjectOuter(bilevel::TensorList* x) const override;
 
  private:
   at::Tensor Logits(const at::Tensor& features, const bilevel::TensorList& y) const;
@@ -57,6 +61,7 @@ class WeightDecayLogisticTask : public Task {
   LogisticData data_;
   c10::Device device_;
   double initial_log_decay_;
+  double max_log_decay_;
 };
 
 // Figure 1's data, generated from a seed: features N(0, 1), a random true weight vector, labels
