@@ -30,7 +30,7 @@ absl::Status Fig4(const Settings& s) {
   const int64_t batch = ci ? 128 : 256;
   // Iteration budgets (one MinimaxOPT iteration = 3 gradient calls on a batch).
   const int64_t minimax_iterations = ci ? 150 : (paper ? 30000 : 3000);
-  const int outer = ci ? 5 : (paper ? 500 : 20);
+  const int outer = ci ? 5 : (paper ? 500 : 10);
 
   for (double noise : {0.5, 0.7, 0.9}) {
     Experiment e;
@@ -71,7 +71,7 @@ absl::Status Fig4(const Settings& s) {
     stocbio.outer_optimizer.learning_rate = 1000;  // 0.01 for a sum-normalised loss
     bilevel::HypergradientOptions full;
     full.max_iterations = outer;
-    full.inner_steps = ci ? 20 : 50;
+    full.inner_steps = ci ? 20 : (paper ? 100 : 20);
     full.linear_solver_iterations = 10;
     full.linear_solver_step = 0.1;
     full.inner_optimizer.learning_rate = 0.1;
