@@ -36,6 +36,7 @@ PACKAGES=(
   fortunes               # the text corpus standing in for 20newsgroups
   texlive-latex-extra    # the paper (LaTeX, booktabs, hyperref)
   texlive-pictures       # pgfplots
+  poppler-utils          # pdftoppm, for tools/render_figures.sh
 )
 
 missing=()
