@@ -82,6 +82,8 @@ std::string Tex(const std::string& s) {
     if (c == '_' || c == '%' || c == '&' || c == '#' || c == '$' || c == '{' || c == '}') {
       out += '\\';
       out += c;
+    } else if (c == '<' || c == '>') {
+      out += c == '<' ? "$<$" : "$>$";  // the default OT1 text font has no < or > glyphs
     } else if (c == '~' || c == '^' || c == '\\') {
       out += ' ';
     } else {
