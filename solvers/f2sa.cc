@@ -43,22 +43,9 @@ absl::Status Validate(const F2saOptions& options) {
 }
 
 absl::Status Solve(const F2saOptions& options, BilevelProblem* problem, SolverSummary* summary) {
-  *summary = SolverSummary{};
-  summary->solver = "F2SA";
-  auto invalid = [&](absl::Status status) {
-    summary->termination = TerminationType::kInvalidOptions;
-    summary->message = std::string(status.message());
-    return status;
-  };
-  if (problem == nullptr) return invalid(absl::InvalidArgumentError("problem is null"));
-  absl::Status status = Validate(options);
-  if (status.ok()) {
-    status = ValidateBatchSizes(options, problem->NumOuterExamples(), problem->NumInnerExamples());
-  }
-  TensorList x = DetachedClone(problem->InitialOuter());
-  TensorList y = DetachedClone(problem->InitialInner());
-  if (status.ok()) status = ValidateInitialPoint(x, y);
-  if (!status.ok()) return invalid(status);
+  TensorList x, y;
+  absl::Status status = BeginSolve("F2SA", Validate(options), options, problem, summary, &x, &y);
+  if (!status.ok()) return status;
   TensorList z = DetachedClone(y);
 
   const c10::Device device = x.front().device();

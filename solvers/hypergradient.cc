@@ -252,22 +252,11 @@ HypergradientEstimate ReverseHypergradient(BilevelProblem* problem, const Tensor
 
 absl::Status Solve(const HypergradientOptions& options, BilevelProblem* problem,
                    SolverSummary* summary) {
-  *summary = SolverSummary{};
-  summary->solver = absl::StrCat("Hypergradient(", ToString(options.method), ")");
-  auto invalid = [&](absl::Status status) {
-    summary->termination = TerminationType::kInvalidOptions;
-    summary->message = std::string(status.message());
-    return status;
-  };
-  if (problem == nullptr) return invalid(absl::InvalidArgumentError("problem is null"));
-  absl::Status status = Validate(options);
-  if (status.ok()) {
-    status = ValidateBatchSizes(options, problem->NumOuterExamples(), problem->NumInnerExamples());
-  }
-  TensorList x = DetachedClone(problem->InitialOuter());
-  const TensorList y0 = DetachedClone(problem->InitialInner());
-  if (status.ok()) status = ValidateInitialPoint(x, y0);
-  if (!status.ok()) return invalid(status);
+  TensorList x, y0_list;
+  absl::Status status = BeginSolve(absl::StrCat("Hypergradient(", ToString(options.method), ")"),
+                                   Validate(options), options, problem, summary, &x, &y0_list);
+  if (!status.ok()) return status;
+  const TensorList y0 = std::move(y0_list);
 
   const c10::Device device = x.front().device();
   MinibatchSampler outer_sampler(problem->NumOuterExamples(), options.outer_batch_size,

@@ -108,22 +108,9 @@ PenaltyValue Evaluate(BilevelProblem* problem, const TensorList& xs, const Tenso
 }  // namespace
 
 absl::Status Solve(const PenaltyOptions& options, BilevelProblem* problem, SolverSummary* summary) {
-  *summary = SolverSummary{};
-  summary->solver = "Penalty";
-  auto invalid = [&](absl::Status status) {
-    summary->termination = TerminationType::kInvalidOptions;
-    summary->message = std::string(status.message());
-    return status;
-  };
-  if (problem == nullptr) return invalid(absl::InvalidArgumentError("problem is null"));
-  absl::Status status = Validate(options);
-  if (status.ok()) {
-    status = ValidateBatchSizes(options, problem->NumOuterExamples(), problem->NumInnerExamples());
-  }
-  TensorList x = DetachedClone(problem->InitialOuter());
-  TensorList y = DetachedClone(problem->InitialInner());
-  if (status.ok()) status = ValidateInitialPoint(x, y);
-  if (!status.ok()) return invalid(status);
+  TensorList x, y;
+  absl::Status status = BeginSolve("Penalty", Validate(options), options, problem, summary, &x, &y);
+  if (!status.ok()) return status;
 
   const c10::Device device = x.front().device();
   MinibatchSampler outer_sampler(problem->NumOuterExamples(), options.outer_batch_size,

@@ -107,6 +107,28 @@ absl::Status ValidateInitialPoint(const TensorList& x0, const TensorList& y0) {
   return ValidateVariableList(y0, "InitialInner()");
 }
 
+absl::Status BeginSolve(const std::string& solver, const absl::Status& options_status,
+                        const SolverOptionsBase& options, BilevelProblem* problem,
+                        SolverSummary* summary, TensorList* x, TensorList* y) {
+  *summary = SolverSummary{};
+  summary->solver = solver;
+  absl::Status status = options_status;
+  if (problem == nullptr) status = absl::InvalidArgumentError("problem is null");
+  if (status.ok()) {
+    status = ValidateBatchSizes(options, problem->NumOuterExamples(), problem->NumInnerExamples());
+  }
+  if (status.ok()) {
+    *x = DetachedClone(problem->InitialOuter());
+    *y = DetachedClone(problem->InitialInner());
+    status = ValidateInitialPoint(*x, *y);
+  }
+  if (!status.ok()) {
+    summary->termination = TerminationType::kInvalidOptions;
+    summary->message = std::string(status.message());
+  }
+  return status;
+}
+
 bool SolverSummary::IsSolutionUsable() const {
   return termination != TerminationType::kInvalidOptions && !x.empty();
 }

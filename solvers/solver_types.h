@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "solvers/bilevel_problem.h"
 #include "solvers/tensor_list.h"
 
 namespace bilevel {
@@ -135,6 +136,14 @@ struct SolverSummary {
   // BriefReport plus the message and one line per stage.
   std::string FullReport() const;
 };
+
+// The start every Solve shares: resets `summary` (naming `solver`), then checks the problem, the
+// options (`options_status` is the solver's own Validate result), the batch sizes and the
+// initial point, and copies x0, y0 into `x`, `y`. On failure the summary says kInvalidOptions
+// and the status is returned.
+absl::Status BeginSolve(const std::string& solver, const absl::Status& options_status,
+                        const SolverOptionsBase& options, BilevelProblem* problem,
+                        SolverSummary* summary, TensorList* x, TensorList* y);
 
 // The iteration bookkeeping every solver loop does, in one place: timing, oracle budgets,
 // the non-finite check, recording, and callbacks.
