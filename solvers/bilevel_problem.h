@@ -46,6 +46,10 @@ struct Batch {
   bool IsFull() const { return !indices.defined(); }
   // Number of examples in the batch, or `num_examples` when the batch is the full data.
   int64_t Size(int64_t num_examples) const { return IsFull() ? num_examples : indices.numel(); }
+  // The batch's rows of `data` (examples along dimension 0): all of it for a full batch.
+  at::Tensor Rows(const at::Tensor& data) const {
+    return IsFull() ? data : data.index_select(0, indices);
+  }
 };
 
 class BilevelProblem {

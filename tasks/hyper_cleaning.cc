@@ -9,14 +9,6 @@
 #include "absl/strings/str_cat.h"
 
 namespace tasks {
-namespace {
-
-at::Tensor Rows(const at::Tensor& data, const bilevel::Batch& batch) {
-  return batch.IsFull() ? data : data.index_select(0, batch.indices);
-}
-
-}  // namespace
-
 void CorruptLabels(const at::Tensor& labels, double ratio, int64_t classes, uint64_t seed,
                    at::Tensor* noisy, at::Tensor* corrupted) {
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
@@ -111,17 +103,16 @@ at::Tensor HyperCleaningTask::Logits(const at::Tensor& input, const bilevel::Ten
 at::Tensor HyperCleaningTask::OuterObjective(const bilevel::TensorList& x,
                                              const bilevel::TensorList& y,
                                              const bilevel::Batch& batch) {
-  return at::cross_entropy_loss(Logits(Rows(data_.val_x, batch), y, false),
-                                Rows(data_.val_y, batch));
+  return at::cross_entropy_loss(Logits(batch.Rows(data_.val_x), y, false), batch.Rows(data_.val_y));
 }
 
 at::Tensor HyperCleaningTask::InnerObjective(const bilevel::TensorList& x,
                                              const bilevel::TensorList& y,
                                              const bilevel::Batch& batch) {
   const at::Tensor losses =
-      at::cross_entropy_loss(Logits(Rows(data_.train_x, batch), y, true),
-                             Rows(data_.train_y, batch), {}, at::Reduction::None);
-  const at::Tensor weights = at::sigmoid(Rows(x[0], batch));
+      at::cross_entropy_loss(Logits(batch.Rows(data_.train_x), y, true), batch.Rows(data_.train_y),
+                             {}, at::Reduction::None);
+  const at::Tensor weights = at::sigmoid(batch.Rows(x[0]));
   return (weights * losses).mean() +
          0.5 * spec_.weight_decay * (y[0].pow(2).sum() + y[2].pow(2).sum());
 }

@@ -65,10 +65,6 @@ at::Tensor ConvBn(const at::Tensor& input, const bilevel::TensorList& y, const L
                         /*momentum=*/0.1, /*eps=*/1e-5, /*cudnn_enabled=*/true);
 }
 
-at::Tensor Rows(const at::Tensor& data, const bilevel::Batch& batch) {
-  return batch.IsFull() ? data : data.index_select(0, batch.indices);
-}
-
 int64_t Channels(const at::Tensor& images) { return images.size(1); }
 
 }  // namespace
@@ -170,14 +166,13 @@ at::Tensor ResnetWeightDecayTask::Forward(const bilevel::TensorList& y,
 at::Tensor ResnetWeightDecayTask::OuterObjective(const bilevel::TensorList& x,
                                                  const bilevel::TensorList& y,
                                                  const bilevel::Batch& batch) {
-  return at::cross_entropy_loss(Forward(y, Rows(val_x_, batch)), Rows(val_y_, batch));
+  return at::cross_entropy_loss(Forward(y, batch.Rows(val_x_)), batch.Rows(val_y_));
 }
 
 at::Tensor ResnetWeightDecayTask::InnerObjective(const bilevel::TensorList& x,
                                                  const bilevel::TensorList& y,
                                                  const bilevel::Batch& batch) {
-  at::Tensor loss =
-      at::cross_entropy_loss(Forward(y, Rows(train_x_, batch)), Rows(train_y_, batch));
+  at::Tensor loss = at::cross_entropy_loss(Forward(y, batch.Rows(train_x_)), batch.Rows(train_y_));
   for (size_t l = 0; l < decayed_.size(); ++l) {
     loss = loss + 0.5 * x[0][static_cast<int64_t>(l)].exp() * y[decayed_[l]].pow(2).sum();
   }

@@ -9,14 +9,6 @@
 #include "absl/strings/str_cat.h"
 
 namespace tasks {
-namespace {
-
-at::Tensor Rows(const at::Tensor& data, const bilevel::Batch& batch) {
-  return batch.IsFull() ? data : data.index_select(0, batch.indices);
-}
-
-}  // namespace
-
 WeightDecayLogisticTask::WeightDecayLogisticTask(std::string name, LogisticData data,
                                                  c10::Device device, double initial_log_decay,
                                                  double max_log_decay)
@@ -51,14 +43,14 @@ at::Tensor WeightDecayLogisticTask::Logits(const at::Tensor& features,
 at::Tensor WeightDecayLogisticTask::OuterObjective(const bilevel::TensorList& x,
                                                    const bilevel::TensorList& y,
                                                    const bilevel::Batch& batch) {
-  return at::cross_entropy_loss(Logits(Rows(data_.val_x, batch), y), Rows(data_.val_y, batch));
+  return at::cross_entropy_loss(Logits(batch.Rows(data_.val_x), y), batch.Rows(data_.val_y));
 }
 
 at::Tensor WeightDecayLogisticTask::InnerObjective(const bilevel::TensorList& x,
                                                    const bilevel::TensorList& y,
                                                    const bilevel::Batch& batch) {
   const at::Tensor loss =
-      at::cross_entropy_loss(Logits(Rows(data_.train_x, batch), y), Rows(data_.train_y, batch));
+      at::cross_entropy_loss(Logits(batch.Rows(data_.train_x), y), batch.Rows(data_.train_y));
   return loss + 0.5 * (x[0].exp() * y[0].pow(2).sum(1)).sum();
 }
 

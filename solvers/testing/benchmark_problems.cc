@@ -4,14 +4,6 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 namespace bilevel::testing {
-namespace {
-
-at::Tensor Rows(const at::Tensor& data, const Batch& batch) {
-  return batch.IsFull() ? data : data.index_select(0, batch.indices);
-}
-
-}  // namespace
-
 LogisticProblem::LogisticProblem(int64_t num_features, int64_t num_examples) {
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(2);
   const at::Tensor w = at::randn({num_features}, gen);
@@ -26,12 +18,12 @@ TensorList LogisticProblem::InitialInner() { return {at::zeros({train_x_.size(1)
 
 at::Tensor LogisticProblem::OuterObjective(const TensorList& x, const TensorList& y,
                                            const Batch& b) {
-  return at::binary_cross_entropy_with_logits(Rows(val_x_, b).mv(y[0]), Rows(val_y_, b));
+  return at::binary_cross_entropy_with_logits(b.Rows(val_x_).mv(y[0]), b.Rows(val_y_));
 }
 
 at::Tensor LogisticProblem::InnerObjective(const TensorList& x, const TensorList& y,
                                            const Batch& b) {
-  return at::binary_cross_entropy_with_logits(Rows(train_x_, b).mv(y[0]), Rows(train_y_, b)) +
+  return at::binary_cross_entropy_with_logits(b.Rows(train_x_).mv(y[0]), b.Rows(train_y_)) +
          0.5 * (x[0].exp() * y[0].pow(2)).sum();
 }
 
@@ -55,11 +47,11 @@ at::Tensor MlpLoss(const TensorList& y, const at::Tensor& in, const at::Tensor& 
 }  // namespace
 
 at::Tensor MlpProblem::OuterObjective(const TensorList& x, const TensorList& y, const Batch& b) {
-  return MlpLoss(y, Rows(val_x_, b), Rows(val_y_, b));
+  return MlpLoss(y, b.Rows(val_x_), b.Rows(val_y_));
 }
 
 at::Tensor MlpProblem::InnerObjective(const TensorList& x, const TensorList& y, const Batch& b) {
-  return MlpLoss(y, Rows(train_x_, b), Rows(train_y_, b)) + x[0].exp() * y[0].pow(2).sum() +
+  return MlpLoss(y, b.Rows(train_x_), b.Rows(train_y_)) + x[0].exp() * y[0].pow(2).sum() +
          x[1].exp() * y[2].pow(2).sum();
 }
 

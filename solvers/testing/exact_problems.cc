@@ -19,11 +19,6 @@ at::Tensor RandomSpd(int64_t n, double lo, double hi, at::Generator& gen) {
   return 0.5 * (m + m.t());
 }
 
-// Rows `batch` of `data` (all rows for a full batch).
-at::Tensor Rows(const at::Tensor& data, const Batch& batch) {
-  return batch.IsFull() ? data : data.index_select(0, batch.indices);
-}
-
 }  // namespace
 
 double ExactProblem::HyperObjective(const at::Tensor& x) {
@@ -119,13 +114,13 @@ TensorList RidgeProblem::InitialInner() {
 
 at::Tensor RidgeProblem::OuterObjective(const TensorList& x, const TensorList& y,
                                         const Batch& batch) {
-  at::Tensor r = Rows(X_val_, batch).mv(y[0]) - Rows(y_val_, batch);
+  at::Tensor r = batch.Rows(X_val_).mv(y[0]) - batch.Rows(y_val_);
   return 0.5 * r.pow(2).mean();
 }
 
 at::Tensor RidgeProblem::InnerObjective(const TensorList& x, const TensorList& y,
                                         const Batch& batch) {
-  at::Tensor r = Rows(X_train_, batch).mv(y[0]) - Rows(y_train_, batch);
+  at::Tensor r = batch.Rows(X_train_).mv(y[0]) - batch.Rows(y_train_);
   return 0.5 * r.pow(2).mean() + 0.5 * (x[0].exp() * y[0].pow(2)).sum();
 }
 
