@@ -73,16 +73,13 @@ absl::Status Solve(const F2saOptions& options, BilevelProblem* problem, SolverSu
       const Batch inner = inner_sampler.Next();
       TensorList zs = GradLeaves(z);
       TensorList grad_z = Gradients(problem->InnerObjective(x, zs, inner), zs);
-      ++counts.g_gradients;
-      counts.g_examples += n_in;
+      counts.AddG(n_in);
       z_opt.Step(&z, grad_z, lr_z);
       TensorList ys = GradLeaves(y);
       at::Tensor fy = problem->OuterObjective(x, ys, outer_sampler.Next());
       at::Tensor gy = problem->InnerObjective(x, ys, inner);
-      ++counts.f_gradients;
-      counts.f_examples += n_out;
-      ++counts.g_gradients;
-      counts.g_examples += n_in;
+      counts.AddF(n_out);
+      counts.AddG(n_in);
       y_opt.Step(&y, Gradients(fy + lambda * gy, ys), lr_y);
     }
     const LagrangianEval e = EvaluateLagrangian(problem, x, y, z, lambda, outer_sampler.Next(),

@@ -90,16 +90,6 @@ TensorList Combination(const TensorList& a, double alpha, const TensorList& b) {
 
 double Dot(const TensorList& a, const TensorList& b) { return DotTensor(a, b).item<double>(); }
 
-void CountF(const EstimateContext& c) {
-  ++c.counts->f_gradients;
-  c.counts->f_examples += c.outer_examples;
-}
-
-void CountG(const EstimateContext& c, int64_t examples) {
-  ++c.counts->g_gradients;
-  c.counts->g_examples += examples;
-}
-
 }  // namespace
 
 HypergradientEstimate ImplicitHypergradient(BilevelProblem* problem, const TensorList& x,
@@ -114,13 +104,13 @@ HypergradientEstimate ImplicitHypergradient(BilevelProblem* problem, const Tenso
 
   at::Tensor f = problem->OuterObjective(xs, ys, context.outer);
   const TensorList f_grad = Gradients(f, xy);
-  CountF(context);
+  context.counts->AddF(context.outer_examples);
   const TensorList fx(f_grad.begin(), f_grad.begin() + xs.size());
   const TensorList fy(f_grad.begin() + xs.size(), f_grad.end());
 
   at::Tensor g = problem->InnerObjective(xs, ys, context.inner);
   const TensorList gy = Gradients(g, ys, /*create_graph=*/true);  // ∇_y g, differentiable
-  CountG(context, context.inner_examples);
+  context.counts->AddG(context.inner_examples);
 
   // H v on the estimate's own inner batch, or (stocBiO) on a fresh one per product.
   auto hvp = [&](const TensorList& v) {
@@ -129,7 +119,7 @@ HypergradientEstimate ImplicitHypergradient(BilevelProblem* problem, const Tenso
         !context.inner_sampler->IsFullBatch()) {
       TensorList yb = GradLeaves(y);
       at::Tensor gb = problem->InnerObjective(x, yb, context.inner_sampler->Next());
-      CountG(context, context.inner_sampler->BatchSize());
+      context.counts->AddG(context.inner_sampler->BatchSize());
       TensorList gyb = Gradients(gb, yb, /*create_graph=*/true);
       return VectorJacobianProducts(gyb, yb, v, /*retain_graph=*/false);
     }
@@ -222,7 +212,7 @@ HypergradientEstimate ReverseHypergradient(BilevelProblem* problem, const Tensor
   for (int t = 0; t < T - K; ++t) {
     TensorList ys = GradLeaves(y);
     TensorList grad = Gradients(problem->InnerObjective(x, ys, next_batch()), ys);
-    CountG(context, inner_examples);
+    context.counts->AddG(inner_examples);
     AddScaledInPlace(&y, -alpha, grad);
   }
   // The last K steps are recorded: y_{t+1} = y_t − α ∇_y g(x, y_t) as a function of x.
@@ -233,11 +223,11 @@ HypergradientEstimate ReverseHypergradient(BilevelProblem* problem, const Tensor
   for (int t = 0; t < K; ++t) {
     g_last = problem->InnerObjective(xs, yt, next_batch());
     gy_last = Gradients(g_last, yt, /*create_graph=*/true);
-    CountG(context, inner_examples);
+    context.counts->AddG(inner_examples);
     yt = Combination(yt, -alpha, gy_last);
   }
   at::Tensor f = problem->OuterObjective(xs, yt, context.outer);
-  CountF(context);
+  context.counts->AddF(context.outer_examples);
   HypergradientEstimate out;
   out.hypergradient = Gradients(f, xs);
   for (at::Tensor& t : out.hypergradient) t = t.detach();
@@ -291,7 +281,7 @@ absl::Status Solve(const HypergradientOptions& options, BilevelProblem* problem,
       for (int t = 0; t < options.inner_steps; ++t) {
         TensorList ys = GradLeaves(y);
         TensorList grad = Gradients(problem->InnerObjective(x, ys, inner_sampler.Next()), ys);
-        CountG(context, inner_sampler.BatchSize());
+        context.counts->AddG(inner_sampler.BatchSize());
         inner_opt.Step(&y, grad, lr_inner);
       }
       context.inner = inner_sampler.Next();

@@ -28,10 +28,9 @@ LagrangianEval EvaluateLagrangian(BilevelProblem* problem, const TensorList& x, 
   at::Tensor f = problem->OuterObjective(xs, ys, outer);
   at::Tensor g_y = problem->InnerObjective(xs, ys, inner);
   at::Tensor g_z = problem->InnerObjective(xs, zs, inner);
-  ++counts->f_gradients;
-  counts->f_examples += outer_examples;
-  counts->g_gradients += 2;
-  counts->g_examples += 2 * inner_examples;
+  counts->AddF(outer_examples);
+  counts->AddG(inner_examples);  // g(x, y)
+  counts->AddG(inner_examples);  // g(x, z)
   // One backward pass through L_λ gives all three gradients (eq. 6).
   const TensorList all = Gradients(f + lambda * (g_y - g_z), Concat({&xs, &ys, &zs}));
   LagrangianEval e;

@@ -97,10 +97,8 @@ PenaltyValue Evaluate(BilevelProblem* problem, const TensorList& xs, const Tenso
   if (!state.nu.empty()) v.h = v.h + DotTensor(state.nu, gy);
   if (lower && state.mu != 0) v.h = v.h + state.mu * v.g;
   for (const at::Tensor& t : gy) v.grad_y_g.push_back(t.detach());
-  ++counts->f_gradients;
-  counts->f_examples += outer_examples;
-  ++counts->g_gradients;
-  counts->g_examples += inner_examples;
+  counts->AddF(outer_examples);
+  counts->AddG(inner_examples);
   ++counts->hessian_vector_products;
   return v;
 }

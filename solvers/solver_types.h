@@ -38,6 +38,16 @@ struct OracleCounts {
   int64_t f_examples = 0;                // examples summed over all f evaluations
   int64_t g_examples = 0;                // examples summed over all g evaluations
 
+  // One evaluation of ∇f (or ∇g) on a batch of `examples` examples.
+  void AddF(int64_t examples) {
+    ++f_gradients;
+    f_examples += examples;
+  }
+  void AddG(int64_t examples) {
+    ++g_gradients;
+    g_examples += examples;
+  }
+
   // The paper's "gradient calls": first-order oracle evaluations of f and g.
   int64_t GradientCalls() const { return f_gradients + g_gradients; }
   // First-order calls plus second-order products, for budgets across method families.
