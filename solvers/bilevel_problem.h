@@ -74,6 +74,13 @@ class BilevelProblem {
   // Euclidean projection onto the feasible set X, in place and without autograd history.
   // The default is X = whole space.
   virtual void ProjectOuter(TensorList* x) const {}
+
+  // The state of any random numbers the objectives draw (e.g. dropout masks), for checkpoints: a
+  // solve resumed from a checkpoint repeats the uninterrupted one exactly only if the problem
+  // hands its random state over and takes it back. Default: no random state.
+  virtual TensorList RandomState() const { return {}; }
+  // Receives a list RandomState() returned (same count, shapes and dtypes).
+  virtual void SetRandomState(const TensorList& state) {}
 };
 
 }  // namespace bilevel

@@ -12,6 +12,7 @@ namespace bilevel {
 
 absl::Status Validate(const F2saOptions& options) {
   absl::Status status = ValidateBaseOptions(options);
+  if (status.ok()) status = RejectCheckpoints(options, "F2SA");
   if (!status.ok()) return status;
   if (options.max_iterations < 1) {
     return absl::InvalidArgumentError(

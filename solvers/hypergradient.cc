@@ -260,8 +260,28 @@ absl::Status Solve(const HypergradientOptions& options, BilevelProblem* problem,
 
   IterationMonitor monitor(options, summary);
   summary->num_stages = 1;
+  int64_t first_iteration = 0;
+  status = monitor.Resume(problem, [&](const SolverState& state) {
+    absl::StatusOr<int64_t> next = state.GetInt("next_iteration");
+    absl::StatusOr<int64_t> has_v = state.GetInt("has_v_previous");
+    absl::Status restored = !next.ok() ? next.status() : has_v.status();
+    if (restored.ok()) restored = state.RestoreTensors("x", &x);
+    if (restored.ok()) restored = state.RestoreTensors("y", &y);
+    if (restored.ok()) restored = outer_opt.RestoreState("outer_opt", state);
+    if (restored.ok()) restored = inner_opt.RestoreState("inner_opt", state);
+    if (restored.ok()) restored = outer_sampler.RestoreState("outer", state);
+    if (restored.ok()) restored = inner_sampler.RestoreState("inner", state);
+    if (restored.ok() && *has_v) {
+      v_previous = DetachedClone(y);  // v has y's shapes
+      restored = state.RestoreTensors("v_previous", &v_previous);
+    }
+    if (restored.ok()) first_iteration = *next;
+    return restored;
+  });
+  if (!status.ok()) return status;
   bool running = true;
-  for (int64_t iteration = 0; iteration < options.max_iterations && running; ++iteration) {
+  for (int64_t iteration = first_iteration; iteration < options.max_iterations && running;
+       ++iteration) {
     const double factor = ScheduleFactor(options.schedule, iteration, options.max_iterations,
                                          options.schedule_min_factor);
     if (!options.warm_start_inner) y = DetachedClone(y0);
@@ -308,7 +328,21 @@ absl::Status Solve(const HypergradientOptions& options, BilevelProblem* problem,
     record.stage_end = iteration + 1 == options.max_iterations;
     outer_opt.Step(&x, estimate.hypergradient, record.learning_rate_x);
     problem->ProjectOuter(&x);
-    if (!monitor.Observe(record, x, y)) running = false;
+    if (!monitor.Observe(record, x, y)) {
+      running = false;
+    } else if (!monitor.MaybeCheckpoint(problem, [&](SolverState* state) {
+                 state->PutInt("next_iteration", iteration + 1);
+                 state->PutTensors("x", x);
+                 state->PutTensors("y", y);
+                 outer_opt.SaveState("outer_opt", state);
+                 inner_opt.SaveState("inner_opt", state);
+                 outer_sampler.SaveState("outer", state);
+                 inner_sampler.SaveState("inner", state);
+                 state->PutInt("has_v_previous", v_previous.empty() ? 0 : 1);
+                 state->PutTensors("v_previous", v_previous);
+               })) {
+      running = false;
+    }
   }
   if (running && summary->termination == TerminationType::kInvalidOptions) {
     monitor.Finish(TerminationType::kIterationLimit,

@@ -30,4 +30,29 @@ Batch MinibatchSampler::Next() {
   return Batch{indices.to(device_)};
 }
 
+void MinibatchSampler::SaveState(const std::string& prefix, SolverState* state) const {
+  TensorList tensors = {generator_.get_state()};
+  if (permutation_.defined()) tensors.push_back(permutation_);
+  state->PutTensors(prefix + "_sampler", tensors);
+  state->PutInt(prefix + "_position", position_);
+  state->PutInt(prefix + "_epoch", epoch_);
+}
+
+absl::Status MinibatchSampler::RestoreState(const std::string& prefix, const SolverState& state) {
+  absl::StatusOr<int64_t> position = state.GetInt(prefix + "_position");
+  if (!position.ok()) return position.status();
+  absl::StatusOr<int64_t> epoch = state.GetInt(prefix + "_epoch");
+  if (!epoch.ok()) return epoch.status();
+  // The permutation exists once the first batch was drawn (position > 0).
+  TensorList tensors = {generator_.get_state()};
+  if (*position > 0 || *epoch > 0) tensors.push_back(at::empty({num_examples_}, at::kLong));
+  absl::Status status = state.RestoreTensors(prefix + "_sampler", &tensors);
+  if (!status.ok()) return status;
+  generator_.set_state(tensors[0]);
+  permutation_ = tensors.size() > 1 ? tensors[1] : at::Tensor();
+  position_ = *position;
+  epoch_ = *epoch;
+  return absl::OkStatus();
+}
+
 }  // namespace bilevel

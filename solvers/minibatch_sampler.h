@@ -14,7 +14,9 @@
 
 #include <cstdint>
 
+#include "absl/status/status.h"
 #include "solvers/bilevel_problem.h"
+#include "solvers/checkpoint.h"
 
 namespace bilevel {
 
@@ -31,6 +33,11 @@ class MinibatchSampler {
   int64_t BatchSize() const { return IsFullBatch() ? num_examples_ : batch_size_; }
   // Completed passes over the data, counted in batches drawn.
   int64_t epoch() const { return epoch_; }
+
+  // Checkpoints: the generator, the current permutation and the position in it, under keys
+  // starting with `prefix`.
+  void SaveState(const std::string& prefix, SolverState* state) const;
+  absl::Status RestoreState(const std::string& prefix, const SolverState& state);
 
  private:
   int64_t num_examples_;

@@ -159,6 +159,34 @@ bool MinimaxOptIterator::Iterate(double lambda, double schedule_factor, Iteratio
   return true;
 }
 
+void MinimaxOptIterator::SaveState(SolverState* state) const {
+  state->PutTensors("x", x_);
+  state->PutTensors("y", y_);
+  state->PutTensors("z", z_);
+  x_opt_.SaveState("x_opt", state);
+  y_opt_.SaveState("y_opt", state);
+  z_opt_.SaveState("z_opt", state);
+  outer_sampler_.SaveState("outer", state);
+  inner_sampler_.SaveState("inner", state);
+  state->PutDouble("last_stationarity", last_stationarity_);
+}
+
+absl::Status MinimaxOptIterator::RestoreState(const SolverState& state) {
+  absl::Status status = state.RestoreTensors("x", &x_);
+  if (status.ok()) status = state.RestoreTensors("y", &y_);
+  if (status.ok()) status = state.RestoreTensors("z", &z_);
+  if (status.ok()) status = x_opt_.RestoreState("x_opt", state);
+  if (status.ok()) status = y_opt_.RestoreState("y_opt", state);
+  if (status.ok()) status = z_opt_.RestoreState("z_opt", state);
+  if (status.ok()) status = outer_sampler_.RestoreState("outer", state);
+  if (status.ok()) status = inner_sampler_.RestoreState("inner", state);
+  if (!status.ok()) return status;
+  absl::StatusOr<double> stationarity = state.GetDouble("last_stationarity");
+  if (!stationarity.ok()) return stationarity.status();
+  last_stationarity_ = *stationarity;
+  return absl::OkStatus();
+}
+
 absl::Status Solve(const MinimaxOptOptions& options, BilevelProblem* problem,
                    SolverSummary* summary) {
   *summary = SolverSummary{};
@@ -174,10 +202,27 @@ absl::Status Solve(const MinimaxOptOptions& options, BilevelProblem* problem,
   IterationMonitor monitor(options, summary);
   const int64_t total = options.num_stages * options.iterations_per_stage;
   double lambda = options.initial_lambda;
+  // Where the loop starts: (0, 0), or where the checkpoint left off.
+  int first_stage = 0;
+  int64_t first_t = 0;
+  absl::Status status = monitor.Resume(problem, [&](const SolverState& state) {
+    absl::Status restored = it.RestoreState(state);
+    absl::StatusOr<int64_t> stage = state.GetInt("next_stage"), t = state.GetInt("next_t");
+    absl::StatusOr<double> next_lambda = state.GetDouble("next_lambda");
+    if (restored.ok()) restored = !stage.ok() ? stage.status() : t.status();
+    if (restored.ok()) restored = next_lambda.status();
+    if (restored.ok()) {
+      first_stage = static_cast<int>(*stage);
+      first_t = *t;
+      lambda = *next_lambda;
+    }
+    return restored;
+  });
+  if (!status.ok()) return status;
   bool running = true;
-  for (int stage = 0; stage < options.num_stages && running; ++stage) {
+  for (int stage = first_stage; stage < options.num_stages && running; ++stage) {
     summary->num_stages = stage + 1;
-    for (int64_t t = 0; t < options.iterations_per_stage; ++t) {
+    for (int64_t t = stage == first_stage ? first_t : 0; t < options.iterations_per_stage; ++t) {
       const int64_t iteration = stage * options.iterations_per_stage + t;
       IterationRecord record;
       record.iteration = iteration;
@@ -197,8 +242,20 @@ absl::Status Solve(const MinimaxOptOptions& options, BilevelProblem* problem,
         running = false;
         break;
       }
+      const bool final_convergence = stationary && stage + 1 == options.num_stages;
+      if (!final_convergence && !monitor.MaybeCheckpoint(problem, [&](SolverState* state) {
+            it.SaveState(state);
+            // The next iteration's position: the next stage once this one has ended.
+            state->PutInt("next_stage", record.stage_end ? stage + 1 : stage);
+            state->PutInt("next_t", record.stage_end ? 0 : t + 1);
+            state->PutDouble("next_lambda",
+                             record.stage_end ? lambda * options.lambda_growth : lambda);
+          })) {
+        running = false;
+        break;
+      }
       if (stationary) {
-        if (stage + 1 == options.num_stages) {
+        if (final_convergence) {
           monitor.Finish(TerminationType::kConverged,
                          absl::StrCat("stationarity tolerance ", options.stationarity_tolerance,
                                       " met in the final stage at iteration ", iteration));

@@ -112,6 +112,10 @@ class MinimaxOptIterator {
   // when the tolerance is positive, 0 otherwise.
   double last_stationarity() const { return last_stationarity_; }
 
+  // Checkpoints: x, y, z, the optimizers' state and both minibatch streams.
+  void SaveState(SolverState* state) const;
+  absl::Status RestoreState(const SolverState& state);
+
  private:
   MinimaxOptIterator(const MinimaxOptOptions& options, BilevelProblem* problem);
 

@@ -122,4 +122,20 @@ void GroupOptimizer::Step(TensorList* params, const TensorList& grads, double le
   }
 }
 
+void GroupOptimizer::SaveState(const std::string& prefix, SolverState* state) const {
+  state->PutTensors(prefix + "_buffer", buffer_);
+  state->PutTensors(prefix + "_second", second_);
+  state->PutInt(prefix + "_steps", steps_);
+}
+
+absl::Status GroupOptimizer::RestoreState(const std::string& prefix, const SolverState& state) {
+  absl::Status status = state.RestoreTensors(prefix + "_buffer", &buffer_);
+  if (status.ok()) status = state.RestoreTensors(prefix + "_second", &second_);
+  if (!status.ok()) return status;
+  absl::StatusOr<int64_t> steps = state.GetInt(prefix + "_steps");
+  if (!steps.ok()) return steps.status();
+  steps_ = *steps;
+  return absl::OkStatus();
+}
+
 }  // namespace bilevel

@@ -15,6 +15,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "solvers/checkpoint.h"
 #include "solvers/tensor_list.h"
 
 namespace bilevel {
@@ -82,6 +83,10 @@ class GroupOptimizer {
 
   const OptimizerOptions& options() const { return options_; }
   int64_t steps() const { return steps_; }
+
+  // Checkpoints: the moments and the step count under keys starting with `prefix`.
+  void SaveState(const std::string& prefix, SolverState* state) const;
+  absl::Status RestoreState(const std::string& prefix, const SolverState& state);
 
  private:
   OptimizerOptions options_;

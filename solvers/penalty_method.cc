@@ -31,6 +31,7 @@ absl::Status CheckRange(double value, double lo, double hi, bool lo_open, const 
 
 absl::Status Validate(const PenaltyOptions& options) {
   absl::Status status = ValidateBaseOptions(options);
+  if (status.ok()) status = RejectCheckpoints(options, "the penalty method");
   if (!status.ok()) return status;
   if (options.max_iterations < 1) {
     return absl::InvalidArgumentError(

@@ -3,7 +3,9 @@
 #include <ATen/core/Tensor.h>
 
 #include <cmath>
+#include <filesystem>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -24,6 +26,8 @@ std::string ToString(TerminationType type) {
       return "USER_STOP";
     case TerminationType::kNonFinite:
       return "NON_FINITE";
+    case TerminationType::kCheckpointFailed:
+      return "CHECKPOINT_FAILED";
     case TerminationType::kInvalidOptions:
       return "INVALID_OPTIONS";
   }
@@ -31,6 +35,27 @@ std::string ToString(TerminationType type) {
 }
 
 absl::Status ValidateBaseOptions(const SolverOptionsBase& options) {
+  const CheckpointOptions& c = options.checkpoint;
+  if (!c.path.empty()) {
+    if (c.every_iterations < 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "checkpoint.every_iterations must be >= 0 (0 = off), got ", c.every_iterations));
+    }
+    if (!(c.every_seconds >= 0) || std::isinf(c.every_seconds)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "checkpoint.every_seconds must be finite and >= 0 (0 = off), got ", c.every_seconds));
+    }
+    if (c.every_iterations == 0 && c.every_seconds == 0) {
+      return absl::InvalidArgumentError(
+          "checkpoint.path is set but checkpoint.every_iterations and checkpoint.every_seconds are "
+          "both 0: set one of them");
+    }
+  }
+  if (static_cast<bool>(options.checkpoint.save_user_state) !=
+      static_cast<bool>(options.checkpoint.restore_user_state)) {
+    return absl::InvalidArgumentError(
+        "checkpoint.save_user_state and checkpoint.restore_user_state must be set together");
+  }
   if (options.max_gradient_calls < 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         "max_gradient_calls must be >= 0 (0 = no budget), got ", options.max_gradient_calls));
@@ -100,6 +125,13 @@ absl::Status ValidateVariableList(const TensorList& v, const char* name) {
   return absl::OkStatus();
 }
 }  // namespace
+
+absl::Status RejectCheckpoints(const SolverOptionsBase& options, const std::string& solver) {
+  if (options.checkpoint.path.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("checkpoint.path is set, but ", solver,
+                   " does not write checkpoints (MinimaxOPT and the hypergradient solvers do)"));
+}
 
 absl::Status ValidateInitialPoint(const TensorList& x0, const TensorList& y0) {
   absl::Status status = ValidateVariableList(x0, "InitialOuter()");
@@ -174,6 +206,7 @@ void IterationMonitor::StopNonFinite(const std::string& what, int64_t iteration)
 }
 
 bool IterationMonitor::Observe(IterationRecord record, const TensorList& x, const TensorList& y) {
+  ++observed_;
   record.wall_time_seconds = ElapsedSeconds();
   record.oracle_calls = summary_->oracle_calls;
   summary_->num_iterations = record.iteration + 1;
@@ -216,6 +249,130 @@ void IterationMonitor::Finish(TerminationType type, std::string message) {
   summary_->termination = type;
   summary_->message = std::move(message);
   summary_->total_time_seconds = ElapsedSeconds();
+}
+
+namespace {
+
+// The oracle counters in a checkpoint, in this order.
+std::vector<std::pair<const char*, int64_t OracleCounts::*>> CounterFields() {
+  return {{"f_gradients", &OracleCounts::f_gradients},
+          {"g_gradients", &OracleCounts::g_gradients},
+          {"hessian_vector_products", &OracleCounts::hessian_vector_products},
+          {"jacobian_vector_products", &OracleCounts::jacobian_vector_products},
+          {"f_examples", &OracleCounts::f_examples},
+          {"g_examples", &OracleCounts::g_examples}};
+}
+
+}  // namespace
+
+absl::Status IterationMonitor::Resume(
+    BilevelProblem* problem, const std::function<absl::Status(const SolverState&)>& restore) {
+  absl::Status status = Restore(problem, restore);
+  if (!status.ok()) {
+    summary_->termination = TerminationType::kInvalidOptions;
+    summary_->message = std::string(status.message());
+  }
+  return status;
+}
+
+absl::Status IterationMonitor::Restore(
+    BilevelProblem* problem, const std::function<absl::Status(const SolverState&)>& restore) {
+  const CheckpointOptions& c = options_.checkpoint;
+  if (c.path.empty() || !std::filesystem::exists(c.path)) return absl::OkStatus();
+  absl::StatusOr<SolverState> loaded = SolverState::Load(c.path);
+  if (!loaded.ok()) return loaded.status();
+  const SolverState& state = *loaded;
+  auto mismatch = [&](const std::string& what) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the checkpoint ", c.path, " belongs to another solve (", what,
+                     "); delete it to start over, or point checkpoint.path elsewhere"));
+  };
+  absl::StatusOr<std::string> solver = state.GetString("solver");
+  absl::StatusOr<int64_t> seed = state.GetInt("seed");
+  absl::StatusOr<std::string> fingerprint = state.GetString("fingerprint");
+  if (!solver.ok() || !seed.ok() || !fingerprint.ok()) {
+    return absl::DataLossError(
+        absl::StrCat("the checkpoint ", c.path, " is incomplete; delete it to start over"));
+  }
+  if (*solver != summary_->solver) {
+    return mismatch(absl::StrCat("written by ", *solver, ", this is ", summary_->solver));
+  }
+  if (static_cast<uint64_t>(*seed) != options_.seed) {
+    return mismatch(absl::StrCat("seed ", *seed, ", this solve has seed ", options_.seed));
+  }
+  if (*fingerprint != c.fingerprint) {
+    return mismatch(
+        absl::StrCat("fingerprint '", *fingerprint, "', this solve has '", c.fingerprint, "'"));
+  }
+  absl::Status status = restore(state);
+  auto get_int = [&](const std::string& key) -> int64_t {
+    absl::StatusOr<int64_t> v = state.GetInt(key);
+    if (!v.ok() && status.ok()) status = v.status();
+    return v.ok() ? *v : 0;
+  };
+  for (const auto& [name, field] : CounterFields()) summary_->oracle_calls.*field = get_int(name);
+  observed_ = get_int("observed");
+  summary_->num_iterations = get_int("num_iterations");
+  summary_->num_stages = static_cast<int>(get_int("num_stages"));
+  absl::StatusOr<double> elapsed = state.GetDouble("elapsed_seconds");
+  absl::StatusOr<double> lambda = state.GetDouble("final_lambda");
+  if (status.ok() && !elapsed.ok()) status = elapsed.status();
+  if (status.ok() && !lambda.ok()) status = lambda.status();
+  TensorList random = problem->RandomState();
+  if (status.ok()) status = state.RestoreTensors("problem_random_state", &random);
+  if (status.ok()) problem->SetRandomState(random);
+  if (status.ok() && c.restore_user_state) {
+    absl::StatusOr<std::string> user = state.GetString("user_state");
+    status = user.ok() ? c.restore_user_state(*user) : user.status();
+  }
+  if (!status.ok()) {
+    return absl::DataLossError(absl::StrCat("cannot resume from the checkpoint ", c.path, ": ",
+                                            status.message(), "; delete it to start over"));
+  }
+  summary_->final_lambda = *lambda;
+  summary_->resumed_iterations = observed_;
+  start_ = std::chrono::steady_clock::now() -
+           std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+               std::chrono::duration<double>(*elapsed));
+  summary_->total_time_seconds = *elapsed;
+  last_checkpoint_seconds_ = *elapsed;
+  return absl::OkStatus();
+}
+
+bool IterationMonitor::MaybeCheckpoint(BilevelProblem* problem,
+                                       const std::function<void(SolverState*)>& fill) {
+  const CheckpointOptions& c = options_.checkpoint;
+  if (c.path.empty()) return true;
+  const double now = ElapsedSeconds();
+  const bool due = (c.every_iterations > 0 && observed_ % c.every_iterations == 0) ||
+                   (c.every_seconds > 0 && now - last_checkpoint_seconds_ >= c.every_seconds);
+  if (!due) return true;
+  last_checkpoint_seconds_ = now;
+  const auto t0 = std::chrono::steady_clock::now();
+  SolverState state;
+  state.PutString("solver", summary_->solver);
+  state.PutInt("seed", static_cast<int64_t>(options_.seed));
+  state.PutString("fingerprint", c.fingerprint);
+  for (const auto& [name, field] : CounterFields())
+    state.PutInt(name, summary_->oracle_calls.*field);
+  state.PutInt("observed", observed_);
+  state.PutInt("num_iterations", summary_->num_iterations);
+  state.PutInt("num_stages", summary_->num_stages);
+  state.PutDouble("final_lambda", summary_->final_lambda);
+  state.PutDouble("elapsed_seconds", now);
+  state.PutTensors("problem_random_state", problem->RandomState());
+  if (c.save_user_state) state.PutString("user_state", c.save_user_state());
+  fill(&state);
+  const absl::Status saved = state.Save(c.path);
+  // The write is not solver work: move the clock's origin forward by its duration.
+  start_ += std::chrono::steady_clock::now() - t0;
+  if (!saved.ok()) {
+    Finish(TerminationType::kCheckpointFailed,
+           absl::StrCat(saved.message(), "; the solve stopped at iteration ",
+                        summary_->num_iterations - 1, " with a usable iterate"));
+    return false;
+  }
+  return true;
 }
 
 }  // namespace bilevel

@@ -22,7 +22,9 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "solvers/bilevel_problem.h"
+#include "solvers/checkpoint.h"
 #include "solvers/tensor_list.h"
 
 namespace bilevel {
@@ -57,13 +59,14 @@ struct OracleCounts {
 };
 
 enum class TerminationType {
-  kConverged,       // the stationarity tolerance was met in the final stage
-  kIterationLimit,  // every stage / iteration ran
-  kOracleBudget,    // max_gradient_calls reached
-  kTimeLimit,       // max_wall_time_seconds reached
-  kUserStop,        // a callback asked to stop
-  kNonFinite,       // an objective or gradient became NaN or infinite; x, y are the last finite
-  kInvalidOptions,  // Solve returned a non-OK status; nothing ran
+  kConverged,         // the stationarity tolerance was met in the final stage
+  kIterationLimit,    // every stage / iteration ran
+  kOracleBudget,      // max_gradient_calls reached
+  kTimeLimit,         // max_wall_time_seconds reached
+  kUserStop,          // a callback asked to stop
+  kNonFinite,         // an objective or gradient became NaN or infinite; x, y are the last finite
+  kCheckpointFailed,  // writing options.checkpoint failed (the message says why); x, y are usable
+  kInvalidOptions,    // Solve returned a non-OK status; nothing ran
 };
 std::string ToString(TerminationType type);
 
@@ -96,6 +99,31 @@ using IterationCallback = std::function<CallbackResult(const IterationRecord&)>;
 using IterateCallback =
     std::function<CallbackResult(const IterationRecord&, const TensorList& x, const TensorList& y)>;
 
+// Periodic checkpoints of a solve, so that an interrupted process can continue it (see
+// checkpoint.h). Supported by MinimaxOPT and the hypergradient solvers; F2SA and the penalty
+// method reject a non-empty path.
+struct CheckpointOptions {
+  // The checkpoint file; empty = no checkpoints. When Solve starts and the file exists, the solve
+  // continues from it instead of starting at x0, y0 (the file must come from a solve with the same
+  // solver, seed and fingerprint; a mismatch is an error, not a silent restart). The file stays
+  // after the solve: delete it to start over.
+  std::string path;
+  // Write the state after every this many iterations, and after the first iteration that ends at
+  // least `every_seconds` of solver time after the last write; 0 turns a criterion off, and at
+  // least one must be on. Iterations since the last write are recomputed after a resume
+  // (identically, on the CPU).
+  int64_t every_iterations = 100;
+  double every_seconds = 0;
+  // Any text that identifies the options the checkpoint belongs to (e.g. the settings in words);
+  // a resume with a different fingerprint is refused.
+  std::string fingerprint;
+  // The caller's own state, saved in the same file (atomically with the solver's, so both describe
+  // the same iteration) and handed back on resume; e.g. the metrics recorded so far. Both or
+  // neither must be set.
+  std::function<std::string()> save_user_state;
+  std::function<absl::Status(const std::string&)> restore_user_state;
+};
+
 // Options every solver has. Solver-specific options structs derive from this.
 struct SolverOptionsBase {
   // Stop after this many gradient calls (OracleCounts::GradientCalls()); 0 = no budget.
@@ -115,10 +143,14 @@ struct SolverOptionsBase {
   std::vector<IterationCallback> callbacks;
   // Called after `callbacks`, with the iterate; the first to return kStop ends the solve.
   std::vector<IterateCallback> iterate_callbacks;
+  // Periodic checkpoints (off by default).
+  CheckpointOptions checkpoint;
 };
 
 // Checks the fields of SolverOptionsBase; the message names the offending field.
 absl::Status ValidateBaseOptions(const SolverOptionsBase& options);
+// For solvers without checkpoint support: an error when options.checkpoint.path is set.
+absl::Status RejectCheckpoints(const SolverOptionsBase& options, const std::string& solver);
 // Checks that the batch sizes fit the problem's data (names the field).
 absl::Status ValidateBatchSizes(const SolverOptionsBase& options, int64_t num_outer_examples,
                                 int64_t num_inner_examples);
@@ -137,7 +169,10 @@ struct SolverSummary {
   int64_t num_iterations = 0;
   int num_stages = 0;  // stages started
   double final_lambda = 0;
-  double total_time_seconds = 0;
+  double total_time_seconds = 0;  // includes the time before a resume, excludes checkpoint writes
+  // Iterations restored from a checkpoint (0: the solve started at x0, y0). `iterations` then holds
+  // only the records of the iterations run after the resume.
+  int64_t resumed_iterations = 0;
 
   // True when the solve ran (the iterate is meaningful), whatever made it stop.
   bool IsSolutionUsable() const;
@@ -174,10 +209,28 @@ class IterationMonitor {
   // Sets the termination type and message (the solver's normal end).
   void Finish(TerminationType type, std::string message);
 
+  // Checkpoints (options.checkpoint). Resume, called once before the first iteration, loads the
+  // checkpoint file if there is one: it checks that the file belongs to this solve (solver, seed,
+  // fingerprint), restores the oracle counts, the clock, the problem's random state and the
+  // caller's state, then hands the state to `restore` for the solver's own part. Without a file
+  // (or with checkpoints off) it does nothing. On failure the summary says kInvalidOptions and
+  // the status names the file and what to do.
+  absl::Status Resume(BilevelProblem* problem,
+                      const std::function<absl::Status(const SolverState&)>& restore);
+  // Called after an iteration Observe accepted: every `every_iterations` iterations, writes the
+  // checkpoint with the state `fill` adds. The time it takes is left out of the solver clock.
+  // Returns false (termination kCheckpointFailed) when the file cannot be written.
+  bool MaybeCheckpoint(BilevelProblem* problem, const std::function<void(SolverState*)>& fill);
+
  private:
+  absl::Status Restore(BilevelProblem* problem,
+                       const std::function<absl::Status(const SolverState&)>& restore);
+
   const SolverOptionsBase& options_;
   SolverSummary* summary_;
   std::chrono::steady_clock::time_point start_;
+  int64_t observed_ = 0;  // iterations accepted, including those restored from a checkpoint
+  double last_checkpoint_seconds_ = 0;  // solver clock at the last checkpoint (or the resume)
 };
 
 }  // namespace bilevel

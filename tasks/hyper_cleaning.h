@@ -71,6 +71,11 @@ class HyperCleaningTask : public Task {
   int64_t NumOuterExamples() const override { return data_.val_y.size(0); }
   int64_t NumInnerExamples() const override { return data_.train_y.size(0); }
   TaskMetrics Evaluate(const bilevel::TensorList& x, const bilevel::TensorList& y) override;
+  // The dropout generator's state, so that a checkpointed solve resumes with the same masks.
+  bilevel::TensorList RandomState() const override { return {generator_.get_state()}; }
+  void SetRandomState(const bilevel::TensorList& state) override {
+    generator_.set_state(state.at(0));
+  }
 
  private:
   at::Tensor Logits(const at::Tensor& input, const bilevel::TensorList& y, bool dropout);
