@@ -2,6 +2,7 @@
 
 #include <ATen/Context.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <iostream>
 #include <utility>
@@ -28,6 +29,9 @@ ABSL_FLAG(std::string, data_dir, "",
           "the data cache tools/setup.sh fills (default: $BILEVEL_DATA_DIR or "
           "~/.cache/hessian-free-bilevel)");
 ABSL_FLAG(int, threads, 1, "LibTorch intra-op threads (BLAS keeps its own pool)");
+ABSL_FLAG(double, checkpoint_seconds, 60,
+          "checkpoint each run after this much solver time, so that an interrupted experiment "
+          "continues where it stopped when rerun with the same flags (0: off)");
 
 namespace experiments {
 
@@ -67,6 +71,16 @@ int Main(const std::string& figure, int argc, char** argv,
     }
     s.seeds.push_back(seed);
   }
+  if (s.seeds.empty()) {
+    s.seeds = s.preset == "ci"        ? std::vector<uint64_t>{1}
+              : s.preset == "default" ? std::vector<uint64_t>{1, 2, 3}
+                                      : std::vector<uint64_t>{1, 2, 3, 4, 5};
+  }
+  s.checkpoint_seconds = absl::GetFlag(FLAGS_checkpoint_seconds);
+  if (!(s.checkpoint_seconds >= 0) || std::isinf(s.checkpoint_seconds)) {
+    std::cerr << figure << ": --checkpoint_seconds must be finite and >= 0 (0 = off)\n";
+    return 2;
+  }
   if (absl::GetFlag(FLAGS_threads) < 1) {
     std::cerr << figure << ": --threads must be >= 1\n";
     return 2;
@@ -91,6 +105,17 @@ int Main(const std::string& figure, int argc, char** argv,
   return 0;
 }
 
+Experiment NewExperiment(const Settings& s) {
+  Experiment e;
+  e.figure = s.figure;
+  e.preset = s.preset;
+  e.output_dir = s.output_dir;
+  e.device = s.device.str();
+  e.seeds = s.seeds;
+  e.checkpoint_every_seconds = s.checkpoint_seconds;
+  return e;
+}
+
 namespace {
 
 template <typename Options>
@@ -99,10 +124,11 @@ Method MakeMethod(std::string name, Options options, std::string settings) {
   m.name = std::move(name);
   m.settings = std::move(settings);
   m.run = [options](tasks::Task* task, uint64_t seed, const bilevel::IterateCallback& observer,
-                    bilevel::SolverSummary* summary) {
+                    const bilevel::CheckpointOptions& checkpoint, bilevel::SolverSummary* summary) {
     Options o = options;
     o.seed = seed;
     o.iterate_callbacks.push_back(observer);
+    o.checkpoint = checkpoint;
     return bilevel::Solve(o, task, summary);
   };
   return m;

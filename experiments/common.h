@@ -28,9 +28,14 @@ struct Settings {
   std::string preset;  // ci | default | paper
   std::string output_dir;
   c10::Device device = c10::Device(c10::kCPU);
-  std::vector<uint64_t> seeds;
+  std::vector<uint64_t> seeds;  // --seeds, or the preset's: ci 1; default 1,2,3; paper 1..5
   std::string data_dir;
+  double checkpoint_seconds = 60;
 };
+
+// An experiment with the settings every figure shares (figure, preset, output folder, device,
+// seeds, checkpoints); the figure adds its methods, notes and evaluation interval.
+Experiment NewExperiment(const Settings& settings);
 
 // Parses the command line (Abseil flags), validates the common flags, configures the CPU runtime,
 // and runs `body`. Returns the process exit code: 0, 1 on a failed run, 2 on a bad flag; errors

@@ -21,12 +21,7 @@ absl::Status Fig1(const Settings& s) {
   const int inner = ci ? 20 : 100;  // the paper's 100 inner steps
   const int outer = ci ? 10 : (s.preset == "paper" ? 100 : 30);
 
-  Experiment e;
-  e.figure = "fig1_logreg_synthetic";
-  e.preset = s.preset;
-  e.output_dir = s.output_dir;
-  e.device = s.device.str();
-  e.seeds = s.seeds.empty() ? std::vector<uint64_t>{1} : s.seeds;
+  Experiment e = NewExperiment(s);
   e.eval_every_gradient_calls = ci ? 50 : 200;
   e.notes =
       "Synthetic data generated from the seed (the paper's generator and sizes were lost); "

@@ -30,12 +30,7 @@ absl::Status Fig2(const Settings& s) {
   const int outer = ci ? 5 : (paper ? 50 : 20);
   const int inner = ci ? 20 : (paper ? 500 : 100);
 
-  Experiment e;
-  e.figure = "fig2_logreg_text";
-  e.preset = s.preset;
-  e.output_dir = s.output_dir;
-  e.device = s.device.str();
-  e.seeds = s.seeds.empty() ? std::vector<uint64_t>{1} : s.seeds;
+  Experiment e = NewExperiment(s);
   e.eval_every_gradient_calls = ci ? 40 : 200;
   e.notes =
       "20newsgroups is not available on this machine: the Debian fortunes corpus stands in "

