@@ -1,0 +1,78 @@
+// What //paper:summarize computes from the experiments' curves.csv: runs grouped by method and
+// seed, curves averaged over seeds, mean ± standard deviation of final values, and the findings
+// the paper states in words (who wins, by how much, in gradient calls and seconds). Kept apart
+// from the binary so that the numbers the paper prints are tested.
+#ifndef PAPER_SUMMARY_H_
+#define PAPER_SUMMARY_H_
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace paper {
+
+// One evaluation point of a run: the numeric columns of curves.csv.
+struct Row {
+  std::map<std::string, double> values;
+  // NaN when the column is missing or not a number.
+  double Get(const std::string& column) const;
+};
+using Curve = std::vector<Row>;  // one run (method, seed), in file order
+
+// method → its runs, one per seed in order of first appearance.
+using Curves = std::map<std::string, std::vector<Curve>>;
+
+// Parses curves.csv (header first; "method" and "seed" columns required).
+absl::StatusOr<Curves> ParseCurves(const std::string& csv);
+absl::StatusOr<Curves> ReadCurves(const std::string& path);
+
+// The point-wise mean over the runs of every column, for as many points as the shortest run has
+// (the runs of a method share their gradient-call grid: call counts do not depend on the seed).
+Curve MeanCurve(const std::vector<Curve>& runs);
+
+// Mean and sample standard deviation of `value` over the runs where it is finite.
+struct Stat {
+  double mean = 0;
+  double sd = 0;
+  int n = 0;  // runs with a finite value
+};
+Stat Over(const std::vector<Curve>& runs, const std::function<double(const Curve&)>& value);
+
+// Last finite value of a column; NaN when none.
+double Last(const Curve& run, const std::string& column);
+// Largest finite value of a column; NaN when none.
+double Best(const Curve& run, const std::string& column);
+// `column` at the last point whose gradient_calls <= budget; NaN when none.
+double AtBudget(const Curve& run, const std::string& column, double budget);
+// The first point where `column` <= target (or >= target when `higher_is_better`); nullptr if
+// none.
+const Row* FirstReaching(const Curve& run, const std::string& column, double target,
+                         bool higher_is_better);
+
+// "m ± sd" (TeX) with `format` for both, scaled by `scale`; "m" for one run; "--" for none.
+std::string PlusMinus(const Stat& s, const char* format, double scale = 1);
+
+// Escapes text for LaTeX's default (OT1) fonts.
+std::string Tex(const std::string& s);
+
+// A sentence on a figure whose methods are compared by the final value of `column` (validation
+// loss, lower is better; test accuracy, higher is better): the methods in order with their means,
+// then how many gradient calls and seconds MinimaxOPT (method "MinimaxOPT") needs to reach the
+// best baseline's final value, on the curves averaged over seeds. `scale` multiplies the printed
+// values (100 for accuracies in percent).
+std::string RankingFinding(const Curves& curves, const std::string& column, bool higher_is_better,
+                           const char* format, double scale);
+
+// Seconds to reach `target` test accuracy in each run of a method: "m ± sd" when every seed got
+// there, "m (k of n seeds)" when some did, "never" when none did.
+std::string SecondsTo(const std::vector<Curve>& runs, double target);
+// A sentence: the methods in the order they reach `target` test accuracy (mean seconds over the
+// seeds that reach it), then those that never do.
+std::string FirstToFinding(const Curves& curves, double target);
+
+}  // namespace paper
+
+#endif  // PAPER_SUMMARY_H_
