@@ -99,7 +99,7 @@ std::string BuildCommit() {
       }
     }
   }
-  return "unknown (set BILEVEL_COMMIT; builds inside the Bazel sandbox cannot see git)";
+  return "unknown (not run from a git checkout; set BILEVEL_COMMIT)";
 }
 
 absl::Status Run(const Experiment& e, const TaskFactory& make_task) {

@@ -73,7 +73,9 @@ absl::Status Run(const Experiment& experiment, const TaskFactory& make_task);
 // Writes `contents` to `path` through a temporary file and a rename.
 absl::Status WriteFileAtomically(const std::string& path, const std::string& contents);
 
-// The commit the binary was built from (Bazel's stable status, when stamped), else "unknown".
+// The commit the experiment runs at: $BILEVEL_COMMIT (the experiment genrules set it from
+// Bazel's volatile workspace status, tools/workspace_status.sh; "-dirty" marks uncommitted
+// changes), else `git rev-parse HEAD` in the workspace under `bazel run`, else "unknown ...".
 std::string BuildCommit();
 
 }  // namespace experiments
