@@ -119,10 +119,12 @@ Experiment NewExperiment(const Settings& s) {
 namespace {
 
 template <typename Options>
-Method MakeMethod(std::string name, Options options, std::string settings) {
+Method MakeMethod(std::string name, Options options, std::string settings,
+                  int64_t total_iterations) {
   Method m;
   m.name = std::move(name);
   m.settings = std::move(settings);
+  m.total_iterations = total_iterations;
   m.run = [options](tasks::Task* task, uint64_t seed, const bilevel::IterateCallback& observer,
                     const bilevel::CheckpointOptions& checkpoint, bilevel::SolverSummary* summary) {
     Options o = options;
@@ -155,7 +157,8 @@ Method MinimaxMethod(std::string name, bilevel::MinimaxOptOptions o) {
       o.num_stages, o.iterations_per_stage, o.initial_lambda, o.lambda_growth,
       Describe(o.x_optimizer), Describe(o.y_optimizer), Describe(o.z_optimizer),
       bilevel::ToString(o.schedule), Batches(o));
-  return MakeMethod(std::move(name), std::move(o), std::move(settings));
+  const int64_t total = o.num_stages * o.iterations_per_stage;
+  return MakeMethod(std::move(name), std::move(o), std::move(settings), total);
 }
 
 Method HypergradientMethod(std::string name, bilevel::HypergradientOptions o) {
@@ -165,7 +168,8 @@ Method HypergradientMethod(std::string name, bilevel::HypergradientOptions o) {
       bilevel::ToString(o.method), o.max_iterations, o.inner_steps, o.truncation,
       o.linear_solver_iterations, o.linear_solver_step, Describe(o.inner_optimizer),
       Describe(o.outer_optimizer), bilevel::ToString(o.schedule), Batches(o));
-  return MakeMethod(std::move(name), std::move(o), std::move(settings));
+  const int64_t total = o.max_iterations;
+  return MakeMethod(std::move(name), std::move(o), std::move(settings), total);
 }
 
 Method F2saMethod(std::string name, bilevel::F2saOptions o) {
@@ -173,7 +177,8 @@ Method F2saMethod(std::string name, bilevel::F2saOptions o) {
       "F2SA: %d outer x %d inner steps, lambda0 %g + %g per step, x %s, y %s, z %s, %s",
       o.max_iterations, o.inner_steps, o.initial_lambda, o.lambda_increment,
       Describe(o.x_optimizer), Describe(o.y_optimizer), Describe(o.z_optimizer), Batches(o));
-  return MakeMethod(std::move(name), std::move(o), std::move(settings));
+  const int64_t total = o.max_iterations;
+  return MakeMethod(std::move(name), std::move(o), std::move(settings), total);
 }
 
 Method PenaltyMethod(std::string name, bilevel::PenaltyOptions o) {
@@ -181,7 +186,8 @@ Method PenaltyMethod(std::string name, bilevel::PenaltyOptions o) {
       absl::StrFormat("Penalty: %d iterations x %d inner steps, rho0 %g, x %s, y %s, %s",
                       o.max_iterations, o.inner_steps, o.initial_penalty, Describe(o.x_optimizer),
                       Describe(o.y_optimizer), Batches(o));
-  return MakeMethod(std::move(name), std::move(o), std::move(settings));
+  const int64_t total = o.max_iterations;
+  return MakeMethod(std::move(name), std::move(o), std::move(settings), total);
 }
 
 }  // namespace experiments

@@ -131,10 +131,9 @@ absl::Status Run(const Experiment& e, const TaskFactory& make_task) {
       std::string rows;
       double evaluation_seconds = 0;
       int64_t next_eval = e.eval_every_gradient_calls, last_evaluated = -1;
-      const auto run_start = std::chrono::steady_clock::now();
       auto evaluate = [&](int64_t iteration, const bilevel::OracleCounts& calls,
                           double solver_clock, const bilevel::TensorList& x,
-                          const bilevel::TensorList& y) {
+                          const bilevel::TensorList& y, const bilevel::IterationRecord* record) {
         const auto t0 = std::chrono::steady_clock::now();
         const tasks::TaskMetrics m = (*task)->Evaluate(x, y);
         const double wall = solver_clock - evaluation_seconds;
@@ -160,13 +159,28 @@ absl::Status Run(const Experiment& e, const TaskFactory& make_task) {
         }
         header = absl::StrJoin(names, ",");
         absl::StrAppend(&rows, absl::StrJoin(cells, ","), "\n");
-        const double elapsed =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
+        // Progress: the solver clock (it survives resumes and includes evaluation) and, when the
+        // method's length is known, the time left at the pace so far.
+        std::string where = iteration < 0 ? "start" : absl::StrCat("iter ", iteration);
+        if (iteration >= 0 && method.total_iterations > 0) {
+          absl::StrAppend(&where, "/", method.total_iterations);
+        }
+        if (record != nullptr) {
+          where =
+              absl::StrFormat("stage %d, lambda %.4g, %s", record->stage, record->lambda, where);
+        }
+        std::string left;
+        if (method.total_iterations > 0 && iteration >= 0) {
+          const double pace = solver_clock / static_cast<double>(iteration + 1);
+          left =
+              absl::StrFormat(", ~%.0f s left",
+                              pace * static_cast<double>(method.total_iterations - iteration - 1));
+        }
         std::cerr << absl::StrFormat(
-            "%s [%s seed %d] iter %d, gradient calls %d, validation loss %.5g, test accuracy "
-            "%.4f, %.1f s elapsed\n",
-            e.figure, method.name, seed, iteration, calls.GradientCalls(), m.validation_loss,
-            m.test_accuracy, elapsed);
+            "%s [%s seed %d] %s, gradient calls %d, validation loss %.5g, test accuracy %.4f, "
+            "%.1f s%s\n",
+            e.figure, method.name, seed, where, calls.GradientCalls(), m.validation_loss,
+            m.test_accuracy, solver_clock, left);
         last_evaluated = iteration;
       };
       // The runner's part of a checkpoint: its counters, then the header and the rows so far.
@@ -197,15 +211,15 @@ absl::Status Run(const Experiment& e, const TaskFactory& make_task) {
         };
       }
       if (!fs::exists(run_checkpoint)) {
-        evaluate(-1, bilevel::OracleCounts{}, 0.0, (*task)->InitialOuter(),
-                 (*task)->InitialInner());
+        evaluate(-1, bilevel::OracleCounts{}, 0.0, (*task)->InitialOuter(), (*task)->InitialInner(),
+                 nullptr);
       }
       bilevel::IterateCallback observer = [&](const bilevel::IterationRecord& r,
                                               const bilevel::TensorList& x,
                                               const bilevel::TensorList& y) {
         const int64_t calls = r.oracle_calls.GradientCalls();
         if (calls >= next_eval) {
-          evaluate(r.iteration, r.oracle_calls, r.wall_time_seconds, x, y);
+          evaluate(r.iteration, r.oracle_calls, r.wall_time_seconds, x, y, &r);
           next_eval = (calls / e.eval_every_gradient_calls + 1) * e.eval_every_gradient_calls;
         }
         return bilevel::CallbackResult::kContinue;
@@ -223,7 +237,7 @@ absl::Status Run(const Experiment& e, const TaskFactory& make_task) {
       }
       if (summary.IsSolutionUsable() && summary.num_iterations - 1 != last_evaluated) {
         evaluate(summary.num_iterations - 1, summary.oracle_calls, summary.total_time_seconds,
-                 summary.x, summary.y);
+                 summary.x, summary.y, nullptr);
       }
       const std::string json = absl::StrFormat(
           "{\"method\": %s, \"seed\": %d, \"termination\": %s, \"message\": %s, "

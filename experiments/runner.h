@@ -47,6 +47,8 @@ struct Method {
   std::string name;
   RunMethod run;
   std::string settings;  // the method's options in words, for the manifest
+  // Iterations a run makes when nothing stops it early, for the time-left estimate; 0 unknown.
+  int64_t total_iterations = 0;
 };
 
 struct Experiment {
