@@ -4,12 +4,14 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <utility>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -103,6 +105,30 @@ int Main(const std::string& figure, int argc, char** argv,
   }
   std::cerr << figure << ": wrote " << s.output_dir << "\n";
   return 0;
+}
+
+absl::Status AddDataChecksums(const std::string& data_dir, const std::string& folder,
+                              Experiment* experiment) {
+  const std::string path = absl::StrCat(data_dir, "/CHECKSUMS.md5");
+  std::ifstream in(path);
+  if (!in) {
+    return absl::NotFoundError(
+        absl::StrCat("cannot read ", path, "; run tools/setup.sh to fetch the data sets"));
+  }
+  std::vector<std::string> lines;
+  std::string line;
+  while (std::getline(in, line)) {
+    const size_t file = line.find("  ");
+    if (file != std::string::npos && absl::StartsWith(line.substr(file + 2), folder + "/")) {
+      lines.push_back(line);
+    }
+  }
+  if (lines.empty()) {
+    return absl::NotFoundError(
+        absl::StrCat(path, " lists no file under ", folder, "/; run tools/setup.sh to fetch it"));
+  }
+  experiment->data_checksums = std::move(lines);
+  return absl::OkStatus();
 }
 
 Experiment NewExperiment(const Settings& s) {

@@ -43,6 +43,12 @@ Experiment NewExperiment(const Settings& settings);
 int Main(const std::string& figure, int argc, char** argv,
          const std::function<absl::Status(const Settings&)>& body);
 
+// Puts the lines of <data_dir>/CHECKSUMS.md5 (written by tools/setup.sh, checked by the loaders)
+// for the files under `folder` ("mnist", "fashion-mnist", "fortunes") in the experiment's
+// manifest; an error if there are none.
+absl::Status AddDataChecksums(const std::string& data_dir, const std::string& folder,
+                              Experiment* experiment);
+
 // Methods from solver options; each run sets the options' seed and adds the runner's observer.
 Method MinimaxMethod(std::string name, bilevel::MinimaxOptOptions options);
 Method HypergradientMethod(std::string name, bilevel::HypergradientOptions options);

@@ -31,6 +31,8 @@ absl::Status Fig2(const Settings& s) {
   const int inner = ci ? 20 : (paper ? 500 : 100);
 
   Experiment e = NewExperiment(s);
+  absl::Status checksums = AddDataChecksums(s.data_dir, "fortunes", &e);
+  if (!checksums.ok()) return checksums;
   e.eval_every_gradient_calls = ci ? 40 : 200;
   e.notes =
       "20newsgroups is not available on this machine: the Debian fortunes corpus stands in "

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/str_split.h"
 #include "experiments/common.h"
 #include "tasks/data/image_datasets.h"
 #include "tasks/resnet_weight_decay.h"
@@ -35,6 +36,12 @@ absl::Status Fig3(const Settings& s) {
   const int outer = ci ? 3 : (paper ? 100 : 10);
 
   Experiment e = NewExperiment(s);
+  if (cifar.empty()) {
+    absl::Status checksums = AddDataChecksums(s.data_dir, "fashion-mnist", &e);
+    if (!checksums.ok()) return checksums;
+  } else {  // the user's files: named, not checked against a known checksum
+    e.data_checksums = absl::StrSplit(images->provenance, '\n', absl::SkipEmpty());
+  }
   e.eval_every_gradient_calls = ci ? 30 : 60;
   e.notes = cifar.empty() ? "CIFAR-10 is not available on this machine: Fashion-MNIST stands in "
                             "for it; default preset on a subset and a narrower network"

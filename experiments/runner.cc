@@ -276,16 +276,19 @@ absl::Status Run(const Experiment& e, const TaskFactory& make_task) {
 
   std::vector<std::string> seeds;
   for (uint64_t s : e.seeds) seeds.push_back(absl::StrCat(s));
+  std::vector<std::string> checksums;
+  for (const std::string& line : e.data_checksums) checksums.push_back(JsonString(line));
   const double total =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const std::string manifest = absl::StrFormat(
       "{\n  \"figure\": %s,\n  \"preset\": %s,\n  \"device\": %s,\n  \"seeds\": [%s],\n"
-      "  \"data\": %s,\n  \"notes\": %s,\n  \"commit\": %s,\n  \"machine\": {\"host\": %s, "
+      "  \"data\": %s,\n  \"data_checksums\": [%s],\n  \"notes\": %s,\n  \"commit\": %s,\n  "
+      "\"machine\": {\"host\": %s, "
       "\"cores\": %d, \"runtime\": %s},\n  \"wall_time_seconds\": %.1f,\n"
       "  \"eval_every_gradient_calls\": %d,\n  \"runs\": [\n    %s\n  ]\n}\n",
       JsonString(e.figure), JsonString(e.preset), JsonString(e.device), absl::StrJoin(seeds, ", "),
-      JsonString(data_description), JsonString(e.notes), JsonString(BuildCommit()),
-      JsonString(Hostname()), std::thread::hardware_concurrency(),
+      JsonString(data_description), absl::StrJoin(checksums, ", "), JsonString(e.notes),
+      JsonString(BuildCommit()), JsonString(Hostname()), std::thread::hardware_concurrency(),
       JsonString(bilevel::DescribeCpuRuntime()), total, e.eval_every_gradient_calls,
       absl::StrJoin(run_summaries, ",\n    "));
   return WriteFileAtomically((dir / "manifest.json").string(), manifest);

@@ -18,7 +18,8 @@
 //   curves.csv                  every run's rows: method, seed, iteration, gradient_calls,
 //                               hessian_vector_products, wall_time_seconds (solver time, without
 //                               metric evaluation), then the task's metrics
-//   manifest.json               options, seeds, data and what stood in for it, commit, machine,
+//   manifest.json               options, seeds, data, its files' checksums and what stood in for
+//                               it, commit, machine,
 //                               wall time
 #ifndef EXPERIMENTS_RUNNER_H_
 #define EXPERIMENTS_RUNNER_H_
@@ -65,6 +66,8 @@ struct Experiment {
   std::string device = "cpu";
   std::vector<Method> methods;
   std::string notes;  // anything the reader of the outputs must know (stand-ins, scale)
+  // "<md5>  <file>" for every data file the experiment read (empty for generated data).
+  std::vector<std::string> data_checksums;
 };
 
 // Makes the task for a seed (the data split and initialisation may depend on it).

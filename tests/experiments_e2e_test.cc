@@ -1,6 +1,8 @@
 // End to end: every experiment at --preset=ci (run by the //experiments:*_ci build actions this
 // test depends on) wrote curves with the documented columns, every method appears, the
 // manifests carry their fields, and MinimaxOPT lowered the validation loss in every run.
+#include <gtest/gtest.h>
+
 #include <fstream>
 #include <map>
 #include <set>
@@ -8,8 +10,7 @@
 #include <string>
 #include <vector>
 
-#include <gtest/gtest.h>
-
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 
 namespace {
@@ -23,6 +24,7 @@ std::string Read(const std::string& path) {
 struct Case {
   std::string dir;
   std::set<std::string> methods;
+  std::string data_folder;  // the data cache folder the experiment reads; "" for generated data
 };
 
 class ExperimentOutputsTest : public ::testing::TestWithParam<Case> {};
@@ -33,11 +35,16 @@ TEST_P(ExperimentOutputsTest, CurvesAndManifestFollowTheSchema) {
   std::string line;
   ASSERT_TRUE(std::getline(curves, line));
   const std::vector<std::string> header = absl::StrSplit(line, ',');
-  const std::vector<std::string> required = {
-      "method",         "seed",           "iteration",
-      "gradient_calls", "hessian_vector_products", "jacobian_vector_products",
-      "wall_time_seconds", "validation_loss", "test_loss",
-      "test_accuracy"};
+  const std::vector<std::string> required = {"method",
+                                             "seed",
+                                             "iteration",
+                                             "gradient_calls",
+                                             "hessian_vector_products",
+                                             "jacobian_vector_products",
+                                             "wall_time_seconds",
+                                             "validation_loss",
+                                             "test_loss",
+                                             "test_accuracy"};
   for (size_t i = 0; i < required.size(); ++i) {
     ASSERT_LT(i, header.size());
     EXPECT_EQ(header[i], required[i]);
@@ -61,11 +68,18 @@ TEST_P(ExperimentOutputsTest, CurvesAndManifestFollowTheSchema) {
   EXPECT_LT(losses["MinimaxOPT"].back(), losses["MinimaxOPT"].front()) << dir;
 
   const std::string manifest = Read(dir + "/manifest.json");
-  for (const char* key : {"\"figure\"", "\"preset\": \"ci\"", "\"seeds\"", "\"data\"",
-                          "\"notes\"", "\"commit\"", "\"machine\"", "\"wall_time_seconds\"",
-                          "\"runs\"", "\"termination\"", "\"settings\""}) {
+  for (const char* key :
+       {"\"figure\"", "\"preset\": \"ci\"", "\"seeds\"", "\"data\"", "\"notes\"", "\"commit\"",
+        "\"machine\"", "\"wall_time_seconds\"", "\"runs\"", "\"termination\"", "\"settings\""}) {
     EXPECT_NE(manifest.find(key), std::string::npos) << key << " missing in " << dir;
   }
+  // Real data is named with its checksum; the synthetic figure has none to give.
+  if (!GetParam().data_folder.empty()) {
+    EXPECT_NE(manifest.find(absl::StrCat("  ", GetParam().data_folder, "/")), std::string::npos)
+        << "no checksum of " << GetParam().data_folder << " files in " << dir;
+  }
+  // The experiment genrules record the commit they ran at (tools/workspace_status.sh).
+  EXPECT_EQ(manifest.find("\"commit\": \"unknown"), std::string::npos) << dir;
 }
 
 const std::set<std::string> kLogistic = {"MinimaxOPT", "Reverse", "FixedPoint", "CG"};
@@ -74,13 +88,14 @@ const std::set<std::string> kCleaning = {"MinimaxOPT", "MinimaxOPT-momentum-cosi
 
 INSTANTIATE_TEST_SUITE_P(
     CiPreset, ExperimentOutputsTest,
-    ::testing::Values(Case{"fig1_logreg_synthetic_ci", kLogistic},
-                      Case{"fig2_logreg_text_ci", kLogistic},
+    ::testing::Values(Case{"fig1_logreg_synthetic_ci", kLogistic, ""},
+                      Case{"fig2_logreg_text_ci", kLogistic, "fortunes"},
                       Case{"fig3_resnet_weight_decay_ci",
-                           {"MinimaxOPT", "T1-T2", "Reverse", "Neumann", "CG"}},
-                      Case{"fig4_hyper_cleaning_ci/noise_0.5", kCleaning},
-                      Case{"fig4_hyper_cleaning_ci/noise_0.7", kCleaning},
-                      Case{"fig4_hyper_cleaning_ci/noise_0.9", kCleaning}));
+                           {"MinimaxOPT", "T1-T2", "Reverse", "Neumann", "CG"},
+                           "fashion-mnist"},
+                      Case{"fig4_hyper_cleaning_ci/noise_0.5", kCleaning, "mnist"},
+                      Case{"fig4_hyper_cleaning_ci/noise_0.7", kCleaning, "mnist"},
+                      Case{"fig4_hyper_cleaning_ci/noise_0.9", kCleaning, "mnist"}));
 
 TEST(Paper, CiPdfWasBuilt) {
   const std::string pdf = Read("paper/paper_ci.pdf");
