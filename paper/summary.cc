@@ -27,6 +27,10 @@ std::string Number(double v, const char* format) {
   return buffer;
 }
 
+// Seconds with two significant digits below 10 s (runs of a fraction of a second), one decimal
+// above.
+std::string Seconds(double v) { return Number(v, std::fabs(v) < 10 ? "%.2g" : "%.1f"); }
+
 bool IsBaseline(const std::string& method) { return method.rfind("MinimaxOPT", 0) != 0; }
 
 }  // namespace
@@ -220,12 +224,12 @@ std::string RankingFinding(const Curves& curves, const std::string& column, bool
       "the final %s of the best baseline (%s: %s after %s gradient calls and %s s)", what,
       Tex(best_baseline->method), Number(best_baseline->stat.mean * scale, format),
       Number(Last(baseline, "gradient_calls"), "%.0f"),
-      Number(Last(baseline, "wall_time_seconds"), "%.1f"));
+      Seconds(Last(baseline, "wall_time_seconds")));
   const Row* reached = FirstReaching(ours, column, best_baseline->stat.mean, higher_is_better);
   if (reached != nullptr) {
     absl::StrAppend(&out, " On the seed-averaged curves MinimaxOPT reaches ", target, " after ",
                     Number(reached->Get("gradient_calls"), "%.0f"), " gradient calls and ",
-                    Number(reached->Get("wall_time_seconds"), "%.1f"), " s.");
+                    Seconds(reached->Get("wall_time_seconds")), " s.");
   } else {
     absl::StrAppend(&out, " On the seed-averaged curves MinimaxOPT does not reach ", target,
                     " within its ", Number(Last(ours, "gradient_calls"), "%.0f"),
