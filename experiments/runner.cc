@@ -165,7 +165,7 @@ absl::Status Run(const Experiment& e, const TaskFactory& make_task) {
         if (iteration >= 0 && method.total_iterations > 0) {
           absl::StrAppend(&where, "/", method.total_iterations);
         }
-        if (record != nullptr) {
+        if (record != nullptr && record->lambda > 0) {  // staged solvers: MinimaxOPT
           where =
               absl::StrFormat("stage %d, lambda %.4g, %s", record->stage, record->lambda, where);
         }
@@ -210,7 +210,7 @@ absl::Status Run(const Experiment& e, const TaskFactory& make_task) {
           return absl::OkStatus();
         };
       }
-      if (!fs::exists(run_checkpoint)) {
+      if (checkpoint.path.empty() || !fs::exists(run_checkpoint)) {  // a fresh start
         evaluate(-1, bilevel::OracleCounts{}, 0.0, (*task)->InitialOuter(), (*task)->InitialInner(),
                  nullptr);
       }

@@ -52,14 +52,26 @@ absl::StatusOr<std::unique_ptr<tasks::Task>> SmallTask(uint64_t seed) {
       "small", tasks::MakeSyntheticLogisticData(spec), c10::Device(c10::kCPU)));
 }
 
-// The runner's observer, then a stop after `last` (as if the process died there).
-bilevel::IterateCallback StopAfter(const bilevel::IterateCallback& observer, int64_t last) {
-  return [observer, last](const bilevel::IterationRecord& r, const bilevel::TensorList& x,
-                          const bilevel::TensorList& y) {
-    observer(r, x, y);
-    return r.iteration == last ? bilevel::CallbackResult::kStop
-                               : bilevel::CallbackResult::kContinue;
+// `method` as a killed process would leave it: at `seed`, the run stops after iteration `last`
+// (its checkpoints written) and the experiment fails; other seeds run normally.
+Method InterruptedAt(const Method& method, uint64_t seed, int64_t last) {
+  Method m = method;
+  m.run = [method, seed, last](tasks::Task* task, uint64_t s,
+                               const bilevel::IterateCallback& observer,
+                               const bilevel::CheckpointOptions& checkpoint,
+                               bilevel::SolverSummary* summary) -> absl::Status {
+    if (s != seed) return method.run(task, s, observer, checkpoint, summary);
+    bilevel::IterateCallback stopping = [&observer, last](const bilevel::IterationRecord& r,
+                                                          const bilevel::TensorList& x,
+                                                          const bilevel::TensorList& y) {
+      observer(r, x, y);
+      return r.iteration == last ? bilevel::CallbackResult::kStop
+                                 : bilevel::CallbackResult::kContinue;
+    };
+    method.run(task, s, stopping, checkpoint, summary).IgnoreError();
+    return absl::AbortedError("simulated interruption");
   };
+  return m;
 }
 
 Experiment SmallExperiment(const fs::path& dir) {
@@ -90,16 +102,8 @@ TEST(RunnerTest, AnInterruptedRunResumesWithTheSameCurve) {
   // stops after 26 iterations and fails, as a killed process would leave it.
   Experiment resumed = SmallExperiment(root / "resumed");
   resumed.checkpoint_every_seconds = 1e-9;
-  const Method method = resumed.methods[0];
   Experiment interrupted = resumed;
-  interrupted.methods[0].run = [&](tasks::Task* task, uint64_t seed,
-                                   const bilevel::IterateCallback& observer,
-                                   const bilevel::CheckpointOptions& checkpoint,
-                                   bilevel::SolverSummary* summary) -> absl::Status {
-    if (seed == 1) return method.run(task, seed, observer, checkpoint, summary);
-    absl::Status status = method.run(task, seed, StopAfter(observer, 25), checkpoint, summary);
-    return status.ok() ? absl::AbortedError("simulated interruption") : status;
-  };
+  interrupted.methods[0] = InterruptedAt(resumed.methods[0], /*seed=*/2, /*last=*/25);
   EXPECT_EQ(experiments::Run(interrupted, SmallTask).code(), absl::StatusCode::kAborted);
   const fs::path runs = root / "resumed" / "runs";
   EXPECT_TRUE(fs::exists(runs / "MinimaxOPT__seed1.csv"));
@@ -122,15 +126,8 @@ TEST(RunnerTest, ACheckpointOfOtherSettingsIsRefusedWithAMessage) {
   Experiment e = SmallExperiment(root);
   e.seeds = {1};
   e.checkpoint_every_seconds = 1e-9;
-  const Method method = e.methods[0];
   Experiment interrupted = e;
-  interrupted.methods[0].run = [&](tasks::Task* task, uint64_t seed,
-                                   const bilevel::IterateCallback& observer,
-                                   const bilevel::CheckpointOptions& checkpoint,
-                                   bilevel::SolverSummary* summary) -> absl::Status {
-    method.run(task, seed, StopAfter(observer, 5), checkpoint, summary).IgnoreError();
-    return absl::AbortedError("simulated interruption");
-  };
+  interrupted.methods[0] = InterruptedAt(e.methods[0], /*seed=*/1, /*last=*/5);
   ASSERT_EQ(experiments::Run(interrupted, SmallTask).code(), absl::StatusCode::kAborted);
   // The same output folder with other solver settings: the checkpoint must not be mixed in.
   bilevel::MinimaxOptOptions other;
@@ -141,6 +138,28 @@ TEST(RunnerTest, ACheckpointOfOtherSettingsIsRefusedWithAMessage) {
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(status.message().find("MinimaxOPT__seed1.ckpt"), std::string::npos) << status;
   EXPECT_NE(status.message().find("delete it"), std::string::npos) << status;
+}
+
+TEST(RunnerTest, WithCheckpointsOffARerunStartsTheRunOver) {
+  const fs::path root = fs::path(std::getenv("TEST_TMPDIR")) / "runner_off";
+  fs::remove_all(root);
+  Experiment reference = SmallExperiment(root / "reference");
+  reference.seeds = {1};
+  reference.checkpoint_every_seconds = 0;
+  ASSERT_TRUE(experiments::Run(reference, SmallTask).ok());
+
+  Experiment e = SmallExperiment(root / "rerun");
+  e.seeds = {1};
+  e.checkpoint_every_seconds = 1e-9;
+  Experiment interrupted = e;
+  interrupted.methods[0] = InterruptedAt(e.methods[0], /*seed=*/1, /*last=*/5);
+  ASSERT_EQ(experiments::Run(interrupted, SmallTask).code(), absl::StatusCode::kAborted);
+  // The leftover checkpoint is ignored, the run starts over (its first point included) and the
+  // stale file is removed with the finished run.
+  e.checkpoint_every_seconds = 0;
+  ASSERT_TRUE(experiments::Run(e, SmallTask).ok());
+  EXPECT_EQ(CurvesWithoutTime(root / "rerun"), CurvesWithoutTime(root / "reference"));
+  EXPECT_FALSE(fs::exists(root / "rerun" / "runs" / "MinimaxOPT__seed1.ckpt"));
 }
 
 }  // namespace
