@@ -211,15 +211,15 @@ class IterationMonitor {
 
   // Checkpoints (options.checkpoint). Resume, called once before the first iteration, loads the
   // checkpoint file if there is one: it checks that the file belongs to this solve (solver, seed,
-  // fingerprint), restores the oracle counts, the clock, the problem's random state and the
-  // caller's state, then hands the state to `restore` for the solver's own part. Without a file
+  // fingerprint), hands the state to `restore` for the solver's own part, and restores the
+  // oracle counts, the clock, the problem's random state and the caller's state. Without a file
   // (or with checkpoints off) it does nothing. On failure the summary says kInvalidOptions and
   // the status names the file and what to do.
   absl::Status Resume(BilevelProblem* problem,
                       const std::function<absl::Status(const SolverState&)>& restore);
-  // Called after an iteration Observe accepted: every `every_iterations` iterations, writes the
-  // checkpoint with the state `fill` adds. The time it takes is left out of the solver clock.
-  // Returns false (termination kCheckpointFailed) when the file cannot be written.
+  // Called after an iteration Observe accepted: when a checkpoint is due (every_iterations,
+  // every_seconds), writes it with the state `fill` adds. The time it takes is left out of the
+  // solver clock. Returns false (termination kCheckpointFailed) when the file cannot be written.
   bool MaybeCheckpoint(BilevelProblem* problem, const std::function<void(SolverState*)>& fill);
 
  private:
