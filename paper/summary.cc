@@ -238,11 +238,20 @@ std::string RankingFinding(const Curves& curves, const std::string& column, bool
   return out;
 }
 
-std::string SecondsTo(const std::vector<Curve>& runs, double target) {
-  const Stat s = Over(runs, [&](const Curve& r) {
+namespace {
+
+// Seconds to `target` test accuracy over the runs that reach it.
+Stat SecondsToStat(const std::vector<Curve>& runs, double target) {
+  return Over(runs, [&](const Curve& r) {
     const Row* row = FirstReaching(r, "test_accuracy", target, /*higher_is_better=*/true);
     return row != nullptr ? row->Get("wall_time_seconds") : NAN;
   });
+}
+
+}  // namespace
+
+std::string SecondsTo(const std::vector<Curve>& runs, double target) {
+  const Stat s = SecondsToStat(runs, target);
   if (s.n == 0) return "never";
   if (s.n == static_cast<int>(runs.size())) return PlusMinus(s, "%.1f");
   return absl::StrCat(Number(s.mean, "%.1f"), " (", s.n, " of ", runs.size(), " seeds)");
@@ -252,10 +261,7 @@ std::string FirstToFinding(const Curves& curves, double target) {
   std::vector<std::pair<double, std::string>> reached;
   std::vector<std::string> never;
   for (const auto& [method, runs] : curves) {
-    const Stat s = Over(runs, [&](const Curve& r) {
-      const Row* row = FirstReaching(r, "test_accuracy", target, true);
-      return row != nullptr ? row->Get("wall_time_seconds") : NAN;
-    });
+    const Stat s = SecondsToStat(runs, target);
     if (s.n == 0) {
       never.push_back(Tex(method));
     } else {
