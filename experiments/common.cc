@@ -216,4 +216,31 @@ Method PenaltyMethod(std::string name, bilevel::PenaltyOptions o) {
   return MakeMethod(std::move(name), std::move(o), std::move(settings), total);
 }
 
+std::vector<Method> LogisticComparisonMethods(const LogisticComparison& c) {
+  bilevel::HypergradientOptions base;
+  base.max_iterations = c.outer_iterations;
+  base.inner_steps = c.inner_steps;
+  base.inner_optimizer.learning_rate = c.learning_rate;
+  base.outer_optimizer.learning_rate = c.learning_rate;
+  base.linear_solver_iterations = 10;
+  base.linear_solver_step = 1.0;
+  bilevel::HypergradientOptions reverse = base, fixed_point = base, cg = base;
+  reverse.method = bilevel::HypergradientMethod::kReverse;
+  reverse.truncation = 10;
+  fixed_point.method = bilevel::HypergradientMethod::kFixedPoint;
+  cg.method = bilevel::HypergradientMethod::kConjugateGradient;
+
+  bilevel::MinimaxOptOptions minimax;
+  minimax.initial_lambda = 1.0;
+  minimax.lambda_growth = 2.0;
+  minimax.num_stages = c.num_stages;
+  minimax.iterations_per_stage = c.iterations_per_stage;
+  minimax.x_optimizer.learning_rate = c.learning_rate;
+  minimax.y_optimizer.learning_rate = c.learning_rate;
+  minimax.z_optimizer.learning_rate = c.learning_rate;
+
+  return {MinimaxMethod("MinimaxOPT", minimax), HypergradientMethod("Reverse", reverse),
+          HypergradientMethod("FixedPoint", fixed_point), HypergradientMethod("CG", cg)};
+}
+
 }  // namespace experiments

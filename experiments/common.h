@@ -55,6 +55,18 @@ Method HypergradientMethod(std::string name, bilevel::HypergradientOptions optio
 Method F2saMethod(std::string name, bilevel::F2saOptions options);
 Method PenaltyMethod(std::string name, bilevel::PenaltyOptions options);
 
+// Figures 1 and 2 compare the same methods on weight-decay logistic regression, full batch, with
+// one learning rate for every method and variable group: MinimaxOPT (λ0 = 1, τ = 2), truncated
+// reverse mode (K = 10), and AID with fixed point and CG (10 iterations, step 1).
+struct LogisticComparison {
+  double learning_rate = 1.0;
+  int outer_iterations = 30;           // baselines: outer steps ...
+  int inner_steps = 100;               // ... of this many inner steps each
+  int num_stages = 8;                  // MinimaxOPT: stages ...
+  int64_t iterations_per_stage = 250;  // ... of this many iterations each
+};
+std::vector<Method> LogisticComparisonMethods(const LogisticComparison& c);
+
 }  // namespace experiments
 
 #endif  // EXPERIMENTS_COMMON_H_

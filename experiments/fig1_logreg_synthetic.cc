@@ -28,32 +28,13 @@ absl::Status Fig1(const Settings& s) {
       "full-batch gradients; one gradient call = one pass over the training or "
       "validation data.";
 
-  bilevel::HypergradientOptions base;
-  base.max_iterations = outer;
-  base.inner_steps = inner;
-  base.inner_optimizer.learning_rate = 1.0;
-  base.outer_optimizer.learning_rate = 1.0;
-  base.linear_solver_step = 1.0;
-  base.linear_solver_iterations = 10;
-  bilevel::HypergradientOptions reverse = base;
-  reverse.method = bilevel::HypergradientMethod::kReverse;
-  reverse.truncation = 10;
-  bilevel::HypergradientOptions fixed_point = base;
-  fixed_point.method = bilevel::HypergradientMethod::kFixedPoint;
-  bilevel::HypergradientOptions cg = base;
-  cg.method = bilevel::HypergradientMethod::kConjugateGradient;
-
-  bilevel::MinimaxOptOptions minimax;
-  minimax.initial_lambda = 1.0;
-  minimax.lambda_growth = 2.0;
-  minimax.num_stages = ci ? 4 : 8;
-  minimax.iterations_per_stage = ci ? 50 : 250;
-  minimax.x_optimizer.learning_rate = 1.0;  // one learning rate for all, as in the paper
-  minimax.y_optimizer.learning_rate = 1.0;
-  minimax.z_optimizer.learning_rate = 1.0;
-
-  e.methods = {MinimaxMethod("MinimaxOPT", minimax), HypergradientMethod("Reverse", reverse),
-               HypergradientMethod("FixedPoint", fixed_point), HypergradientMethod("CG", cg)};
+  LogisticComparison c;
+  c.learning_rate = 1.0;  // one learning rate for all, as in the paper
+  c.outer_iterations = outer;
+  c.inner_steps = inner;
+  c.num_stages = ci ? 4 : 8;
+  c.iterations_per_stage = ci ? 50 : 250;
+  e.methods = LogisticComparisonMethods(c);
   return Run(e, [&](uint64_t seed) -> absl::StatusOr<std::unique_ptr<tasks::Task>> {
     tasks::SyntheticLogisticSpec spec = data;
     spec.seed = seed;

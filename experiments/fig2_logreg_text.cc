@@ -41,30 +41,13 @@ absl::Status Fig2(const Settings& s) {
       "capped at exp(-2) (x <= -2), without which MinimaxOPT's decays grew until step 10 "
       "diverged.";
 
-  bilevel::HypergradientOptions base;
-  base.max_iterations = outer;
-  base.inner_steps = inner;
-  base.inner_optimizer.learning_rate = 10.0;
-  base.outer_optimizer.learning_rate = 10.0;
-  base.linear_solver_iterations = 10;
-  base.linear_solver_step = 1.0;
-  bilevel::HypergradientOptions reverse = base, fixed_point = base, cg = base;
-  reverse.method = bilevel::HypergradientMethod::kReverse;
-  reverse.truncation = 10;
-  fixed_point.method = bilevel::HypergradientMethod::kFixedPoint;
-  cg.method = bilevel::HypergradientMethod::kConjugateGradient;
-
-  bilevel::MinimaxOptOptions minimax;
-  minimax.initial_lambda = 1.0;
-  minimax.lambda_growth = 2.0;
-  minimax.num_stages = ci ? 3 : 6;
-  minimax.iterations_per_stage = ci ? 30 : (paper ? 1000 : 200);
-  minimax.x_optimizer.learning_rate = 10.0;
-  minimax.y_optimizer.learning_rate = 10.0;
-  minimax.z_optimizer.learning_rate = 10.0;
-
-  e.methods = {MinimaxMethod("MinimaxOPT", minimax), HypergradientMethod("Reverse", reverse),
-               HypergradientMethod("FixedPoint", fixed_point), HypergradientMethod("CG", cg)};
+  LogisticComparison c;
+  c.learning_rate = 10.0;
+  c.outer_iterations = outer;
+  c.inner_steps = inner;
+  c.num_stages = ci ? 3 : 6;
+  c.iterations_per_stage = ci ? 30 : (paper ? 1000 : 200);
+  e.methods = LogisticComparisonMethods(c);
   return Run(e, [&](uint64_t seed) -> absl::StatusOr<std::unique_ptr<tasks::Task>> {
     absl::StatusOr<tasks::LogisticData> data =
         tasks::MakeTextLogisticData(*corpus, tasks::TfidfOptions{}, 0.2, seed,
