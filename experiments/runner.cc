@@ -215,11 +215,10 @@ absl::Status Run(const Experiment& e, const TaskFactory& make_task) {
                  nullptr);
       }
       bilevel::IterateCallback observer = [&](const bilevel::IterationRecord& r,
-                                              const bilevel::TensorList& x,
-                                              const bilevel::TensorList& y) {
+                                              const bilevel::IterateView& it) {
         const int64_t calls = r.oracle_calls.GradientCalls();
         if (calls >= next_eval) {
-          evaluate(r.iteration, r.oracle_calls, r.wall_time_seconds, x, y, &r);
+          evaluate(r.iteration, r.oracle_calls, r.wall_time_seconds, it.x, it.y, &r);
           next_eval = (calls / e.eval_every_gradient_calls + 1) * e.eval_every_gradient_calls;
         }
         return bilevel::CallbackResult::kContinue;

@@ -62,9 +62,8 @@ Method InterruptedAt(const Method& method, uint64_t seed, int64_t last) {
                                bilevel::SolverSummary* summary) -> absl::Status {
     if (s != seed) return method.run(task, s, observer, checkpoint, summary);
     bilevel::IterateCallback stopping = [&observer, last](const bilevel::IterationRecord& r,
-                                                          const bilevel::TensorList& x,
-                                                          const bilevel::TensorList& y) {
-      observer(r, x, y);
+                                                          const bilevel::IterateView& it) {
+      observer(r, it);
       return r.iteration == last ? bilevel::CallbackResult::kStop
                                  : bilevel::CallbackResult::kContinue;
     };

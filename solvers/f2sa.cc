@@ -62,6 +62,7 @@ absl::Status Solve(const F2saOptions& options, BilevelProblem* problem, SolverSu
   IterationMonitor monitor(options, summary);
   summary->num_stages = 1;
   double lambda = options.initial_lambda;
+  TensorList x_finite;  // x at the last iteration whose values were finite
   bool running = true;
   for (int64_t iteration = 0; iteration < options.max_iterations && running; ++iteration) {
     const TensorList y_start = DetachedClone(y), z_start = DetachedClone(z);
@@ -86,11 +87,16 @@ absl::Status Solve(const F2saOptions& options, BilevelProblem* problem, SolverSu
     const LagrangianEval e = EvaluateLagrangian(problem, x, y, z, lambda, outer_sampler.Next(),
                                                 inner_sampler.Next(), n_out, n_in, &counts);
     if (e.non_finite != nullptr) {
+      // Back to the last iterate whose values were finite: the previous iteration's.
       y = y_start;
       z = z_start;
-      monitor.StopNonFinite(e.non_finite, iteration);
+      if (!x_finite.empty()) x = x_finite;
+      monitor.StopNonFinite(e.non_finite, iteration,
+                            "reduce x_optimizer.learning_rate, y_optimizer.learning_rate or "
+                            "z_optimizer.learning_rate, or lambda_increment");
       break;
     }
+    x_finite = DetachedClone(x);
     IterationRecord record;
     record.iteration = iteration;
     record.lambda = lambda;
@@ -105,7 +111,7 @@ absl::Status Solve(const F2saOptions& options, BilevelProblem* problem, SolverSu
     record.stage_end = iteration + 1 == options.max_iterations;
     x_opt.Step(&x, e.grad_x, record.learning_rate_x);
     problem->ProjectOuter(&x);
-    if (!monitor.Observe(record, x, y)) running = false;
+    if (!monitor.Observe(record, x, y, z)) running = false;
     lambda += options.lambda_increment;
     if (options.max_lambda > 0) lambda = std::min(lambda, options.max_lambda);
   }
@@ -115,6 +121,7 @@ absl::Status Solve(const F2saOptions& options, BilevelProblem* problem, SolverSu
   }
   summary->x = DetachedClone(x);
   summary->y = DetachedClone(y);
+  summary->inner = DetachedClone(z);
   return absl::OkStatus();
 }
 

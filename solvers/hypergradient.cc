@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 
@@ -23,6 +24,22 @@ std::string ToString(HypergradientMethod method) {
       return "t1t2";
     case HypergradientMethod::kStocBiO:
       return "stocbio";
+  }
+  return "unknown";
+}
+
+std::string ToString(LinearSolveOutcome outcome) {
+  switch (outcome) {
+    case LinearSolveOutcome::kNone:
+      return "none";
+    case LinearSolveOutcome::kConverged:
+      return "converged";
+    case LinearSolveOutcome::kIterationLimit:
+      return "iteration_limit";
+    case LinearSolveOutcome::kBreakdown:
+      return "breakdown";
+    case LinearSolveOutcome::kDiverged:
+      return "diverged";
   }
   return "unknown";
 }
@@ -50,6 +67,10 @@ absl::Status Validate(const HypergradientOptions& options) {
   if (!(options.linear_solver_step > 0) || std::isinf(options.linear_solver_step)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "linear_solver_step (β) must be finite and > 0, got ", options.linear_solver_step));
+  }
+  if (!(options.linear_solver_damping >= 0) || std::isinf(options.linear_solver_damping)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "linear_solver_damping (δ) must be finite and >= 0, got ", options.linear_solver_damping));
   }
   if (!(options.linear_solver_tolerance >= 0)) {
     return absl::InvalidArgumentError(absl::StrCat("linear_solver_tolerance must be >= 0, got ",
@@ -90,6 +111,15 @@ TensorList Combination(const TensorList& a, double alpha, const TensorList& b) {
 
 double Dot(const TensorList& a, const TensorList& b) { return DotTensor(a, b).item<double>(); }
 
+// The linear-solver counters in a checkpoint.
+std::vector<std::pair<const char*, int64_t LinearSolverCounts::*>> LinearSolverFields() {
+  return {{"linear_solves", &LinearSolverCounts::solves},
+          {"linear_converged", &LinearSolverCounts::converged},
+          {"linear_breakdowns", &LinearSolverCounts::breakdowns},
+          {"linear_divergences", &LinearSolverCounts::divergences},
+          {"linear_unconverged", &LinearSolverCounts::unconverged}};
+}
+
 }  // namespace
 
 HypergradientEstimate ImplicitHypergradient(BilevelProblem* problem, const TensorList& x,
@@ -112,43 +142,73 @@ HypergradientEstimate ImplicitHypergradient(BilevelProblem* problem, const Tenso
   const TensorList gy = Gradients(g, ys, /*create_graph=*/true);  // ∇_y g, differentiable
   context.counts->AddG(context.inner_examples);
 
-  // H v on the estimate's own inner batch, or (stocBiO) on a fresh one per product.
+  // (H + δI) v on the estimate's own inner batch, or (stocBiO) on a fresh one per product.
+  const double damping = options.linear_solver_damping;
   auto hvp = [&](const TensorList& v) {
     ++context.counts->hessian_vector_products;
+    TensorList hv;
     if (options.method == HypergradientMethod::kStocBiO && context.inner_sampler != nullptr &&
         !context.inner_sampler->IsFullBatch()) {
       TensorList yb = GradLeaves(y);
       at::Tensor gb = problem->InnerObjective(x, yb, context.inner_sampler->Next());
       context.counts->AddG(context.inner_sampler->BatchSize());
       TensorList gyb = Gradients(gb, yb, /*create_graph=*/true);
-      return VectorJacobianProducts(gyb, yb, v, /*retain_graph=*/false);
+      hv = VectorJacobianProducts(gyb, yb, v, /*retain_graph=*/false);
+    } else {
+      hv = VectorJacobianProducts(gy, ys, v, /*retain_graph=*/true);
     }
-    return VectorJacobianProducts(gy, ys, v, /*retain_graph=*/true);
+    return damping > 0 ? Combination(hv, damping, v) : hv;
   };
 
   const int iterations = options.linear_solver_iterations;
   const double beta = options.linear_solver_step;
   const bool warm = options.warm_start_linear_solver && warm_v != nullptr && !warm_v->empty();
+  const double fy_norm = std::sqrt(Dot(fy, fy));
+  const double stop = options.linear_solver_tolerance * fy_norm;
   TensorList v;
   switch (options.method) {
     case HypergradientMethod::kT1T2:
       v = DetachedClone(fy);
       break;
     case HypergradientMethod::kFixedPoint: {
+      // v ← v + β r with r = ∇_y f − (H + δI) v; the residual contracts by ‖I − β(H + δI)‖.
       v = warm ? DetachedClone(*warm_v) : Scaled(fy, 0.0);
+      out.linear_solve = LinearSolveOutcome::kIterationLimit;
+      TensorList best = DetachedClone(v);
+      double initial = -1, smallest = INFINITY;
       for (int k = 0; k < iterations; ++k) {
-        const TensorList hv = hvp(v);
-        for (size_t i = 0; i < v.size(); ++i) v[i] = v[i] - beta * (hv[i] - fy[i]);
+        const TensorList r = Combination(fy, -1.0, hvp(v));
+        const double norm = std::sqrt(Dot(r, r));
+        if (initial < 0) initial = norm;
+        if (!(norm <= 2 * initial)) {  // growing (or NaN): the iteration diverges
+          out.linear_solve = LinearSolveOutcome::kDiverged;
+          v = best;
+          break;
+        }
+        if (norm < smallest) {
+          smallest = norm;
+          best = v;
+        }
+        if (norm <= stop) {
+          out.linear_solve = LinearSolveOutcome::kConverged;
+          break;
+        }
+        v = Combination(v, beta, r);
       }
       break;
     }
     case HypergradientMethod::kNeumann:
     case HypergradientMethod::kStocBiO: {
-      // v = β Σ_{i=0}^{K} (I − βH)^i ∇_y f.
+      // v = β Σ_{i=0}^{K} (I − β(H + δI))^i ∇_y f: a fixed number of terms, so no tolerance.
       TensorList term = DetachedClone(fy);
       TensorList sum = DetachedClone(fy);
+      out.linear_solve = LinearSolveOutcome::kIterationLimit;
       for (int k = 0; k < iterations; ++k) {
         term = Combination(term, -beta, hvp(term));
+        if (!(std::sqrt(Dot(term, term)) <= 2 * fy_norm)) {  // the series diverges
+          out.linear_solve = LinearSolveOutcome::kDiverged;
+          break;
+        }
         for (size_t i = 0; i < sum.size(); ++i) sum[i] = sum[i] + term[i];
       }
       v = Scaled(sum, beta);
@@ -159,17 +219,24 @@ HypergradientEstimate ImplicitHypergradient(BilevelProblem* problem, const Tenso
       TensorList r = warm ? Combination(fy, -1.0, hvp(v)) : DetachedClone(fy);
       TensorList p = DetachedClone(r);
       double rs = Dot(r, r);
-      const double stop = options.linear_solver_tolerance * std::sqrt(Dot(fy, fy));
-      for (int k = 0; k < iterations && std::sqrt(rs) > stop; ++k) {
+      out.linear_solve = LinearSolveOutcome::kIterationLimit;
+      for (int k = 0; k < iterations; ++k) {
+        if (std::sqrt(rs) <= stop) break;
         const TensorList hp = hvp(p);
         const double curvature = Dot(p, hp);
-        if (!(curvature > 0)) break;  // H is not positive definite along p (or p = 0)
+        if (!(curvature > 0)) {  // H + δI is not positive definite along p
+          out.linear_solve = LinearSolveOutcome::kBreakdown;
+          break;
+        }
         const double alpha = rs / curvature;
         v = Combination(v, alpha, p);
         r = Combination(r, -alpha, hp);
         const double rs_new = Dot(r, r);
         p = Combination(r, rs_new / rs, p);
         rs = rs_new;
+      }
+      if (out.linear_solve != LinearSolveOutcome::kBreakdown && std::sqrt(rs) <= stop) {
+        out.linear_solve = LinearSolveOutcome::kConverged;
       }
       break;
     }
@@ -257,6 +324,7 @@ absl::Status Solve(const HypergradientOptions& options, BilevelProblem* problem,
   TensorList y = DetachedClone(y0);
   GroupOptimizer inner_opt(options.inner_optimizer, y);
   TensorList v_previous;
+  TensorList x_finite;  // x at the last iteration whose values were finite
 
   IterationMonitor monitor(options, summary);
   summary->num_stages = 1;
@@ -271,6 +339,12 @@ absl::Status Solve(const HypergradientOptions& options, BilevelProblem* problem,
     if (restored.ok()) restored = inner_opt.RestoreState("inner_opt", state);
     if (restored.ok()) restored = outer_sampler.RestoreState("outer", state);
     if (restored.ok()) restored = inner_sampler.RestoreState("inner", state);
+    for (const auto& [name, field] : LinearSolverFields()) {
+      if (!restored.ok()) break;
+      absl::StatusOr<int64_t> count = state.GetInt(name);
+      if (count.ok()) summary->linear_solver.*field = *count;
+      restored = count.status();
+    }
     if (restored.ok() && *has_v) {
       v_previous = DetachedClone(y);  // v has y's shapes
       restored = state.RestoreTensors("v_previous", &v_previous);
@@ -310,12 +384,45 @@ absl::Status Solve(const HypergradientOptions& options, BilevelProblem* problem,
     const double hypergradient_norm = Norm(estimate.hypergradient);
     if (!std::isfinite(estimate.outer_objective) || !std::isfinite(estimate.inner_objective) ||
         !std::isfinite(hypergradient_norm) || !std::isfinite(estimate.inner_gradient_norm)) {
-      y = y_start;  // the last finite inner iterate
-      monitor.StopNonFinite("f, g or the hypergradient", iteration);
+      // Back to the last iterate whose values were finite: the previous iteration's x and the
+      // inner iterate it was estimated at.
+      y = y_start;
+      if (!x_finite.empty()) x = x_finite;
+      monitor.StopNonFinite(
+          "f, g or the hypergradient", iteration,
+          options.method == HypergradientMethod::kReverse || options.method == HypergradientMethod::kT1T2
+              ? "reduce outer_optimizer.learning_rate or inner_optimizer.learning_rate"
+              : "reduce outer_optimizer.learning_rate or inner_optimizer.learning_rate, or "
+                "linear_solver_step (β < 2/L), or raise linear_solver_damping");
       break;
     }
     y = estimate.y;
     v_previous = std::move(estimate.v);
+    LinearSolverCounts& solves = summary->linear_solver;
+    switch (estimate.linear_solve) {
+      case LinearSolveOutcome::kNone:
+        break;
+      case LinearSolveOutcome::kConverged:
+        ++solves.solves;
+        ++solves.converged;
+        break;
+      case LinearSolveOutcome::kIterationLimit:
+        ++solves.solves;
+        // Neumann and stocBiO sum a fixed number of terms: no residual to converge.
+        if (options.method == HypergradientMethod::kFixedPoint ||
+            options.method == HypergradientMethod::kConjugateGradient) {
+          ++solves.unconverged;
+        }
+        break;
+      case LinearSolveOutcome::kBreakdown:
+        ++solves.solves;
+        ++solves.breakdowns;
+        break;
+      case LinearSolveOutcome::kDiverged:
+        ++solves.solves;
+        ++solves.divergences;
+        break;
+    }
 
     IterationRecord record;
     record.iteration = iteration;
@@ -326,6 +433,7 @@ absl::Status Solve(const HypergradientOptions& options, BilevelProblem* problem,
     record.grad_norm_y = estimate.inner_gradient_norm;
     record.learning_rate_x = options.outer_optimizer.learning_rate * factor;
     record.stage_end = iteration + 1 == options.max_iterations;
+    x_finite = DetachedClone(x);
     outer_opt.Step(&x, estimate.hypergradient, record.learning_rate_x);
     problem->ProjectOuter(&x);
     if (!monitor.Observe(record, x, y)) {
@@ -339,6 +447,9 @@ absl::Status Solve(const HypergradientOptions& options, BilevelProblem* problem,
                  outer_sampler.SaveState("outer", state);
                  inner_sampler.SaveState("inner", state);
                  state->PutInt("has_v_previous", v_previous.empty() ? 0 : 1);
+                 for (const auto& [name, field] : LinearSolverFields()) {
+                   state->PutInt(name, summary->linear_solver.*field);
+                 }
                  state->PutTensors("v_previous", v_previous);
                })) {
       running = false;
@@ -350,6 +461,7 @@ absl::Status Solve(const HypergradientOptions& options, BilevelProblem* problem,
   }
   summary->x = DetachedClone(x);
   summary->y = DetachedClone(y);
+  summary->inner = DetachedClone(y);
   return absl::OkStatus();
 }
 

@@ -64,8 +64,13 @@ struct HypergradientOptions : SolverOptionsBase {
   // β > 0 of the fixed-point and Neumann iterations; they converge for β < 2/L_g (β ≤ 1/L_g
   // for Neumann's sum). Ignored by CG.
   double linear_solver_step = 0.1;
-  // CG stops early when the residual norm falls below this (relative to ‖∇_y f‖), and at the
-  // first direction of non-positive curvature (H not positive definite there). >= 0.
+  // δ >= 0: the AID methods solve (H + δI) v = ∇_y f. δ > 0 is the remedy when H is not positive
+  // definite at the inner iterate (a nonconvex inner problem, or y far from y*(x)): CG then meets no
+  // direction of non-positive curvature, and the fixed-point and Neumann iterations contract
+  // for β < 2/(L + δ).
+  double linear_solver_damping = 0;
+  // CG and the fixed-point iteration stop early when the residual norm falls below this (relative
+  // to ‖∇_y f‖); a solve that runs every iteration above it counts as unconverged. >= 0.
   double linear_solver_tolerance = 1e-12;
   // Start the linear solver from the previous outer iteration's solution (fixed point, CG).
   bool warm_start_linear_solver = true;
@@ -81,6 +86,18 @@ struct HypergradientOptions : SolverOptionsBase {
 
 absl::Status Validate(const HypergradientOptions& options);
 
+// How an AID linear solve ended (SolverSummary::linear_solver counts them over a solve).
+enum class LinearSolveOutcome {
+  kNone,            // no linear solve (kReverse, kT1T2)
+  kConverged,       // residual below linear_solver_tolerance
+  kIterationLimit,  // every iteration ran; CG and fixed point: residual still above the tolerance
+  kBreakdown,       // CG: p^T (H + δI) p <= 0; v is the iterate reached before that direction
+  kDiverged,        // fixed point: residual grew past 2× the initial one (v is the iterate with
+                    // the smallest residual); Neumann: a term grew past 2× ∇_y f (v sums the
+                    // terms before it). Typically β >= 2/L, or H indefinite.
+};
+std::string ToString(LinearSolveOutcome outcome);
+
 // One hypergradient estimate and what was computed on the way.
 struct HypergradientEstimate {
   TensorList hypergradient;        // ≈ ∇F(x)
@@ -89,6 +106,7 @@ struct HypergradientEstimate {
   double outer_objective = 0;      // f(x, y)
   double inner_objective = 0;      // g(x, y)
   double inner_gradient_norm = 0;  // ‖∇_y g(x, y)‖
+  LinearSolveOutcome linear_solve = LinearSolveOutcome::kNone;
 };
 
 // The batches and counters one estimate uses.
@@ -122,6 +140,8 @@ HypergradientEstimate ReverseHypergradient(BilevelProblem* problem, const Tensor
 
 // Runs the outer loop; same contract as the MinimaxOPT Solve (minimax_opt.h). Records: `lambda`
 // is 0, `grad_norm_x` is the hypergradient's norm, `grad_norm_y` is ‖∇_y g‖ after the inner loop.
+// summary->linear_solver counts how the linear solves ended (breakdowns and divergences are
+// failures of the estimate, not of the solve: the solve goes on, and reports them).
 absl::Status Solve(const HypergradientOptions& options, BilevelProblem* problem,
                    SolverSummary* summary);
 

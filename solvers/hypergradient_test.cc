@@ -47,6 +47,7 @@ at::Tensor AidEstimate(QuadraticProblem* problem, HypergradientMethod method, in
   options.method = method;
   options.linear_solver_iterations = iterations;
   options.linear_solver_step = 0.1;  // 1/L_g
+  options.linear_solver_tolerance = 0;  // run every iteration: the error curve is the point
   const at::Tensor x = SomeX(problem->InitialOuter()[0].numel());
   EstimateContext context;
   context.counts = counts;
@@ -290,7 +291,87 @@ TEST(HypergradientSolve, DivergingOuterStepsStopWithNonFinite) {
   SolverSummary summary;
   ASSERT_TRUE(Solve(options, &problem, &summary).ok());
   EXPECT_EQ(summary.termination, TerminationType::kNonFinite) << summary.message;
+  EXPECT_NE(summary.message.find("outer_optimizer.learning_rate"), std::string::npos)
+      << summary.message;
+  // The last iterate whose values were finite, x included (not the step that overflowed).
+  EXPECT_TRUE(at::isfinite(summary.x[0]).all().item<bool>());
   EXPECT_TRUE(at::isfinite(summary.y[0]).all().item<bool>());
+  EXPECT_TRUE(std::isfinite(problem.OuterObjective(summary.x, summary.y, Batch{}).item<double>()));
+}
+
+// g = ½ yᵀ diag(1, −2) y − xᵀy (indefinite in y), f = ½‖y − 1‖²: no inner minimiser, and CG on
+// H v = ∇_y f meets negative curvature at once.
+class IndefiniteProblem : public BilevelProblem {
+ public:
+  TensorList InitialOuter() override { return {at::zeros({2}, at::kDouble)}; }
+  TensorList InitialInner() override { return {at::ones({2}, at::kDouble)}; }
+  at::Tensor OuterObjective(const TensorList& x, const TensorList& y, const Batch&) override {
+    return 0.5 * (y[0] - 1).pow(2).sum();
+  }
+  at::Tensor InnerObjective(const TensorList& x, const TensorList& y, const Batch&) override {
+    const at::Tensor d = at::tensor({1.0, -2.0}, at::kDouble);
+    return 0.5 * (d * y[0].pow(2)).sum() - (x[0] * y[0]).sum();
+  }
+};
+
+HypergradientEstimate EstimateAt(BilevelProblem* problem, const HypergradientOptions& options,
+                                 const TensorList& y, OracleCounts* counts) {
+  EstimateContext context;
+  context.counts = counts;
+  return ImplicitHypergradient(problem, problem->InitialOuter(), y, options, context, nullptr);
+}
+
+TEST(ImplicitHypergradient, CgOnAnIndefiniteHessianReportsABreakdown) {
+  IndefiniteProblem problem;
+  HypergradientOptions options;
+  options.method = HypergradientMethod::kConjugateGradient;
+  OracleCounts counts;
+  // ∇_y f = (0, 1) at y = (1, 2): an eigenvector of curvature −2.
+  const TensorList y = {at::tensor({1.0, 2.0}, at::kDouble)};
+  EXPECT_EQ(EstimateAt(&problem, options, y, &counts).linear_solve, LinearSolveOutcome::kBreakdown);
+  // The remedy: damping δ = 3 makes H + δI = diag(4, 1) positive definite; CG converges, to
+  // v = (H + δI)⁻¹ ∇_y f = (0, 1).
+  options.linear_solver_damping = 3;
+  const HypergradientEstimate damped = EstimateAt(&problem, options, y, &counts);
+  EXPECT_EQ(damped.linear_solve, LinearSolveOutcome::kConverged);
+  EXPECT_NEAR(damped.v[0][1].item<double>(), 1.0, 1e-12);
+
+  // A whole solve counts the breakdowns in its summary.
+  options.linear_solver_damping = 0;
+  options.max_iterations = 5;
+  options.inner_steps = 1;
+  options.inner_optimizer.learning_rate = 1e-3;
+  SolverSummary summary;
+  ASSERT_TRUE(Solve(options, &problem, &summary).ok());
+  EXPECT_EQ(summary.linear_solver.solves, 5);
+  EXPECT_GT(summary.linear_solver.breakdowns, 0) << summary.BriefReport();
+  EXPECT_NE(summary.BriefReport().find("breakdowns"), std::string::npos);
+}
+
+TEST(ImplicitHypergradient, NeumannAndFixedPointAboveTwoOverLReportDivergence) {
+  QuadraticProblem problem(SmallQuadratic());  // L_g = 10: β must be < 0.2
+  const at::Tensor x = SomeX(12);
+  for (HypergradientMethod method : {HypergradientMethod::kNeumann, HypergradientMethod::kFixedPoint,
+                                     HypergradientMethod::kStocBiO}) {
+    HypergradientOptions options;
+    options.method = method;
+    options.linear_solver_iterations = 50;
+    OracleCounts counts;
+    EstimateContext context;
+    context.counts = &counts;
+    for (double beta : {0.1, 0.3}) {
+      options.linear_solver_step = beta;
+      const HypergradientEstimate e = ImplicitHypergradient(
+          &problem, {x}, {problem.InnerSolution(x)}, options, context, nullptr);
+      if (beta < 0.2) {
+        EXPECT_NE(e.linear_solve, LinearSolveOutcome::kDiverged) << ToString(method);
+      } else {
+        EXPECT_EQ(e.linear_solve, LinearSolveOutcome::kDiverged) << ToString(method);
+        // What comes back is bounded (the terms or iterates before the growth), not 1e11.
+        EXPECT_LT(Norm(e.v), 100 * Norm(e.hypergradient) + 100) << ToString(method);
+      }
+    }
+  }
 }
 
 struct InvalidCase {
@@ -319,6 +400,7 @@ INSTANTIATE_TEST_SUITE_P(
         InvalidCase{"linear_solver_iterations", [](auto* o) { o->linear_solver_iterations = -1; }},
         InvalidCase{"linear_solver_step", [](auto* o) { o->linear_solver_step = 0; }},
         InvalidCase{"linear_solver_tolerance", [](auto* o) { o->linear_solver_tolerance = NAN; }},
+        InvalidCase{"linear_solver_damping", [](auto* o) { o->linear_solver_damping = -1; }},
         InvalidCase{"inner_optimizer.learning_rate",
                     [](auto* o) { o->inner_optimizer.learning_rate = -1; }},
         InvalidCase{"outer_optimizer.beta1", [](auto* o) { o->outer_optimizer.beta1 = 2; }},

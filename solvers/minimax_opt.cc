@@ -115,11 +115,22 @@ bool MinimaxOptIterator::Iterate(double lambda, double schedule_factor, Iteratio
     return o.learning_rate * LambdaFactor(o.lambda_scaling, lambda) * schedule_factor;
   };
 
-  LagrangianEval e = evaluate();
-  if (e.non_finite != nullptr) {
-    *non_finite = e.non_finite;
+  // A non-finite value at this iterate ends the solve at the last iterate whose values were
+  // finite: the one this function saved before its previous update.
+  auto roll_back = [&](const char* what) {
+    *non_finite = what;
+    if (!finite_x_.empty()) {
+      x_ = finite_x_;
+      y_ = finite_y_;
+      z_ = finite_z_;
+    }
     return false;
-  }
+  };
+  LagrangianEval e = evaluate();
+  if (e.non_finite != nullptr) return roll_back(e.non_finite);
+  finite_x_ = DetachedClone(x_);
+  finite_y_ = DetachedClone(y_);
+  finite_z_ = DetachedClone(z_);
   record->lambda = lambda;
   record->outer_objective = e.f;
   record->inner_objective = e.g_y;
@@ -135,10 +146,7 @@ bool MinimaxOptIterator::Iterate(double lambda, double schedule_factor, Iteratio
   y_opt_.Step(&y_, e.grad_y, rate(options_.y_optimizer));
   if (options_.update_order == UpdateOrder::kAlternating) {
     LagrangianEval after = evaluate();  // at the updated (y, z)
-    if (after.non_finite != nullptr) {
-      *non_finite = after.non_finite;
-      return false;
-    }
+    if (after.non_finite != nullptr) return roll_back(after.non_finite);
     e.grad_x = after.grad_x;
     e.norm_x = after.norm_x;
   }
@@ -231,14 +239,17 @@ absl::Status Solve(const MinimaxOptOptions& options, BilevelProblem* problem,
           ScheduleFactor(options.schedule, iteration, total, options.schedule_min_factor);
       std::string non_finite;
       if (!it.Iterate(lambda, factor, &record, &summary->oracle_calls, &non_finite)) {
-        monitor.StopNonFinite(non_finite, iteration);
+        monitor.StopNonFinite(non_finite, iteration,
+                              "reduce x_optimizer.learning_rate, y_optimizer.learning_rate or "
+                              "z_optimizer.learning_rate (or initial_lambda if y and z are not "
+                              "lambda-scaled)");
         running = false;
         break;
       }
       const bool stationary = options.stationarity_tolerance > 0 &&
                               it.last_stationarity() < options.stationarity_tolerance;
       record.stage_end = stationary || t + 1 == options.iterations_per_stage;
-      if (!monitor.Observe(record, it.x(), it.y())) {
+      if (!monitor.Observe(record, it.x(), it.y(), it.z())) {
         running = false;
         break;
       }
@@ -272,6 +283,7 @@ absl::Status Solve(const MinimaxOptOptions& options, BilevelProblem* problem,
   }
   summary->x = DetachedClone(it.x());
   summary->y = DetachedClone(it.y());
+  summary->inner = DetachedClone(it.z());
   return absl::OkStatus();
 }
 

@@ -100,8 +100,9 @@ class MinimaxOptIterator {
 
   // One iteration at multiplier `lambda`, with every group's learning rate multiplied by
   // `schedule_factor`. Fills `record` (except the fields IterationMonitor sets) and updates
-  // `counts`. Returns false, without updating x, y, z, if a value or gradient is not finite;
-  // then `*non_finite` names it.
+  // `counts`. Returns false if a value or gradient is not finite at the current iterate; then
+  // `*non_finite` names it and x, y, z are rolled back to the previous iterate (the last one whose
+  // values were finite; the current one if there is no previous).
   bool Iterate(double lambda, double schedule_factor, IterationRecord* record, OracleCounts* counts,
                std::string* non_finite);
 
@@ -122,6 +123,7 @@ class MinimaxOptIterator {
   MinimaxOptOptions options_;
   BilevelProblem* problem_;
   TensorList x_, y_, z_;
+  TensorList finite_x_, finite_y_, finite_z_;  // the last iterate with finite values
   MinibatchSampler outer_sampler_, inner_sampler_;
   GroupOptimizer x_opt_, y_opt_, z_opt_;
   double last_stationarity_ = 0;

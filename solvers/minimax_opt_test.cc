@@ -204,17 +204,37 @@ TEST(MinimaxOpt, IterateCallbacksSeeTheUpdatedIterate) {
   MinimaxOptOptions options;
   options.num_stages = 1;
   options.iterations_per_stage = 10;
-  std::vector<double> xs;
-  options.iterate_callbacks.push_back(
-      [&](const IterationRecord& r, const TensorList& x, const TensorList& y) {
-        xs.push_back(x[0].item<double>());
-        return r.iteration == 3 ? CallbackResult::kStop : CallbackResult::kContinue;
-      });
+  std::vector<double> xs, zs;
+  options.iterate_callbacks.push_back([&](const IterationRecord& r, const IterateView& it) {
+    xs.push_back(it.x[0].item<double>());
+    zs.push_back(it.inner[0].item<double>());
+    return r.iteration == 3 ? CallbackResult::kStop : CallbackResult::kContinue;
+  });
   SolverSummary summary;
   ASSERT_TRUE(Solve(options, &problem, &summary).ok());
   EXPECT_EQ(summary.termination, TerminationType::kUserStop);
   ASSERT_EQ(xs.size(), 4u);
   EXPECT_EQ(xs.back(), summary.x[0].item<double>());  // the iterate after iteration 3's update
+  // The g-only iterate of MinimaxOPT is z, not y (y also descends f).
+  EXPECT_EQ(zs.back(), summary.inner[0].item<double>());
+  EXPECT_NE(summary.inner[0].item<double>(), summary.y[0].item<double>());
+}
+
+TEST(MinimaxOpt, NonFiniteStepReturnsTheLastFiniteIterate) {
+  ScalarBiasProblem problem(1.0, 2.0);
+  MinimaxOptOptions options;
+  options.num_stages = 1;
+  options.iterations_per_stage = 2000;
+  options.x_optimizer.learning_rate = 50.0;  // |1 − 50·c| > 1: x blows up to inf, then NaN
+  SolverSummary summary;
+  ASSERT_TRUE(Solve(options, &problem, &summary).ok());
+  ASSERT_EQ(summary.termination, TerminationType::kNonFinite) << summary.FullReport();
+  EXPECT_NE(summary.message.find("x_optimizer.learning_rate"), std::string::npos)
+      << summary.message;
+  for (const TensorList* v : {&summary.x, &summary.y, &summary.inner}) {
+    EXPECT_TRUE(at::isfinite((*v)[0]).all().item<bool>()) << summary.message;
+  }
+  EXPECT_TRUE(std::isfinite(problem.OuterObjective(summary.x, summary.y, Batch{}).item<double>()));
 }
 
 TEST(MinimaxOpt, GradientBudgetStopsTheSolve) {

@@ -65,6 +65,14 @@ absl::Status ValidateOptimizerOptions(const OptimizerOptions& options, absl::str
     return absl::InvalidArgumentError(
         absl::StrCat(name, ".epsilon must be > 0, got ", options.epsilon));
   }
+  if (options.type == OptimizerType::kAdam &&
+      options.lambda_scaling == LambdaScaling::kInverseLambda) {
+    // Adam divides the gradient by its own running scale, so a gradient that grows with λ does not
+    // grow Adam's step; dividing the rate by λ as well would freeze the variable as λ grows.
+    return absl::InvalidArgumentError(absl::StrCat(
+        name, ": Adam with lambda_scaling = inverse_lambda shrinks the step as 1/lambda although "
+              "Adam's step does not grow with the gradient; use lambda_scaling = none with Adam"));
+  }
   return absl::OkStatus();
 }
 

@@ -129,6 +129,7 @@ absl::Status Solve(const PenaltyOptions& options, BilevelProblem* problem, Solve
   int stage = 0;
   int64_t stage_start = 0;
   summary->num_stages = 1;
+  TensorList x_finite;  // x at the last iteration whose values were finite
   bool running = true;
   for (int64_t iteration = 0; iteration < options.max_iterations && running; ++iteration) {
     // One minibatch pair per iteration, shared by its inner steps and its x-step.
@@ -138,6 +139,15 @@ absl::Status Solve(const PenaltyOptions& options, BilevelProblem* problem, Solve
     const double lr_y = options.y_optimizer.learning_rate * state.lr_factor;
     const double lr_x = options.x_optimizer.learning_rate * state.lr_factor;
 
+    // Back to the last iterate whose values were finite (the previous iteration's) on a failure.
+    const TensorList y_start = DetachedClone(y);
+    auto stop_non_finite = [&](const std::string& what) {
+      y = y_start;
+      if (!x_finite.empty()) x = x_finite;
+      monitor.StopNonFinite(what, iteration,
+                            "reduce x_optimizer.learning_rate or y_optimizer.learning_rate, or "
+                            "initial_penalty");
+    };
     bool finite = true;
     for (int s = 0; s < options.inner_steps; ++s) {
       TensorList ys = GradLeaves(y);  // x is a constant here (it requires no gradient)
@@ -145,7 +155,7 @@ absl::Status Solve(const PenaltyOptions& options, BilevelProblem* problem, Solve
                                   &summary->oracle_calls);
       TensorList grad_y = Gradients(low.h, ys);
       if (!std::isfinite(low.h.item<double>()) || !std::isfinite(Norm(grad_y))) {
-        monitor.StopNonFinite("h_low(x, y) or its y-gradient", iteration);
+        stop_non_finite("h_low(x, y) or its y-gradient");
         finite = false;
         break;
       }
@@ -178,13 +188,14 @@ absl::Status Solve(const PenaltyOptions& options, BilevelProblem* problem, Solve
     for (double v : {h_up, record.outer_objective, record.inner_objective,
                      *record.inner_stationarity, record.grad_norm_x, record.grad_norm_y}) {
       if (!std::isfinite(v)) {
-        monitor.StopNonFinite("h_up(x, y), f, g or a gradient", iteration);
+        stop_non_finite("h_up(x, y), f, g or a gradient");
         finite = false;
         break;
       }
     }
     if (!finite) break;
 
+    x_finite = DetachedClone(x);
     x_opt.Step(&x, grad_x, lr_x);
     problem->ProjectOuter(&x);
 
@@ -224,6 +235,7 @@ absl::Status Solve(const PenaltyOptions& options, BilevelProblem* problem, Solve
   }
   summary->x = DetachedClone(x);
   summary->y = DetachedClone(y);
+  summary->inner = DetachedClone(y);
   return absl::OkStatus();
 }
 

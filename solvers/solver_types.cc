@@ -175,7 +175,14 @@ std::string SolverSummary::BriefReport() const {
       solver, ToString(termination), num_iterations, num_stages, last_f, final_lambda,
       oracle_calls.GradientCalls(), oracle_calls.f_gradients, oracle_calls.g_gradients,
       oracle_calls.hessian_vector_products, oracle_calls.jacobian_vector_products,
-      total_time_seconds);
+      total_time_seconds) +
+         (linear_solver.solves == 0
+              ? std::string()
+              : absl::StrFormat(", linear solves %d (converged %d, breakdowns %d, divergences %d, "
+                                "unconverged %d)",
+                                linear_solver.solves, linear_solver.converged,
+                                linear_solver.breakdowns, linear_solver.divergences,
+                                linear_solver.unconverged));
 }
 
 std::string SolverSummary::FullReport() const {
@@ -198,14 +205,21 @@ double IterationMonitor::ElapsedSeconds() const {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
 }
 
-void IterationMonitor::StopNonFinite(const std::string& what, int64_t iteration) {
+void IterationMonitor::StopNonFinite(const std::string& what, int64_t iteration,
+                                     const std::string& remedy) {
   Finish(TerminationType::kNonFinite,
          absl::StrCat(what, " is not finite at iteration ", iteration,
-                      "; the solve stopped and kept the last finite iterate. Reduce the learning "
-                      "rates (or the initial multiplier) and check the objectives."));
+                      "; the solve stopped and returned the last iterate whose objectives were "
+                      "finite. To fix it: ",
+                      remedy, "."));
 }
 
 bool IterationMonitor::Observe(IterationRecord record, const TensorList& x, const TensorList& y) {
+  return Observe(std::move(record), x, y, y);
+}
+
+bool IterationMonitor::Observe(IterationRecord record, const TensorList& x, const TensorList& y,
+                               const TensorList& inner) {
   ++observed_;
   record.wall_time_seconds = ElapsedSeconds();
   record.oracle_calls = summary_->oracle_calls;
@@ -223,7 +237,7 @@ bool IterationMonitor::Observe(IterationRecord record, const TensorList& x, cons
     }
   }
   for (const IterateCallback& callback : options_.iterate_callbacks) {
-    if (callback(record, x, y) == CallbackResult::kStop) {
+    if (callback(record, IterateView{x, y, inner}) == CallbackResult::kStop) {
       Finish(TerminationType::kUserStop,
              absl::StrCat("a callback stopped the solve at iteration ", record.iteration));
       return false;

@@ -94,10 +94,30 @@ struct IterationRecord {
 // Return value of an iteration callback.
 enum class CallbackResult { kContinue, kStop };
 using IterationCallback = std::function<CallbackResult(const IterationRecord&)>;
-// Sees the iterate too: x and y after the iteration's update (for metrics on held-out data).
-// Callbacks must not modify them.
-using IterateCallback =
-    std::function<CallbackResult(const IterationRecord&, const TensorList& x, const TensorList& y)>;
+
+// The iterate after an iteration's update, as an IterateCallback sees it (read only).
+struct IterateView {
+  const TensorList& x;
+  const TensorList& y;  // the solver's inner variable
+  // The inner iterate that descends g(x, ·) alone, the one to score a method by when its y also
+  // sees f: MinimaxOPT's and F2SA's z (their y descends f/λ + g, so it trains on the validation
+  // data); y after the inner loop for the hypergradient methods; y for the penalty method (which
+  // has no g-only iterate: its y descends h_low, which contains f).
+  const TensorList& inner;
+};
+// Sees the iterate too (for metrics on held-out data). Callbacks must not modify it.
+using IterateCallback = std::function<CallbackResult(const IterationRecord&, const IterateView&)>;
+
+// What the linear solvers of the AID methods (fixed point, CG, Neumann, stocBiO) did over a
+// solve: one solve per hypergradient estimate. A breakdown or a divergence is a failure the
+// estimate could not repair; the summary and the experiments' manifests report the counts.
+struct LinearSolverCounts {
+  int64_t solves = 0;
+  int64_t converged = 0;    // residual below linear_solver_tolerance (CG, fixed point)
+  int64_t breakdowns = 0;   // CG met a direction of non-positive curvature of H + δI
+  int64_t divergences = 0;  // the fixed-point residual or a Neumann term grew past 2× its start
+  int64_t unconverged = 0;  // ran every iteration with the residual above the tolerance
+};
 
 // Periodic checkpoints of a solve, so that an interrupted process can continue it (see
 // checkpoint.h). Supported by MinimaxOPT and the hypergradient solvers; F2SA and the penalty
@@ -173,6 +193,11 @@ struct SolverSummary {
   // Iterations restored from a checkpoint (0: the solve started at x0, y0). `iterations` then holds
   // only the records of the iterations run after the resume.
   int64_t resumed_iterations = 0;
+  // The final inner iterate that descends g alone (IterateView::inner): z for MinimaxOPT and F2SA,
+  // y otherwise.
+  TensorList inner;
+  // AID methods only (all zero otherwise).
+  LinearSolverCounts linear_solver;
 
   // True when the solve ran (the iterate is meaningful), whatever made it stop.
   bool IsSolutionUsable() const;
@@ -198,13 +223,18 @@ class IterationMonitor {
 
   double ElapsedSeconds() const;
 
-  // Ends the solve with kNonFinite, naming `what` (e.g. "f(x, y)") and the iteration.
-  void StopNonFinite(const std::string& what, int64_t iteration);
+  // Ends the solve with kNonFinite, naming `what` (e.g. "f(x, y)"), the iteration and `remedy`
+  // (the options to change, e.g. "reduce x_optimizer.learning_rate"). The solver must have rolled
+  // its iterate back to the last one whose objectives and gradients were finite.
+  void StopNonFinite(const std::string& what, int64_t iteration, const std::string& remedy);
 
   // Records the iteration, runs the callbacks and checks budgets. Returns false (with the
   // termination set) when the solve must stop.
-  // `x`, `y` (the iterate after the update) go to the iterate callbacks.
+  // `x`, `y`, `inner` (the iterate after the update, see IterateView) go to the iterate callbacks;
+  // `inner` defaults to y.
   bool Observe(IterationRecord record, const TensorList& x, const TensorList& y);
+  bool Observe(IterationRecord record, const TensorList& x, const TensorList& y,
+               const TensorList& inner);
 
   // Sets the termination type and message (the solver's normal end).
   void Finish(TerminationType type, std::string message);
