@@ -38,10 +38,16 @@
 
 namespace bilevel {
 
-// Which examples an objective should average over.
+// Which examples an objective should average over, and which random numbers it should draw.
 struct Batch {
   // 1-D int64 tensor of example indices on the problem's device; undefined for the full data.
   at::Tensor indices;
+  // A key for the random numbers an objective draws on this batch (e.g. dropout masks): two
+  // evaluations with the same key must draw the same numbers, so that g(x, y) and g(x, z) on one
+  // batch share their masks (common random numbers) and a run is a function of its seed alone.
+  // The solvers' samplers give every batch a fresh nonzero key; 0 (a Batch made by hand) lets
+  // the problem use its own random stream.
+  uint64_t noise_key = 0;
 
   bool IsFull() const { return !indices.defined(); }
   // Number of examples in the batch, or `num_examples` when the batch is the full data.
@@ -51,6 +57,19 @@ struct Batch {
     return IsFull() ? data : data.index_select(0, indices);
   }
 };
+
+// A well-mixed nonzero 64-bit key from two words (SplitMix64's finaliser), for noise keys and the
+// seeds derived from them.
+inline uint64_t MixKey(uint64_t a, uint64_t b) {
+  auto mix = [](uint64_t z) {
+    z += 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  };
+  const uint64_t key = mix(mix(a) ^ b);
+  return key == 0 ? 1 : key;
+}
 
 class BilevelProblem {
  public:

@@ -23,11 +23,16 @@ TensorList Concat(std::initializer_list<const TensorList*> lists) {
 LagrangianEval EvaluateLagrangian(BilevelProblem* problem, const TensorList& x, const TensorList& y,
                                   const TensorList& z, double lambda, const Batch& outer,
                                   const Batch& inner, int64_t outer_examples,
-                                  int64_t inner_examples, OracleCounts* counts) {
+                                  int64_t inner_examples, OracleCounts* counts,
+                                  bool common_random_numbers) {
   TensorList xs = GradLeaves(x), ys = GradLeaves(y), zs = GradLeaves(z);
   at::Tensor f = problem->OuterObjective(xs, ys, outer);
   at::Tensor g_y = problem->InnerObjective(xs, ys, inner);
-  at::Tensor g_z = problem->InnerObjective(xs, zs, inner);
+  Batch inner_z = inner;
+  if (!common_random_numbers && inner.noise_key != 0) {
+    inner_z.noise_key = MixKey(inner.noise_key, 0x7a);
+  }
+  at::Tensor g_z = problem->InnerObjective(xs, zs, inner_z);
   counts->AddF(outer_examples);
   counts->AddG(inner_examples);  // g(x, y)
   counts->AddG(inner_examples);  // g(x, z)

@@ -19,11 +19,14 @@ struct LagrangianEval {
 };
 
 // Evaluates f(x, y) on `outer` and both g terms on `inner`, with one backward pass for all
-// three gradients (eq. 6), and counts one ∇f and two ∇g.
+// three gradients (eq. 6), and counts one ∇f and two ∇g. `common_random_numbers` false gives
+// g(x, z) other random draws (e.g. dropout masks) than g(x, y) on the same examples; true (the
+// default) shares them, so that their difference, which λ multiplies, carries no mask noise.
 LagrangianEval EvaluateLagrangian(BilevelProblem* problem, const TensorList& x, const TensorList& y,
                                   const TensorList& z, double lambda, const Batch& outer,
                                   const Batch& inner, int64_t outer_examples,
-                                  int64_t inner_examples, OracleCounts* counts);
+                                  int64_t inner_examples, OracleCounts* counts,
+                                  bool common_random_numbers = true);
 
 }  // namespace bilevel
 

@@ -10,14 +10,16 @@ MinibatchSampler::MinibatchSampler(int64_t num_examples, int64_t batch_size, uin
     : num_examples_(num_examples),
       batch_size_(batch_size),
       device_(device),
-      generator_(at::make_generator<at::CPUGeneratorImpl>(seed)) {
+      generator_(at::make_generator<at::CPUGeneratorImpl>(seed)),
+      seed_(seed) {
   TORCH_CHECK(num_examples >= 0 && batch_size >= 0, "MinibatchSampler: negative size");
   TORCH_CHECK(num_examples == 0 || batch_size <= num_examples, "MinibatchSampler: batch_size ",
               batch_size, " exceeds num_examples ", num_examples);
 }
 
 Batch MinibatchSampler::Next() {
-  if (IsFullBatch()) return Batch{};
+  const uint64_t key = MixKey(seed_, static_cast<uint64_t>(draws_++));
+  if (IsFullBatch()) return Batch{at::Tensor(), key};
   // A batch never straddles two epochs: the tail of a permutation shorter than a batch is
   // dropped, as PyTorch's DataLoader(drop_last=True) does, so every batch has the same size.
   if (!permutation_.defined() || position_ + batch_size_ > num_examples_) {
@@ -27,7 +29,7 @@ Batch MinibatchSampler::Next() {
   }
   at::Tensor indices = permutation_.slice(0, position_, position_ + batch_size_);
   position_ += batch_size_;
-  return Batch{indices.to(device_)};
+  return Batch{indices.to(device_), key};
 }
 
 void MinibatchSampler::SaveState(const std::string& prefix, SolverState* state) const {
@@ -36,6 +38,7 @@ void MinibatchSampler::SaveState(const std::string& prefix, SolverState* state) 
   state->PutTensors(prefix + "_sampler", tensors);
   state->PutInt(prefix + "_position", position_);
   state->PutInt(prefix + "_epoch", epoch_);
+  state->PutInt(prefix + "_draws", draws_);
 }
 
 absl::Status MinibatchSampler::RestoreState(const std::string& prefix, const SolverState& state) {
@@ -43,6 +46,8 @@ absl::Status MinibatchSampler::RestoreState(const std::string& prefix, const Sol
   if (!position.ok()) return position.status();
   absl::StatusOr<int64_t> epoch = state.GetInt(prefix + "_epoch");
   if (!epoch.ok()) return epoch.status();
+  absl::StatusOr<int64_t> draws = state.GetInt(prefix + "_draws");
+  if (!draws.ok()) return draws.status();
   // The permutation exists once the first batch was drawn (position > 0).
   TensorList tensors = {generator_.get_state()};
   if (*position > 0 || *epoch > 0) tensors.push_back(at::empty({num_examples_}, at::kLong));
@@ -52,6 +57,7 @@ absl::Status MinibatchSampler::RestoreState(const std::string& prefix, const Sol
   permutation_ = tensors.size() > 1 ? tensors[1] : at::Tensor();
   position_ = *position;
   epoch_ = *epoch;
+  draws_ = *draws;
   return absl::OkStatus();
 }
 

@@ -5,6 +5,8 @@
 //
 // Batch size 0 (or a problem without data) gives full batches. The sequence of batches depends
 // only on (num_examples, batch_size, seed): the same seed gives the same batches on every run.
+// Every batch, full ones included, carries a nonzero Batch::noise_key, a function of the seed and
+// of how many batches were drawn before it, for the random numbers the objectives draw on it.
 #ifndef SOLVERS_MINIBATCH_SAMPLER_H_
 #define SOLVERS_MINIBATCH_SAMPLER_H_
 
@@ -47,6 +49,8 @@ class MinibatchSampler {
   at::Tensor permutation_;  // CPU int64
   int64_t position_ = 0;
   int64_t epoch_ = 0;
+  uint64_t seed_;
+  int64_t draws_ = 0;  // batches drawn so far
 };
 
 }  // namespace bilevel

@@ -109,7 +109,8 @@ bool MinimaxOptIterator::Iterate(double lambda, double schedule_factor, Iteratio
   const Batch inner = inner_sampler_.Next();
   auto evaluate = [&] {
     return EvaluateLagrangian(problem_, x_, y_, z_, lambda, outer, inner,
-                              outer_sampler_.BatchSize(), inner_sampler_.BatchSize(), counts);
+                              outer_sampler_.BatchSize(), inner_sampler_.BatchSize(), counts,
+                              options_.common_random_numbers);
   };
   auto rate = [&](const OptimizerOptions& o) {
     return o.learning_rate * LambdaFactor(o.lambda_scaling, lambda) * schedule_factor;

@@ -84,6 +84,9 @@ struct MinimaxOptOptions : SolverOptionsBase {
   UpdateOrder update_order = UpdateOrder::kSimultaneous;
   // Start z at y0 (true, the paper's choice) or at a second call to InitialInner() (false).
   bool z_starts_at_y = true;
+  // g(x, y) and g(x, z) on one minibatch draw the same random numbers (dropout masks): true
+  // (default) removes the mask noise from λ(∇_x g(x, y) − ∇_x g(x, z)); false draws them apart.
+  bool common_random_numbers = true;
 };
 
 // Checks every field; the message names the first invalid one.

@@ -14,6 +14,7 @@
 #include "solvers/bilevel_problem.h"
 #include "solvers/f2sa.h"
 #include "solvers/hypergradient.h"
+#include "solvers/inner_solve.h"
 #include "solvers/memory_tracker.h"
 #include "solvers/minimax_opt.h"
 #include "solvers/penalty_method.h"

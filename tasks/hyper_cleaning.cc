@@ -7,20 +7,43 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 
 namespace tasks {
+std::string ToString(Corruption corruption) {
+  switch (corruption) {
+    case Corruption::kBenchopt:
+      return "benchopt";
+    case Corruption::kExactOther:
+      return "exact_other";
+  }
+  return "unknown";
+}
+
 void CorruptLabels(const at::Tensor& labels, double ratio, int64_t classes, uint64_t seed,
-                   at::Tensor* noisy, at::Tensor* corrupted) {
+                   Corruption corruption, at::Tensor* noisy, at::Tensor* corrupted,
+                   at::Tensor* drawn) {
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
   const int64_t n = labels.size(0);
-  const int64_t count = static_cast<int64_t>(std::llround(ratio * static_cast<double>(n)));
-  const at::Tensor chosen = at::randperm(n, gen, at::kLong).slice(0, 0, count);
-  // label + s mod classes with s uniform in {1, ..., classes − 1}: uniform over the others.
-  const at::Tensor shift = at::randint(1, classes, {count}, gen, at::kLong);
-  *noisy = labels.to(at::kLong).clone();
-  noisy->index_put_({chosen}, (noisy->index_select(0, chosen) + shift).remainder(classes));
-  *corrupted = at::zeros({n}, at::kBool);
-  corrupted->index_fill_(0, chosen, true);
+  const at::Tensor clean = labels.to(at::kLong);
+  at::Tensor redrawn;
+  if (corruption == Corruption::kBenchopt) {
+    // Each label with probability `ratio`, replaced by randint(0, classes).
+    redrawn = at::rand({n}, gen, at::kDouble) < ratio;
+    const at::Tensor draws = at::randint(0, classes, {n}, gen, at::kLong);
+    *noisy = at::where(redrawn, draws, clean);
+  } else {
+    const int64_t count = static_cast<int64_t>(std::llround(ratio * static_cast<double>(n)));
+    const at::Tensor chosen = at::randperm(n, gen, at::kLong).slice(0, 0, count);
+    // label + s mod classes with s uniform in {1, ..., classes − 1}: uniform over the others.
+    const at::Tensor shift = at::randint(1, classes, {count}, gen, at::kLong);
+    *noisy = clean.clone();
+    noisy->index_put_({chosen}, (noisy->index_select(0, chosen) + shift).remainder(classes));
+    redrawn = at::zeros({n}, at::kBool);
+    redrawn.index_fill_(0, chosen, true);
+  }
+  *corrupted = noisy->ne(clean);
+  if (drawn != nullptr) *drawn = redrawn;
 }
 
 absl::StatusOr<CleaningData> MakeCleaningData(const ImageDataset& images,
@@ -49,12 +72,15 @@ absl::StatusOr<CleaningData> MakeCleaningData(const ImageDataset& images,
   data.test_x = images.test_images.flatten(1).slice(0, 0, spec.num_test);
   data.test_y = images.test_labels.slice(0, 0, spec.num_test);
   data.classes = 10;
-  CorruptLabels(images.train_labels.slice(0, 0, spec.num_train), spec.noise_ratio, data.classes,
-                spec.seed, &data.train_y, &data.corrupted);
-  data.description =
-      absl::StrCat(ToString(images.source), ": ", spec.num_train, " training examples with ",
-                   spec.noise_ratio * 100, "% corrupted labels (seed ", spec.seed, "), ",
-                   spec.num_val, " clean validation, ", spec.num_test, " test");
+  data.clean_train_y = images.train_labels.slice(0, 0, spec.num_train).to(at::kLong);
+  CorruptLabels(data.clean_train_y, spec.noise_ratio, data.classes, spec.seed, spec.corruption,
+                &data.train_y, &data.corrupted);
+  data.corrupted_fraction = data.corrupted.to(at::kDouble).mean().item<double>();
+  data.description = absl::StrCat(
+      ToString(images.source), ": ", spec.num_train, " training examples, labels corrupted at ratio ",
+      spec.noise_ratio, " (", ToString(spec.corruption), " corruption, seed ", spec.seed, ": ",
+      absl::StrFormat("%.1f", 100 * data.corrupted_fraction), "% wrong), ", spec.num_val,
+      " clean validation, ", spec.num_test, " test");
   return data;
 }
 
@@ -91,11 +117,21 @@ bilevel::TensorList HyperCleaningTask::InitialOuter() {
 bilevel::TensorList HyperCleaningTask::InitialInner() { return initial_; }
 
 at::Tensor HyperCleaningTask::Logits(const at::Tensor& input, const bilevel::TensorList& y,
-                                     bool dropout) {
+                                     bool dropout, uint64_t noise_key) {
   at::Tensor h = at::relu(at::linear(input, y[0], y[1]));
   if (dropout && spec_.dropout > 0) {
     const double keep = 1.0 - spec_.dropout;
-    h = h * at::empty_like(h).bernoulli_(keep, generator_) / keep;
+    at::Tensor mask;
+    if (noise_key != 0) {
+      // The batch's own masks: a function of (task seed, batch key) alone, drawn on the CPU so
+      // that they are the same on every device.
+      at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(
+          bilevel::MixKey(spec_.seed + 1, noise_key));
+      mask = at::empty(h.sizes(), h.options().device(at::kCPU)).bernoulli_(keep, gen).to(h.device());
+    } else {
+      mask = at::empty_like(h).bernoulli_(keep, generator_);
+    }
+    h = h * mask / keep;
   }
   return at::linear(h, y[2], y[3]);
 }
@@ -103,14 +139,16 @@ at::Tensor HyperCleaningTask::Logits(const at::Tensor& input, const bilevel::Ten
 at::Tensor HyperCleaningTask::OuterObjective(const bilevel::TensorList& x,
                                              const bilevel::TensorList& y,
                                              const bilevel::Batch& batch) {
-  return at::cross_entropy_loss(Logits(batch.Rows(data_.val_x), y, false), batch.Rows(data_.val_y));
+  return at::cross_entropy_loss(Logits(batch.Rows(data_.val_x), y, false, 0),
+                               batch.Rows(data_.val_y));
 }
 
 at::Tensor HyperCleaningTask::InnerObjective(const bilevel::TensorList& x,
                                              const bilevel::TensorList& y,
                                              const bilevel::Batch& batch) {
   const at::Tensor losses =
-      at::cross_entropy_loss(Logits(batch.Rows(data_.train_x), y, true), batch.Rows(data_.train_y),
+      at::cross_entropy_loss(Logits(batch.Rows(data_.train_x), y, true, batch.noise_key),
+                             batch.Rows(data_.train_y),
                              {}, at::Reduction::None);
   const at::Tensor weights = at::sigmoid(batch.Rows(x[0]));
   return (weights * losses).mean() +
@@ -122,7 +160,7 @@ TaskMetrics HyperCleaningTask::Evaluate(const bilevel::TensorList& x,
   at::NoGradGuard no_grad;
   TaskMetrics m;
   m.validation_loss = OuterObjective(x, y, bilevel::Batch{}).item<double>();
-  const at::Tensor logits = Logits(data_.test_x, y, false);
+  const at::Tensor logits = Logits(data_.test_x, y, false, 0);
   m.test_loss = at::cross_entropy_loss(logits, data_.test_y).item<double>();
   m.test_accuracy = logits.argmax(1).eq(data_.test_y).to(at::kDouble).mean().item<double>();
   const at::Tensor flagged = at::sigmoid(x[0]) < 0.5;

@@ -7,8 +7,7 @@
 //   outer  f(y)    = CE(MLP_y on the clean validation set)
 //
 // MNIST as in the paper: 20,000 training examples (corrupted), 5,000 clean validation, 10,000
-// test. A corrupted label is replaced by one of the other classes, uniformly; exactly
-// round(ratio · n) examples are corrupted and the seed fixes which.
+// test. Labels are corrupted as in benchopt's bilevel benchmark by default (Corruption).
 //
 //   absl::StatusOr<tasks::ImageDataset> mnist = tasks::LoadMnistLike(kMnist, dir);
 //   absl::StatusOr<tasks::CleaningData> data = tasks::MakeCleaningData(*mnist, spec);
@@ -28,24 +27,41 @@
 
 namespace tasks {
 
+// How training labels are corrupted at a noise ratio p.
+enum class Corruption {
+  // benchopt's bilevel benchmark: each label, with probability p, is replaced by a class drawn
+  // uniformly from all of them, so about p/classes of the drawn labels keep their class and the
+  // fraction actually wrong is about p (1 − 1/classes).
+  kBenchopt,
+  // Exactly round(p · n) labels, chosen by the seed, move to one of the other classes, uniformly:
+  // the fraction wrong is p.
+  kExactOther,
+};
+std::string ToString(Corruption corruption);  // "benchopt", "exact_other"
+
 struct HyperCleaningSpec {
   int64_t num_train = 20000;
   int64_t num_val = 5000;
   int64_t num_test = 10000;
   double noise_ratio = 0.5;    // benchopt's bilevel benchmark uses 0.5, 0.7, 0.9
+  Corruption corruption = Corruption::kBenchopt;
   int64_t hidden = 256;        // units of the hidden layer
   double dropout = 0.2;        // on the hidden layer, in g only
   double weight_decay = 1e-4;  // fixed, on both weight matrices
   uint64_t seed = 1;           // label corruption, initialisation and dropout masks
 };
 
-// Replaces exactly round(ratio · n) labels, chosen by `seed`, with a different class drawn
-// uniformly among the other `classes − 1`. `corrupted` (bool [n]) marks them.
+// Corrupts `labels` at `ratio` (see Corruption), with the draws fixed by `seed`. `corrupted`
+// (bool [n]) marks the labels that are now wrong; `drawn` (optional, bool [n]) the labels that
+// were redrawn (kBenchopt: a superset of the wrong ones; kExactOther: the same).
 void CorruptLabels(const at::Tensor& labels, double ratio, int64_t classes, uint64_t seed,
-                   at::Tensor* noisy, at::Tensor* corrupted);
+                   Corruption corruption, at::Tensor* noisy, at::Tensor* corrupted,
+                   at::Tensor* drawn = nullptr);
 
 struct CleaningData {
   at::Tensor train_x, train_y, corrupted;  // float [n, features]; noisy int64 labels; bool mask
+  at::Tensor clean_train_y;                // the labels before corruption (oracle references)
+  double corrupted_fraction = 0;           // of the training labels, the fraction now wrong
   at::Tensor val_x, val_y, test_x, test_y;
   int64_t classes = 10;
   std::string description;
@@ -78,11 +94,16 @@ class HyperCleaningTask : public Task {
   }
 
  private:
-  at::Tensor Logits(const at::Tensor& input, const bilevel::TensorList& y, bool dropout);
+  // Dropout masks from the batch's noise key when it has one (Batch::noise_key), else from
+  // generator_.
+  at::Tensor Logits(const at::Tensor& input, const bilevel::TensorList& y, bool dropout,
+                    uint64_t noise_key);
   CleaningData data_;
   HyperCleaningSpec spec_;
   c10::Device device_;
-  at::Generator generator_;  // dropout masks (own CPU generator; the device's default elsewhere)
+  // Dropout masks of batches without a noise key (own CPU generator; the device's default
+  // elsewhere). The solvers' batches all have keys.
+  at::Generator generator_;
   bilevel::TensorList initial_;
 };
 

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "solvers/minibatch_sampler.h"
 #include "solvers/minimax_opt.h"
 #include "solvers/tensor_list.h"
 #include "tasks/hyper_cleaning.h"
@@ -161,6 +162,24 @@ TEST(TextLogistic, SparseTfidfFeaturesAndGradients) {
   EXPECT_FALSE(MakeTextLogisticData(TinyCorpus(), TfidfOptions{}, 1.5, 3, "toy").ok());
 }
 
+TEST(TextLogistic, TfidfStatisticsIgnoreTheTestDocuments) {
+  const TextCorpus corpus = TinyCorpus();
+  absl::StatusOr<LogisticData> a = MakeTextLogisticData(corpus, TfidfOptions{}, 0.2, 3, "toy");
+  ASSERT_TRUE(a.ok());
+  ASSERT_GT(a->test_documents.numel(), 0);
+  // Rewrite the test documents with words of the training documents: fitted on everything, the
+  // document frequencies (and so the training features) would change.
+  TextCorpus changed = corpus;
+  for (int64_t i = 0; i < a->test_documents.numel(); ++i) {
+    changed.documents[a->test_documents[i].item<int64_t>()] = "rocket rocket cake launch moon";
+  }
+  absl::StatusOr<LogisticData> b = MakeTextLogisticData(changed, TfidfOptions{}, 0.2, 3, "toy");
+  ASSERT_TRUE(b.ok());
+  EXPECT_TRUE(at::equal(a->train_x.to_dense(), b->train_x.to_dense()));
+  EXPECT_TRUE(at::equal(a->val_x.to_dense(), b->val_x.to_dense()));
+  EXPECT_FALSE(at::equal(a->test_x.to_dense(), b->test_x.to_dense()));
+}
+
 TEST(TextLogistic, MinimaxOptLowersValidationLoss) {
   WeightDecayLogisticTask task(
       "text", *MakeTextLogisticData(TinyCorpus(), TfidfOptions{}, 0.2, 3, "toy corpus"),
@@ -176,9 +195,9 @@ TEST(CorruptLabels, ExactFractionFixedBySeed) {
   const at::Tensor labels = at::arange(1000, at::kLong).remainder(10);
   for (double ratio : {0.0, 0.5, 0.7, 0.9}) {
     at::Tensor noisy, corrupted, noisy2, corrupted2, noisy3, corrupted3;
-    CorruptLabels(labels, ratio, 10, 7, &noisy, &corrupted);
-    CorruptLabels(labels, ratio, 10, 7, &noisy2, &corrupted2);
-    CorruptLabels(labels, ratio, 10, 8, &noisy3, &corrupted3);
+    CorruptLabels(labels, ratio, 10, 7, Corruption::kExactOther, &noisy, &corrupted);
+    CorruptLabels(labels, ratio, 10, 7, Corruption::kExactOther, &noisy2, &corrupted2);
+    CorruptLabels(labels, ratio, 10, 8, Corruption::kExactOther, &noisy3, &corrupted3);
     EXPECT_EQ(corrupted.sum().item<int64_t>(), std::llround(ratio * 1000)) << ratio;
     EXPECT_TRUE(at::equal(noisy.ne(labels), corrupted)) << "every corrupted label changed";
     EXPECT_TRUE(at::equal(noisy, noisy2));
@@ -187,6 +206,23 @@ TEST(CorruptLabels, ExactFractionFixedBySeed) {
     }
     EXPECT_LT(noisy.max().item<int64_t>(), 10);
     EXPECT_GE(noisy.min().item<int64_t>(), 0);
+  }
+}
+
+TEST(CorruptLabels, BenchoptRedrawsFromAllClassesSoAboutATenthKeepTheirLabel) {
+  const int64_t n = 20000;
+  const at::Tensor labels = at::arange(n, at::kLong).remainder(10);
+  for (double ratio : {0.5, 0.9}) {
+    at::Tensor noisy, corrupted, drawn;
+    CorruptLabels(labels, ratio, 10, 3, Corruption::kBenchopt, &noisy, &corrupted, &drawn);
+    const double n_drawn = drawn.sum().item<double>();
+    EXPECT_NEAR(n_drawn / n, ratio, 0.02) << ratio;
+    // Of the drawn labels, those that drew their own class: about 1/10 (binomial sd ~ 0.003).
+    const double kept = (drawn & noisy.eq(labels)).sum().item<double>() / n_drawn;
+    EXPECT_NEAR(kept, 0.1, 0.015) << ratio;
+    EXPECT_TRUE(at::equal(corrupted, noisy.ne(labels)));
+    EXPECT_NEAR(corrupted.to(at::kDouble).mean().item<double>(), 0.9 * ratio, 0.02);
+    EXPECT_FALSE((corrupted & ~drawn).any().item<bool>());  // only drawn labels changed
   }
 }
 
@@ -213,6 +249,7 @@ HyperCleaningSpec TinyCleaningSpec() {
   spec.num_test = 40;
   spec.hidden = 8;
   spec.noise_ratio = 0.5;
+  spec.corruption = Corruption::kExactOther;  // exactly half wrong: the counts below are exact
   return spec;
 }
 
@@ -253,6 +290,26 @@ TEST(HyperCleaning, DropoutIsSeededAndOnlyInTheInnerObjective) {
     return g1;
   };
   EXPECT_EQ(value(4), value(4));
+}
+
+TEST(HyperCleaning, KeyedBatchesShareTheirDropoutMasks) {
+  HyperCleaningSpec spec = TinyCleaningSpec();
+  HyperCleaningTask task(*MakeCleaningData(TinyImages(), spec), spec, c10::Device(c10::kCPU));
+  TensorList x = task.InitialOuter(), y = task.InitialInner();
+  const at::Tensor rows = at::arange(20, at::kLong);
+  auto g = [&](uint64_t key) {
+    return task.InnerObjective(x, y, Batch{rows, key}).item<double>();
+  };
+  // The same key: the same masks (g(x, y) and g(x, z) on one batch, a rerun, a resume).
+  EXPECT_EQ(g(11), g(11));
+  EXPECT_NE(g(11), g(12));
+  // The solvers' samplers key every batch, reproducibly.
+  bilevel::MinibatchSampler sampler(80, 20, 5, c10::Device(c10::kCPU));
+  const Batch a = sampler.Next(), b = sampler.Next();
+  EXPECT_NE(a.noise_key, 0u);
+  EXPECT_NE(a.noise_key, b.noise_key);
+  bilevel::MinibatchSampler again(80, 20, 5, c10::Device(c10::kCPU));
+  EXPECT_EQ(again.Next().noise_key, a.noise_key);
 }
 
 TEST(HyperCleaning, PrecisionAndRecallOfDownWeightedExamples) {

@@ -103,27 +103,34 @@ absl::StatusOr<LogisticData> MakeTextLogisticData(const TextCorpus& corpus,
     return absl::InvalidArgumentError(absl::StrCat(
         "need at least 4 documents and test_fraction in (0, 1); got ", n, " and ", test_fraction));
   }
-  // Vocabulary and idf come from all documents (label-free statistics).
-  const TfidfMatrix matrix = Tfidf(corpus.documents, tfidf);
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
   const at::Tensor order = at::randperm(n, gen, at::kLong);
   at::Tensor labels = at::empty({n}, at::kLong);
   std::copy(corpus.labels.begin(), corpus.labels.end(), labels.data_ptr<int64_t>());
   const int64_t n_test = std::max<int64_t>(1, static_cast<int64_t>(test_fraction * n));
   const int64_t n_train = (n - n_test) / 2;
+  // Vocabulary and idf from the training and validation documents only (20newsgroups' training
+  // split, which the paper divides into the two): the test documents never shape the features.
+  std::vector<std::string> training_documents;
+  const int64_t* index = order.data_ptr<int64_t>();
+  for (int64_t i = 0; i < n - n_test; ++i) training_documents.push_back(corpus.documents[index[i]]);
+  const TfidfMatrix fitted = FitTfidf(training_documents, tfidf);
   auto take = [&](int64_t begin, int64_t end, at::Tensor* x, at::Tensor* y) {
-    const at::Tensor idx = order.slice(0, begin, end);
-    *x = matrix.features.index_select(0, idx).coalesce();
-    *y = labels.index_select(0, idx);
+    std::vector<std::string> documents;
+    for (int64_t i = begin; i < end; ++i) documents.push_back(corpus.documents[index[i]]);
+    *x = TransformTfidf(fitted, documents).coalesce();
+    *y = labels.index_select(0, order.slice(0, begin, end));
   };
   LogisticData data;
   take(0, n_train, &data.train_x, &data.train_y);
   take(n_train, n - n_test, &data.val_x, &data.val_y);
   take(n - n_test, n, &data.test_x, &data.test_y);
+  data.test_documents = order.slice(0, n - n_test, n).clone();
   data.classes = static_cast<int64_t>(corpus.categories.size());
   data.description = absl::StrCat(description, "; ", n, " documents, ", data.classes, " classes, ",
-                                  matrix.vocabulary.size(), " tf-idf features (min_df ",
-                                  tfidf.min_df, "), ", n_train, " train / ", n - n_test - n_train,
+                                  fitted.vocabulary.size(),
+                                  " tf-idf features (min_df ", tfidf.min_df,
+                                  ", fitted on the training and validation documents), ", n_train, " train / ", n - n_test - n_train,
                                   " validation / ", n_test, " test (seed ", seed, ")");
   return data;
 }

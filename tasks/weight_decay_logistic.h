@@ -32,6 +32,8 @@ struct LogisticData {
   at::Tensor train_y, val_y, test_y;  // int64 [n] in [0, classes)
   int64_t classes = 2;
   std::string description;
+  // Text data: the corpus indices of the test documents (the split, for provenance and tests).
+  at::Tensor test_documents;
 };
 
 class WeightDecayLogisticTask : public Task {
@@ -76,7 +78,8 @@ struct SyntheticLogisticSpec {
 };
 LogisticData MakeSyntheticLogisticData(const SyntheticLogisticSpec& spec);
 
-// Figure 2's data from a text corpus: tf-idf features (fitted on the training documents), the
+// Figure 2's data from a text corpus: tf-idf features (vocabulary and idf fitted on the training
+// and validation documents, never on the test ones), the
 // documents shuffled by `seed`, split into train / validation (equal halves of the training part)
 // and test (`test_fraction`). `description` says what the corpus is and what it stands in for.
 absl::StatusOr<LogisticData> MakeTextLogisticData(const TextCorpus& corpus,

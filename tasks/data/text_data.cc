@@ -202,45 +202,59 @@ std::vector<std::string> Tokenize(absl::string_view text) {
   return tokens;
 }
 
-TfidfMatrix Tfidf(const std::vector<std::string>& documents, const TfidfOptions& options) {
+TfidfMatrix FitTfidf(const std::vector<std::string>& documents, const TfidfOptions& options) {
   const int64_t n = static_cast<int64_t>(documents.size());
-  std::vector<std::map<std::string, int>> counts(documents.size());
   std::map<std::string, int> df;
-  for (size_t d = 0; d < documents.size(); ++d) {
-    for (std::string& t : Tokenize(documents[d])) ++counts[d][std::move(t)];
-    for (const auto& [term, c] : counts[d]) ++df[term];
+  for (const std::string& document : documents) {
+    std::set<std::string> seen;
+    for (std::string& t : Tokenize(document)) seen.insert(std::move(t));
+    for (const std::string& term : seen) ++df[term];
   }
   TfidfMatrix out;
-  std::map<std::string, int64_t> column;
+  out.options = options;
   for (const auto& [term, frequency] : df) {  // std::map: sorted vocabulary
     if (frequency < options.min_df) continue;
-    column[term] = static_cast<int64_t>(out.vocabulary.size());
     out.vocabulary.push_back(term);
     out.idf.push_back(std::log((1.0 + n) / (1.0 + frequency)) + 1.0);
+  }
+  return out;
+}
+
+at::Tensor TransformTfidf(const TfidfMatrix& fitted, const std::vector<std::string>& documents) {
+  std::map<std::string, int64_t> column;
+  for (size_t j = 0; j < fitted.vocabulary.size(); ++j) {
+    column[fitted.vocabulary[j]] = static_cast<int64_t>(j);
   }
   std::vector<int64_t> rows, cols;
   std::vector<float> values;
   for (size_t d = 0; d < documents.size(); ++d) {
+    std::map<std::string, int> counts;
+    for (std::string& t : Tokenize(documents[d])) ++counts[std::move(t)];
     const size_t start = values.size();
     double norm2 = 0;
-    for (const auto& [term, c] : counts[d]) {
+    for (const auto& [term, c] : counts) {
       auto it = column.find(term);
       if (it == column.end()) continue;
-      const double tf = options.sublinear_tf ? 1.0 + std::log(static_cast<double>(c)) : c;
-      const double v = tf * out.idf[it->second];
+      const double tf = fitted.options.sublinear_tf ? 1.0 + std::log(static_cast<double>(c)) : c;
+      const double v = tf * fitted.idf[it->second];
       rows.push_back(static_cast<int64_t>(d));
       cols.push_back(it->second);
       values.push_back(static_cast<float>(v));
       norm2 += v * v;
     }
-    if (options.l2_normalize && norm2 > 0) {
+    if (fitted.options.l2_normalize && norm2 > 0) {
       const double inv = 1.0 / std::sqrt(norm2);
       for (size_t i = start; i < values.size(); ++i)
         values[i] = static_cast<float>(values[i] * inv);
     }
   }
-  out.features =
-      SparseFromTriplets(rows, cols, values, n, static_cast<int64_t>(out.vocabulary.size()));
+  return SparseFromTriplets(rows, cols, values, static_cast<int64_t>(documents.size()),
+                            static_cast<int64_t>(fitted.vocabulary.size()));
+}
+
+TfidfMatrix Tfidf(const std::vector<std::string>& documents, const TfidfOptions& options) {
+  TfidfMatrix out = FitTfidf(documents, options);
+  out.features = TransformTfidf(out, documents);
   return out;
 }
 

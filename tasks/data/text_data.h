@@ -60,9 +60,15 @@ struct TfidfMatrix {
   at::Tensor features;                  // sparse COO float [documents, vocabulary]
   std::vector<std::string> vocabulary;  // sorted; column j is vocabulary[j]
   std::vector<double> idf;              // log((1 + n)/(1 + df)) + 1, scikit-learn's smooth idf
+  TfidfOptions options;
 };
 
-// Fits the vocabulary and idf on `documents` and transforms them.
+// Fits the vocabulary and idf on `documents` (features left undefined). Fit on training
+// documents only, so that nothing about the test documents leaks into the features.
+TfidfMatrix FitTfidf(const std::vector<std::string>& documents, const TfidfOptions& options);
+// The tf-idf rows of `documents` with a fitted vocabulary and idf (unknown terms are dropped).
+at::Tensor TransformTfidf(const TfidfMatrix& fitted, const std::vector<std::string>& documents);
+// Fits on `documents` and transforms them.
 TfidfMatrix Tfidf(const std::vector<std::string>& documents, const TfidfOptions& options);
 
 }  // namespace tasks
