@@ -2,6 +2,7 @@
 
 #include <ATen/Context.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -174,51 +175,119 @@ std::string Batches(const bilevel::SolverOptionsBase& o) {
                          o.inner_batch_size ? absl::StrCat(o.inner_batch_size) : "full");
 }
 
+int64_t Within(int64_t budget, int64_t cost) { return std::max<int64_t>(1, budget / cost); }
+
+}  // namespace
+
+void FitToBudget(int64_t budget, bilevel::MinimaxOptOptions* o) {
+  const int64_t cost = o->update_order == bilevel::UpdateOrder::kAlternating ? 6 : 3;
+  o->iterations_per_stage = Within(budget / o->num_stages, cost);
+  o->max_gradient_call_equivalents = budget;
+}
+
+void FitToBudget(int64_t budget, bilevel::HypergradientOptions* o) {
+  using bilevel::HypergradientMethod;
+  const int64_t T = o->inner_steps, K = o->linear_solver_iterations;
+  int64_t cost = 0;
+  switch (o->method) {
+    case HypergradientMethod::kReverse:  // T ∇g, one ∇f, K HVPs and K JVPs
+      cost = T + 1 + 4 * (o->truncation == 0 ? T : o->truncation);
+      break;
+    case HypergradientMethod::kT1T2:  // T ∇g, ∇f, ∇g, one JVP
+      cost = T + 2 + 2;
+      break;
+    case HypergradientMethod::kStocBiO:  // + one fresh ∇g per HVP
+      cost = T + 2 + 3 * K + 2;
+      break;
+    default:  // fixed point, CG (at most K + 1 HVPs with a warm start), Neumann
+      cost = T + 2 + 2 * K + 2;
+  }
+  o->max_iterations = Within(budget, cost);
+  o->max_gradient_call_equivalents = budget;
+}
+
+void FitToBudget(int64_t budget, bilevel::F2saOptions* o) {
+  o->max_iterations = Within(budget, 3 * o->inner_steps + 3);
+  o->max_gradient_call_equivalents = budget;
+}
+
+void FitToBudget(int64_t budget, bilevel::PenaltyOptions* o) {
+  // Each of the T + 1 evaluations: ∇f, ∇g and one HVP (the penalty's gradient).
+  o->max_iterations = Within(budget, 4 * (o->inner_steps + 1));
+  o->max_gradient_call_equivalents = budget;
+}
+
+std::string BudgetInWords(int64_t budget, const std::string& data) {
+  return absl::StrCat(budget,
+                      " gradient-call equivalents per method (a Hessian- or Jacobian-vector "
+                      "product counts as 2), ",
+                      data);
+}
+
+namespace {
+
+std::string Budget(const bilevel::SolverOptionsBase& o) {
+  return o.max_gradient_call_equivalents > 0
+             ? absl::StrCat(", budget ", o.max_gradient_call_equivalents, " gradient-call equivalents")
+             : "";
+}
+
 }  // namespace
 
 Method MinimaxMethod(std::string name, bilevel::MinimaxOptOptions o) {
   std::string settings = absl::StrFormat(
-      "MinimaxOPT: %d stages x %d iterations, lambda0 %g, tau %g, x %s, y %s, z %s, schedule %s, "
-      "%s",
+      "MinimaxOPT: %d stages x %d iterations, lambda0 %g, tau %g, x %s, y %s, z %s, schedule %s "
+      "(floor %g), order %s, common random numbers %s, %s%s",
       o.num_stages, o.iterations_per_stage, o.initial_lambda, o.lambda_growth,
       Describe(o.x_optimizer), Describe(o.y_optimizer), Describe(o.z_optimizer),
-      bilevel::ToString(o.schedule), Batches(o));
+      bilevel::ToString(o.schedule), o.schedule_min_factor, bilevel::ToString(o.update_order),
+      o.common_random_numbers ? "on" : "off", Batches(o), Budget(o));
   const int64_t total = o.num_stages * o.iterations_per_stage;
-  return MakeMethod(std::move(name), std::move(o), std::move(settings), total);
+  Method m = MakeMethod(std::move(name), std::move(o), std::move(settings), total);
+  m.also_score_y = true;
+  return m;
 }
 
 Method HypergradientMethod(std::string name, bilevel::HypergradientOptions o) {
   std::string settings = absl::StrFormat(
-      "%s: %d outer x %d inner steps, truncation %d, %d solver iterations (beta %g), inner %s, "
-      "outer %s, schedule %s, %s",
+      "%s: %d outer x %d inner steps, truncation %d, %d solver iterations (beta %g, damping %g, "
+      "tolerance %g), inner %s, outer %s, schedule %s (outer only), %s%s",
       bilevel::ToString(o.method), o.max_iterations, o.inner_steps, o.truncation,
-      o.linear_solver_iterations, o.linear_solver_step, Describe(o.inner_optimizer),
-      Describe(o.outer_optimizer), bilevel::ToString(o.schedule), Batches(o));
+      o.linear_solver_iterations, o.linear_solver_step, o.linear_solver_damping,
+      o.linear_solver_tolerance, Describe(o.inner_optimizer), Describe(o.outer_optimizer),
+      bilevel::ToString(o.schedule), Batches(o), Budget(o));
   const int64_t total = o.max_iterations;
   return MakeMethod(std::move(name), std::move(o), std::move(settings), total);
 }
 
 Method F2saMethod(std::string name, bilevel::F2saOptions o) {
   std::string settings = absl::StrFormat(
-      "F2SA: %d outer x %d inner steps, lambda0 %g + %g per step, x %s, y %s, z %s, %s",
-      o.max_iterations, o.inner_steps, o.initial_lambda, o.lambda_increment,
-      Describe(o.x_optimizer), Describe(o.y_optimizer), Describe(o.z_optimizer), Batches(o));
+      "F2SA: %d outer x %d inner steps, lambda0 %g + %g per step (max %g), x %s, y %s, z %s, %s%s",
+      o.max_iterations, o.inner_steps, o.initial_lambda, o.lambda_increment, o.max_lambda,
+      Describe(o.x_optimizer), Describe(o.y_optimizer), Describe(o.z_optimizer), Batches(o),
+      Budget(o));
   const int64_t total = o.max_iterations;
-  return MakeMethod(std::move(name), std::move(o), std::move(settings), total);
+  Method m = MakeMethod(std::move(name), std::move(o), std::move(settings), total);
+  m.checkpoints = false;  // F2SA writes none: an interrupted run restarts
+  return m;
 }
 
 Method PenaltyMethod(std::string name, bilevel::PenaltyOptions o) {
   std::string settings =
-      absl::StrFormat("Penalty: %d iterations x %d inner steps, rho0 %g, x %s, y %s, %s",
-                      o.max_iterations, o.inner_steps, o.initial_penalty, Describe(o.x_optimizer),
-                      Describe(o.y_optimizer), Batches(o));
+      absl::StrFormat("Penalty: %d iterations x %d inner steps, rho0 %g x %g per stage, mu0 %g, "
+                      "eps0 %g, at most %d iterations per stage, lr decay %g, x %s, y %s, %s%s",
+                      o.max_iterations, o.inner_steps, o.initial_penalty, o.penalty_growth,
+                      o.initial_inner_weight, o.initial_tolerance, o.max_iterations_per_stage,
+                      o.learning_rate_decay, Describe(o.x_optimizer), Describe(o.y_optimizer),
+                      Batches(o), Budget(o));
   const int64_t total = o.max_iterations;
-  return MakeMethod(std::move(name), std::move(o), std::move(settings), total);
+  Method m = MakeMethod(std::move(name), std::move(o), std::move(settings), total);
+  m.checkpoints = false;  // the penalty method writes none: an interrupted run restarts
+  return m;
 }
 
 std::vector<Method> LogisticComparisonMethods(const LogisticComparison& c) {
   bilevel::HypergradientOptions base;
-  base.max_iterations = c.outer_iterations;
   base.inner_steps = c.inner_steps;
   base.inner_optimizer.learning_rate = c.learning_rate;
   base.outer_optimizer.learning_rate = c.learning_rate;
@@ -229,18 +298,70 @@ std::vector<Method> LogisticComparisonMethods(const LogisticComparison& c) {
   reverse.truncation = 10;
   fixed_point.method = bilevel::HypergradientMethod::kFixedPoint;
   cg.method = bilevel::HypergradientMethod::kConjugateGradient;
+  for (bilevel::HypergradientOptions* o : {&reverse, &fixed_point, &cg}) FitToBudget(c.budget, o);
 
   bilevel::MinimaxOptOptions minimax;
   minimax.initial_lambda = 1.0;
   minimax.lambda_growth = 2.0;
   minimax.num_stages = c.num_stages;
-  minimax.iterations_per_stage = c.iterations_per_stage;
   minimax.x_optimizer.learning_rate = c.learning_rate;
   minimax.y_optimizer.learning_rate = c.learning_rate;
   minimax.z_optimizer.learning_rate = c.learning_rate;
+  FitToBudget(c.budget, &minimax);
 
-  return {MinimaxMethod("MinimaxOPT", minimax), HypergradientMethod("Reverse", reverse),
-          HypergradientMethod("FixedPoint", fixed_point), HypergradientMethod("CG", cg)};
+  // F2SA (Kwon et al. 2023): the same rates; λ grows by 1 per outer step from 1.
+  bilevel::F2saOptions f2sa;
+  f2sa.inner_steps = 10;
+  f2sa.initial_lambda = 1.0;
+  f2sa.lambda_increment = 1.0;
+  f2sa.x_optimizer.learning_rate = c.learning_rate;
+  f2sa.y_optimizer.learning_rate = c.learning_rate;
+  f2sa.z_optimizer.learning_rate = c.learning_rate;
+  FitToBudget(c.budget, &f2sa);
+
+  // The penalty method with the authors' Adam (their code's step sizes are per task; 0.01 here).
+  bilevel::PenaltyOptions penalty;
+  penalty.inner_steps = 5;
+  penalty.x_optimizer.learning_rate = 0.01;
+  penalty.y_optimizer.learning_rate = 0.01;
+  FitToBudget(c.budget, &penalty);
+
+  return {MinimaxMethod("MinimaxOPT", minimax),    HypergradientMethod("Reverse", reverse),
+          HypergradientMethod("FixedPoint", fixed_point), HypergradientMethod("CG", cg),
+          F2saMethod("F2SA", f2sa),                 PenaltyMethod("Penalty", penalty)};
+}
+
+absl::Status RunLogisticFigure(
+    Experiment e, const LogisticComparison& c, const LogisticTaskSpec& spec, c10::Device device,
+    const std::function<absl::StatusOr<tasks::LogisticData>(uint64_t seed)>& make_data) {
+  auto task_from = [spec, device](absl::StatusOr<tasks::LogisticData> data)
+      -> absl::StatusOr<std::unique_ptr<tasks::Task>> {
+    if (!data.ok()) return data.status();
+    return std::unique_ptr<tasks::Task>(new tasks::WeightDecayLogisticTask(
+        spec.name, std::move(*data), device, spec.initial_log_decay, spec.max_log_decay));
+  };
+  e.yardstick = Yardstick::kExactInner;
+  // The tasks compute in float32: 1e-5 is about the smallest gradient norm L-BFGS reaches there.
+  // Near-separable data with tiny decays makes y*(x) ill-conditioned in float32: a solve that
+  // misses the tolerance in 300 iterations is counted (exact_inner_unconverged) and reported.
+  e.exact_inner.gradient_tolerance = 1e-5;
+  e.exact_inner.max_iterations = 300;
+  e.methods = LogisticComparisonMethods(c);
+  e.budget = BudgetInWords(c.budget, "full-batch gradients");
+  e.tuning = absl::StrCat(
+      "{\"procedure\": \"not tuned yet: one learning rate for every method and variable group "
+      "(", c.learning_rate, "), the penalty method Adam 0.01 (its authors' optimizer); issue 11 "
+      "item 4 (a grid per method on a tuning seed) is open\"}");
+  e.references = {
+      {"no tuning", "the initial decays, the model trained on the training set",
+       [make_data, task_from](uint64_t seed) { return task_from(make_data(seed)); }},
+      {"train+validation", "the initial decays, the model trained on training and validation sets",
+       [make_data, task_from](uint64_t seed) {
+         absl::StatusOr<tasks::LogisticData> data = make_data(seed);
+         if (data.ok()) *data = tasks::WithValidationInTraining(*data);
+         return task_from(std::move(data));
+       }}};
+  return Run(e, [&](uint64_t seed) { return task_from(make_data(seed)); });
 }
 
 }  // namespace experiments

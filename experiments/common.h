@@ -9,6 +9,7 @@
 
 #include <c10/core/Device.h>
 
+#include <cmath>
 #include <functional>
 #include <string>
 #include <vector>
@@ -20,6 +21,7 @@
 #include "solvers/hypergradient.h"
 #include "solvers/minimax_opt.h"
 #include "solvers/penalty_method.h"
+#include "tasks/weight_decay_logistic.h"
 
 namespace experiments {
 
@@ -55,17 +57,43 @@ Method HypergradientMethod(std::string name, bilevel::HypergradientOptions optio
 Method F2saMethod(std::string name, bilevel::F2saOptions options);
 Method PenaltyMethod(std::string name, bilevel::PenaltyOptions options);
 
+// Equal terms: every method of a figure gets the same budget of gradient-call equivalents
+// (bilevel::OracleCounts::GradientCallEquivalents: a Hessian- or Jacobian-vector product counts
+// as two gradient calls). Each function sizes its method's iteration count to the budget from
+// the method's cost per iteration (which, in calls, the comments of hypergradient.h, f2sa.h and
+// penalty_method.h state) and sets max_gradient_call_equivalents as a hard stop.
+// MinimaxOPT keeps num_stages and fits iterations_per_stage.
+void FitToBudget(int64_t budget, bilevel::MinimaxOptOptions* o);
+void FitToBudget(int64_t budget, bilevel::HypergradientOptions* o);
+void FitToBudget(int64_t budget, bilevel::F2saOptions* o);
+void FitToBudget(int64_t budget, bilevel::PenaltyOptions* o);
+// The budget in words, for the manifest: "<budget> gradient-call equivalents per method (...), <data>".
+std::string BudgetInWords(int64_t budget, const std::string& data);
+
 // Figures 1 and 2 compare the same methods on weight-decay logistic regression, full batch, with
-// one learning rate for every method and variable group: MinimaxOPT (λ0 = 1, τ = 2), truncated
-// reverse mode (K = 10), and AID with fixed point and CG (10 iterations, step 1).
+// one learning rate for every method and variable group, at one budget: MinimaxOPT (λ0 = 1,
+// τ = 2), truncated reverse mode (K = 10), AID with fixed point and CG (10 iterations, step 1),
+// F2SA and the penalty method.
 struct LogisticComparison {
   double learning_rate = 1.0;
-  int outer_iterations = 30;           // baselines: outer steps ...
-  int inner_steps = 100;               // ... of this many inner steps each
-  int num_stages = 8;                  // MinimaxOPT: stages ...
-  int64_t iterations_per_stage = 250;  // ... of this many iterations each
+  int64_t budget = 6000;  // gradient-call equivalents per method
+  int inner_steps = 100;  // baselines: inner steps per outer step
+  int num_stages = 8;     // MinimaxOPT: stages
 };
 std::vector<Method> LogisticComparisonMethods(const LogisticComparison& c);
+
+// Runs figure 1 or 2 on the logistic data `make_data` gives for a seed: the methods of
+// LogisticComparisonMethods at the budget `c.budget`, scored at the exactly re-solved y*(x_k)
+// (Yardstick::kExactInner), beside the references "no tuning" (the initial decays) and "train +
+// validation" (the initial decays, trained on both sets).
+struct LogisticTaskSpec {
+  std::string name;  // the task's name
+  double initial_log_decay = 0;
+  double max_log_decay = HUGE_VAL;
+};
+absl::Status RunLogisticFigure(
+    Experiment e, const LogisticComparison& c, const LogisticTaskSpec& task, c10::Device device,
+    const std::function<absl::StatusOr<tasks::LogisticData>(uint64_t seed)>& make_data);
 
 }  // namespace experiments
 

@@ -19,7 +19,6 @@ absl::Status Fig1(const Settings& s) {
   data.num_examples = ci ? 200 : 1000;
   data.num_test = ci ? 200 : 1000;
   const int inner = ci ? 20 : 100;  // the paper's 100 inner steps
-  const int outer = ci ? 10 : (s.preset == "paper" ? 100 : 30);
 
   Experiment e = NewExperiment(s);
   e.eval_every_gradient_calls = ci ? 50 : 200;
@@ -30,16 +29,15 @@ absl::Status Fig1(const Settings& s) {
 
   LogisticComparison c;
   c.learning_rate = 1.0;  // one learning rate for all, as in the paper
-  c.outer_iterations = outer;
+  c.budget = ci ? 600 : (s.preset == "paper" ? 10000 : 6000);
   c.inner_steps = inner;
   c.num_stages = ci ? 4 : 8;
-  c.iterations_per_stage = ci ? 50 : 250;
-  e.methods = LogisticComparisonMethods(c);
-  return Run(e, [&](uint64_t seed) -> absl::StatusOr<std::unique_ptr<tasks::Task>> {
+  LogisticTaskSpec task;
+  task.name = "logreg-synthetic";
+  return RunLogisticFigure(e, c, task, s.device, [data](uint64_t seed) {
     tasks::SyntheticLogisticSpec spec = data;
     spec.seed = seed;
-    return std::unique_ptr<tasks::Task>(new tasks::WeightDecayLogisticTask(
-        "logreg-synthetic", tasks::MakeSyntheticLogisticData(spec), s.device));
+    return absl::StatusOr<tasks::LogisticData>(tasks::MakeSyntheticLogisticData(spec));
   });
 }
 

@@ -15,9 +15,14 @@
 //                               every `checkpoint_every_seconds` of solver time; a rerun of an
 //                               interrupted experiment continues from it, with the same numbers
 //                               (on the CPU) as an uninterrupted run. Removed when the run ends.
-//   curves.csv                  every run's rows: method, seed, iteration, gradient_calls,
-//                               hessian_vector_products, wall_time_seconds (solver time, without
-//                               metric evaluation), then the task's metrics
+//   runs/reference_<name>__seed<k>.json  a reference line's metrics (see Reference)
+//   curves.csv                  every run's rows: method, seed, evaluated_at (exact_inner,
+//                               inner_iterate, minimax_y, retrained or reference; see Yardstick),
+//                               iteration, gradient_calls, hessian_vector_products,
+//                               jacobian_vector_products, gradient_call_equivalents (gradient
+//                               calls + 2 × every Hessian- or Jacobian-vector product),
+//                               wall_time_seconds (solver time, without metric evaluation), then
+//                               the task's metrics; the references' rows come last
 //   manifest.json               options, seeds, data, its files' checksums and what stood in for
 //                               it, commit, machine,
 //                               wall time
@@ -28,10 +33,12 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "solvers/inner_solve.h"
 #include "solvers/solver_types.h"
 #include "tasks/task.h"
 
@@ -50,6 +57,37 @@ struct Method {
   std::string settings;  // the method's options in words, for the manifest
   // Iterations a run makes when nothing stops it early, for the time-left estimate; 0 unknown.
   int64_t total_iterations = 0;
+  // Whether the solver writes checkpoints (MinimaxOPT and the hypergradient solvers); without,
+  // an interrupted run restarts from its beginning.
+  bool checkpoints = true;
+  // Score the solver's y as well, as a second series (evaluated_at "minimax_y"): MinimaxOPT,
+  // whose y descends f/λ + g and so trains on the validation data.
+  bool also_score_y = false;
+};
+
+// How every method of a figure is scored: one function, evaluated outside the solver (its time
+// is excluded from the solver's clock and it makes no oracle calls that count).
+enum class Yardstick {
+  // Strongly convex inner problems (figures 1–2): each point evaluates f and the test metrics at
+  // y*(x_k), re-solved with x_k frozen (bilevel::SolveInnerExactly, warm-started from the method's
+  // inner iterate). curves.csv: evaluated_at "exact_inner".
+  kExactInner,
+  // Deep inner problems (figures 3–4): each point evaluates the method's g-only inner iterate
+  // (bilevel::IterateView::inner; "inner_iterate"), and every run ends with a retrain of a fresh
+  // model on g(x_final, ·) with one recipe for all methods ("retrained").
+  kInnerIterate,
+};
+std::string ToString(Yardstick yardstick);
+
+// Makes the task for a seed (the data split and initialisation may depend on it).
+using TaskFactory = std::function<absl::StatusOr<std::unique_ptr<tasks::Task>>(uint64_t seed)>;
+
+// A reference line: what plain training gets without any bilevel method, scored by the same
+// yardstick at the reference task's initial x (exact inner solve, or the retrain recipe).
+struct Reference {
+  std::string name;         // e.g. "validation only"
+  std::string description;  // what it trains on, for the manifest
+  TaskFactory make_task;    // the task it trains on (same validation and test sets as the figure's)
 };
 
 struct Experiment {
@@ -68,10 +106,17 @@ struct Experiment {
   std::string notes;  // anything the reader of the outputs must know (stand-ins, scale)
   // "<md5>  <file>" for every data file the experiment read (empty for generated data).
   std::vector<std::string> data_checksums;
-};
 
-// Makes the task for a seed (the data split and initialisation may depend on it).
-using TaskFactory = std::function<absl::StatusOr<std::unique_ptr<tasks::Task>>(uint64_t seed)>;
+  Yardstick yardstick = Yardstick::kInnerIterate;
+  bilevel::ExactInnerOptions exact_inner;  // kExactInner
+  bilevel::RetrainOptions retrain;         // kInnerIterate (its seed is set to the run's seed)
+  std::vector<Reference> references;       // evaluated once per seed
+  // The figure's budget and how the methods' step sizes were chosen, in words, for the manifest.
+  std::string budget;
+  std::string tuning;
+  // More top-level manifest fields: (key, a JSON value), e.g. {"corrupted_fraction", "[0.45]"}.
+  std::vector<std::pair<std::string, std::string>> manifest_fields;
+};
 
 absl::Status Run(const Experiment& experiment, const TaskFactory& make_task);
 

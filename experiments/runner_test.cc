@@ -86,6 +86,11 @@ Experiment SmallExperiment(const fs::path& dir) {
   o.outer_batch_size = o.inner_batch_size = 20;  // the minibatch order is part of the state
   o.y_optimizer.type = o.z_optimizer.type = bilevel::OptimizerType::kMomentum;
   e.methods = {MinimaxMethod("MinimaxOPT", o)};
+  // Every point at the re-solved y*(x): the resumed curve must match to the last digit too.
+  e.yardstick = Yardstick::kExactInner;
+  e.references = {{"no tuning", "x0", SmallTask}};
+  e.exact_inner.gradient_tolerance = 1e-5;
+  e.exact_inner.max_iterations = 300;
   return e;
 }
 
@@ -159,6 +164,34 @@ TEST(RunnerTest, WithCheckpointsOffARerunStartsTheRunOver) {
   ASSERT_TRUE(experiments::Run(e, SmallTask).ok());
   EXPECT_EQ(CurvesWithoutTime(root / "rerun"), CurvesWithoutTime(root / "reference"));
   EXPECT_FALSE(fs::exists(root / "rerun" / "runs" / "MinimaxOPT__seed1.ckpt"));
+}
+
+TEST(RunnerTest, ManifestCarriesYardstickReferencesAndFailures) {
+  const fs::path root = fs::path(std::getenv("TEST_TMPDIR")) / "runner_manifest";
+  fs::remove_all(root);
+  Experiment e = SmallExperiment(root);
+  e.seeds = {1};
+  e.checkpoint_every_seconds = 0;
+  bilevel::MinimaxOptOptions diverging;
+  diverging.num_stages = 1;
+  diverging.iterations_per_stage = 500;
+  diverging.x_optimizer.learning_rate = 1e6;  // exp(x) overflows within a few steps
+  e.methods.push_back(MinimaxMethod("Diverging", diverging));
+  ASSERT_TRUE(experiments::Run(e, SmallTask).ok());
+  const std::string manifest = ReadAll(root / "manifest.json");
+  EXPECT_NE(manifest.find("\"exact_inner\": \"L-BFGS"), std::string::npos) << manifest;
+  EXPECT_NE(manifest.find("\"references\": [\n    {\"name\": \"no tuning\""), std::string::npos)
+      << manifest;
+  // The diverging run is a result, marked as a failure with the option to change.
+  EXPECT_NE(manifest.find("\"termination\": \"NON_FINITE\", \"failed\": true"), std::string::npos)
+      << manifest;
+  EXPECT_NE(manifest.find("x_optimizer.learning_rate"), std::string::npos);
+  EXPECT_NE(manifest.find("\"linear_solver_breakdowns\": 0"), std::string::npos);
+  // Every curve point of a method is scored at the exact inner solution; the reference comes last.
+  const std::string curves = ReadAll(root / "curves.csv");
+  EXPECT_EQ(curves.find(",inner_iterate,"), std::string::npos);
+  EXPECT_NE(curves.find("MinimaxOPT,1,exact_inner,"), std::string::npos);
+  EXPECT_NE(curves.find("no tuning,1,reference,"), std::string::npos);
 }
 
 }  // namespace

@@ -33,7 +33,22 @@ std::string Seconds(double v) { return Number(v, std::fabs(v) < 10 ? "%.2g" : "%
 
 bool IsBaseline(const std::string& method) { return method.rfind("MinimaxOPT", 0) != 0; }
 
+// A run's rows by what they evaluate (curves.csv's evaluated_at): the method's own curve keeps
+// its name; MinimaxOPT's y, the retrains and the references become groups of their own.
+std::string GroupName(const std::string& method, const std::string& evaluated_at) {
+  if (evaluated_at == "minimax_y") return method + kYSuffix;
+  if (evaluated_at == "retrained") return method + kRetrainedSuffix;
+  if (evaluated_at == "reference") return kReferencePrefix + method;
+  return method;
+}
+
 }  // namespace
+
+bool IsReference(const std::string& group) { return group.rfind(kReferencePrefix, 0) == 0; }
+
+bool IsMethod(const std::string& group) {
+  return !IsReference(group) && group.find(" [") == std::string::npos;
+}
 
 double Row::Get(const std::string& column) const {
   auto it = values.find(column);
@@ -47,6 +62,7 @@ absl::StatusOr<Curves> ParseCurves(const std::string& csv) {
   const std::vector<std::string> header = absl::StrSplit(line, ',');
   const auto method_at = std::find(header.begin(), header.end(), "method");
   const auto seed_at = std::find(header.begin(), header.end(), "seed");
+  const auto evaluated_at = std::find(header.begin(), header.end(), "evaluated_at");
   if (method_at == header.end() || seed_at == header.end()) {
     return absl::InvalidArgumentError("the header lacks a method or seed column: " + line);
   }
@@ -61,7 +77,9 @@ absl::StatusOr<Curves> ParseCurves(const std::string& csv) {
       return absl::InvalidArgumentError(absl::StrCat("line ", line_number, " has ", cells.size(),
                                                      " cells, the header ", header.size()));
     }
-    const std::string method = cells[method_at - header.begin()];
+    const std::string method = GroupName(
+        cells[method_at - header.begin()],
+        evaluated_at == header.end() ? std::string() : cells[evaluated_at - header.begin()]);
     const std::string seed = cells[seed_at - header.begin()];
     std::vector<std::string>& order = seeds[method];
     auto found = std::find(order.begin(), order.end(), seed);
@@ -193,6 +211,7 @@ std::string RankingFinding(const Curves& curves, const std::string& column, bool
   std::vector<Entry> entries;
   int seeds = 0;
   for (const auto& [method, runs] : curves) {
+    if (!IsMethod(method)) continue;
     Entry e{method, Over(runs, [&](const Curve& r) { return Last(r, column); })};
     if (e.stat.n > 0) entries.push_back(e);
     seeds = std::max(seeds, static_cast<int>(runs.size()));
@@ -261,6 +280,7 @@ std::string FirstToFinding(const Curves& curves, double target) {
   std::vector<std::pair<double, std::string>> reached;
   std::vector<std::string> never;
   for (const auto& [method, runs] : curves) {
+    if (!IsMethod(method)) continue;
     const Stat s = SecondsToStat(runs, target);
     if (s.n == 0) {
       never.push_back(Tex(method));
@@ -281,6 +301,49 @@ std::string FirstToFinding(const Curves& curves, double target) {
                                                     absl::StrJoin(order, ", "));
   if (!never.empty()) absl::StrAppend(&out, "; never: ", absl::StrJoin(never, ", "));
   return out + ".";
+}
+
+Stat Headline(const Curves& curves, const std::string& method, const std::string& column) {
+  auto retrained = curves.find(method + kRetrainedSuffix);
+  const std::vector<Curve>& runs =
+      retrained != curves.end() ? retrained->second : curves.at(method);
+  return Over(runs, [&](const Curve& r) { return Last(r, column); });
+}
+
+std::string ReferenceFinding(const Curves& curves, const std::string& column,
+                             bool higher_is_better, const char* format, double scale) {
+  std::vector<std::pair<std::string, double>> references;
+  std::vector<std::string> described;
+  for (const auto& [group, runs] : curves) {
+    if (!IsReference(group)) continue;
+    const Stat s = Over(runs, [&](const Curve& r) { return Last(r, column); });
+    if (s.n == 0) continue;
+    const std::string name = group.substr(std::string(kReferencePrefix).size());
+    references.emplace_back(name, s.mean);
+    described.push_back(absl::StrCat(Tex(name), " ", Number(s.mean * scale, format)));
+  }
+  if (references.empty()) return "";
+  const std::string what = absl::StrReplaceAll(column, {{"_", " "}});
+  std::string out = absl::StrCat("Against the references (", what, ": ",
+                                 absl::StrJoin(described, ", "), "): ");
+  std::vector<std::string> verdicts;
+  for (const auto& [method, runs] : curves) {
+    if (!IsMethod(method)) continue;
+    const Stat s = Headline(curves, method, column);
+    if (s.n == 0) continue;
+    std::vector<std::string> beaten;
+    for (const auto& [name, value] : references) {
+      if (higher_is_better ? s.mean > value : s.mean < value) beaten.push_back(Tex(name));
+    }
+    const bool retrained = curves.count(method + kRetrainedSuffix) > 0;
+    verdicts.push_back(absl::StrCat(
+        Tex(method), retrained ? " (retrained, " : " (", Number(s.mean * scale, format), ") ",
+        beaten.empty() ? std::string("beats none")
+        : beaten.size() == references.size()
+            ? std::string("beats all")
+            : absl::StrCat("beats ", absl::StrJoin(beaten, " and "), " only")));
+  }
+  return out + absl::StrJoin(verdicts, "; ") + ".";
 }
 
 }  // namespace paper

@@ -25,6 +25,16 @@ using Curve = std::vector<Row>;  // one run (method, seed), in file order
 // method → its runs, one per seed in order of first appearance.
 using Curves = std::map<std::string, std::vector<Curve>>;
 
+// Groups in Curves besides a method's own curve (from curves.csv's evaluated_at column):
+// "<method> [y]" MinimaxOPT's y, "<method> [retrained]" the retrain at the end of each run, and
+// "ref: <name>" a reference line (one row per seed).
+inline constexpr char kYSuffix[] = " [y]";
+inline constexpr char kRetrainedSuffix[] = " [retrained]";
+inline constexpr char kReferencePrefix[] = "ref: ";
+bool IsReference(const std::string& group);
+// A method's own curve (not a reference, not a [y] or [retrained] group).
+bool IsMethod(const std::string& group);
+
 // Parses curves.csv (header first; "method" and "seed" columns required).
 absl::StatusOr<Curves> ParseCurves(const std::string& csv);
 absl::StatusOr<Curves> ReadCurves(const std::string& path);
@@ -58,13 +68,21 @@ std::string PlusMinus(const Stat& s, const char* format, double scale = 1);
 // Escapes text for LaTeX's default (OT1) fonts.
 std::string Tex(const std::string& s);
 
-// A sentence on a figure whose methods are compared by the final value of `column` (validation
+// A sentence on a figure whose methods (IsMethod) are compared by the final value of `column` (validation
 // loss, lower is better; test accuracy, higher is better): the methods in order with their means,
 // then how many gradient calls and seconds MinimaxOPT (method "MinimaxOPT") needs to reach the
 // best baseline's final value, on the curves averaged over seeds. `scale` multiplies the printed
 // values (100 for accuracies in percent).
 std::string RankingFinding(const Curves& curves, const std::string& column, bool higher_is_better,
                            const char* format, double scale);
+
+// A method's headline value of `column` over seeds: its retrain when it has one, else the last
+// point of its curve.
+Stat Headline(const Curves& curves, const std::string& method, const std::string& column);
+// A sentence: the references' values, then for every method (its headline value) which
+// references it beats. Empty without references.
+std::string ReferenceFinding(const Curves& curves, const std::string& column,
+                             bool higher_is_better, const char* format, double scale);
 
 // Seconds to reach `target` test accuracy in each run of a method: "m ± sd" when every seed got
 // there, "m (k of n seeds)" when some did, "never" when none did.

@@ -91,6 +91,42 @@ TEST(SummaryTest, SecondsToATargetAccuracy) {
             "First to 93\\%: MinimaxOPT (2.0 s, 1 of 2 seeds); never: CG.");
 }
 
+TEST(SummaryTest, SeparatesTheYardsticksSeriesAndJudgesAgainstReferences) {
+  absl::StatusOr<Curves> curves = ParseCurves(
+      "method,seed,evaluated_at,gradient_calls,test_accuracy\n"
+      "MinimaxOPT,1,inner_iterate,0,0.5\n"
+      "MinimaxOPT,1,minimax_y,0,0.6\n"
+      "MinimaxOPT,1,inner_iterate,90,0.80\n"
+      "MinimaxOPT,1,minimax_y,90,0.95\n"
+      "MinimaxOPT,1,retrained,90,0.85\n"
+      "CG,1,inner_iterate,0,0.5\n"
+      "CG,1,inner_iterate,90,0.70\n"
+      "CG,1,retrained,90,0.72\n"
+      "validation only,1,reference,0,0.90\n"
+      "uniform weights,1,reference,0,0.80\n");
+  ASSERT_TRUE(curves.ok()) << curves.status();
+  EXPECT_EQ(curves->size(), 7u);  // 2 methods, MinimaxOPT [y], 2 retrains, 2 references
+  EXPECT_TRUE(IsMethod("MinimaxOPT"));
+  EXPECT_FALSE(IsMethod("MinimaxOPT [y]"));
+  EXPECT_FALSE(IsMethod("MinimaxOPT [retrained]"));
+  EXPECT_TRUE(IsReference("ref: validation only"));
+  EXPECT_EQ(Last(curves->at("MinimaxOPT")[0], "test_accuracy"), 0.80);
+  EXPECT_EQ(Last(curves->at("MinimaxOPT [y]")[0], "test_accuracy"), 0.95);
+  // The headline is the retrain, not y's 0.95 (trained on the validation set).
+  EXPECT_EQ(Headline(*curves, "MinimaxOPT", "test_accuracy").mean, 0.85);
+  const std::string finding = ReferenceFinding(*curves, "test_accuracy", true, "%.1f", 100);
+  EXPECT_NE(finding.find("uniform weights 80.0, validation only 90.0"), std::string::npos)
+      << finding;
+  EXPECT_NE(finding.find("MinimaxOPT (retrained, 85.0) beats uniform weights only"),
+            std::string::npos)
+      << finding;
+  EXPECT_NE(finding.find("CG (retrained, 72.0) beats none"), std::string::npos) << finding;
+  // Rankings see the methods' own curves only.
+  const std::string ranking = RankingFinding(*curves, "test_accuracy", true, "%.1f", 100);
+  EXPECT_EQ(ranking.find("[y]"), std::string::npos) << ranking;
+  EXPECT_EQ(ranking.find("ref:"), std::string::npos) << ranking;
+}
+
 TEST(SummaryTest, RejectsMalformedCurves) {
   EXPECT_FALSE(ParseCurves("").ok());
   EXPECT_FALSE(ParseCurves("method,gradient_calls\nCG,1\n").ok());  // no seed column

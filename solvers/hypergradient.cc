@@ -369,9 +369,11 @@ absl::Status Solve(const HypergradientOptions& options, BilevelProblem* problem,
 
     HypergradientEstimate estimate;
     if (options.method == HypergradientMethod::kReverse) {
-      estimate = ReverseHypergradient(problem, x, y, options, context, factor);
+      // The schedule is the outer loop's: the inner steps keep their rate (a shrinking inner
+      // step would handicap the inner solve late in the run).
+      estimate = ReverseHypergradient(problem, x, y, options, context, 1.0);
     } else {
-      const double lr_inner = options.inner_optimizer.learning_rate * factor;
+      const double lr_inner = options.inner_optimizer.learning_rate;
       for (int t = 0; t < options.inner_steps; ++t) {
         TensorList ys = GradLeaves(y);
         TensorList grad = Gradients(problem->InnerObjective(x, ys, inner_sampler.Next()), ys);

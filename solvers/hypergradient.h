@@ -79,7 +79,8 @@ struct HypergradientOptions : SolverOptionsBase {
   // The inner optimizer. kReverse differentiates through plain gradient steps and needs kSgd.
   OptimizerOptions inner_optimizer = OptimizerOptions{};
   OptimizerOptions outer_optimizer = OptimizerOptions{};
-  // Learning-rate schedule over the outer iterations, for both optimizers.
+  // Learning-rate schedule over the outer iterations, for the outer optimizer only (the inner
+  // steps keep inner_optimizer.learning_rate).
   Schedule schedule = Schedule::kConstant;
   double schedule_min_factor = 0;
 };

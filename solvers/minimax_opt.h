@@ -19,9 +19,9 @@
 // one training minibatch drawn independently of it.
 //
 // Step sizes. ∇_y L and ∇_z L grow with λ, so their steps must shrink: by default y and z use
-// LambdaScaling::kInverseLambda, η_k = η / λ_k, which keeps the effective step on g equal to η
-// (the authors' later code scales all rates by τ^{-k}, the same rule up to the constant λ_0).
-// x keeps a constant step: at equilibrium λ(∇_x g(x, y) − ∇_x g(x, z)) tends to the implicit
+// LambdaScaling::kInverseLambda, η_k = η / λ_k, which keeps the effective step on g equal to η.
+// (The authors' later code, ScaleBiO, scales every rate by τ^{-k}, x's too; here y's and z's rates
+// follow 1/λ_k, the same as τ^{-k} up to the constant λ_0, but) x keeps a constant step: at equilibrium λ(∇_x g(x, y) − ∇_x g(x, z)) tends to the implicit
 // term −∇²_{xy} g [∇²_{yy} g]^{-1} ∇_y f, which stays bounded as λ grows.
 //
 // Usage:

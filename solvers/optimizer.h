@@ -33,9 +33,10 @@ enum class LambdaScaling {
   kNone,
   // η_k = η / λ_k. For a group whose gradient is λ-scaled (MinimaxOPT's y and z: ∇_y L =
   // ∇_y f + λ ∇_y g, ∇_z L = −λ ∇_z g) this keeps the effective step on g equal to η whatever λ
-  // is, so η is chosen like a plain training step size. It is the rule of the authors' later
-  // code (ScaleBiO), which multiplies every learning rate by τ^{-k} = λ_0 / λ_k: the two differ
-  // only by the constant λ_0. With Adam the gradient scale cancels anyway; use kNone there.
+  // is, so η is chosen like a plain training step size. It is not ScaleBiO's rule: the authors'
+  // later code (ScaleBiO) multiplies *every* learning rate, x's included, by τ^{-k} = λ_0 / λ_k;
+  // here x keeps its rate (x_optimizer has kNone). With Adam the gradient scale cancels anyway:
+  // Validate rejects Adam with kInverseLambda.
   kInverseLambda,
 };
 std::string ToString(LambdaScaling scaling);

@@ -56,6 +56,11 @@ absl::Status ValidateBaseOptions(const SolverOptionsBase& options) {
     return absl::InvalidArgumentError(
         "checkpoint.save_user_state and checkpoint.restore_user_state must be set together");
   }
+  if (options.max_gradient_call_equivalents < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_gradient_call_equivalents must be >= 0 (0 = no budget), got ",
+                     options.max_gradient_call_equivalents));
+  }
   if (options.max_gradient_calls < 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         "max_gradient_calls must be >= 0 (0 = no budget), got ", options.max_gradient_calls));
@@ -248,6 +253,14 @@ bool IterationMonitor::Observe(IterationRecord record, const TensorList& x, cons
     Finish(TerminationType::kOracleBudget,
            absl::StrCat("the budget of ", options_.max_gradient_calls, " gradient calls is spent (",
                         summary_->oracle_calls.GradientCalls(), " used)"));
+    return false;
+  }
+  if (options_.max_gradient_call_equivalents > 0 &&
+      summary_->oracle_calls.GradientCallEquivalents() >= options_.max_gradient_call_equivalents) {
+    Finish(TerminationType::kOracleBudget,
+           absl::StrCat("the budget of ", options_.max_gradient_call_equivalents,
+                        " gradient-call equivalents is spent (",
+                        summary_->oracle_calls.GradientCallEquivalents(), " used)"));
     return false;
   }
   if (options_.max_wall_time_seconds > 0 &&

@@ -56,12 +56,17 @@ struct OracleCounts {
   int64_t TotalOracleCalls() const {
     return GradientCalls() + hessian_vector_products + jacobian_vector_products;
   }
+  // Gradient calls plus 2 per Hessian- or Jacobian-vector product (a product by double
+  // backpropagation costs about two gradients): the budgets of the experiments.
+  int64_t GradientCallEquivalents() const {
+    return GradientCalls() + 2 * (hessian_vector_products + jacobian_vector_products);
+  }
 };
 
 enum class TerminationType {
   kConverged,         // the stationarity tolerance was met in the final stage
   kIterationLimit,    // every stage / iteration ran
-  kOracleBudget,      // max_gradient_calls reached
+  kOracleBudget,      // max_gradient_calls or max_gradient_call_equivalents reached
   kTimeLimit,         // max_wall_time_seconds reached
   kUserStop,          // a callback asked to stop
   kNonFinite,         // an objective or gradient became NaN or infinite; x, y are the last finite
@@ -148,6 +153,10 @@ struct CheckpointOptions {
 struct SolverOptionsBase {
   // Stop after this many gradient calls (OracleCounts::GradientCalls()); 0 = no budget.
   int64_t max_gradient_calls = 0;
+  // Stop after this many gradient-call equivalents: gradient calls plus 2 for every Hessian- or
+  // Jacobian-vector product (one product costs about two gradients); 0 = no budget. The budget
+  // that puts first- and second-order methods on equal terms.
+  int64_t max_gradient_call_equivalents = 0;
   // Stop after this much wall time; 0 = no limit.
   double max_wall_time_seconds = 0;
   // Keep one IterationRecord in SolverSummary::iterations every `record_every` iterations (and

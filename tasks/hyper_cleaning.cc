@@ -84,6 +84,50 @@ absl::StatusOr<CleaningData> MakeCleaningData(const ImageDataset& images,
   return data;
 }
 
+std::string ToString(CleaningReference reference) {
+  switch (reference) {
+    case CleaningReference::kValidationOnly:
+      return "validation only";
+    case CleaningReference::kTrainingPlusValidation:
+      return "training+validation";
+    case CleaningReference::kOracle:
+      return "oracle";
+  }
+  return "unknown";
+}
+
+CleaningData ReferenceData(const CleaningData& data, CleaningReference reference) {
+  CleaningData out = data;
+  const at::Tensor val_clean = at::zeros({data.val_y.size(0)}, data.corrupted.options());
+  const at::Tensor val_y = data.val_y.to(at::kLong);
+  switch (reference) {
+    case CleaningReference::kValidationOnly:
+      out.train_x = data.val_x;
+      out.train_y = val_y;
+      out.clean_train_y = val_y;
+      out.corrupted = val_clean;
+      break;
+    case CleaningReference::kTrainingPlusValidation:
+      out.train_x = at::cat({data.train_x, data.val_x}, 0);
+      out.train_y = at::cat({data.train_y, val_y}, 0);
+      out.clean_train_y = at::cat({data.clean_train_y, val_y}, 0);
+      out.corrupted = at::cat({data.corrupted, val_clean}, 0);
+      break;
+    case CleaningReference::kOracle: {
+      const at::Tensor keep = at::nonzero(~data.corrupted).flatten();
+      out.train_x = at::cat({data.train_x.index_select(0, keep), data.val_x}, 0);
+      out.train_y = at::cat({data.train_y.index_select(0, keep), val_y}, 0);
+      out.clean_train_y = out.train_y;
+      out.corrupted = at::zeros({out.train_y.size(0)}, data.corrupted.options());
+      break;
+    }
+  }
+  out.corrupted_fraction = out.corrupted.to(at::kDouble).mean().item<double>();
+  out.description = absl::StrCat(data.description, "; reference '", ToString(reference), "': ",
+                                 out.train_y.size(0), " training examples");
+  return out;
+}
+
 HyperCleaningTask::HyperCleaningTask(CleaningData data, const HyperCleaningSpec& spec,
                                      c10::Device device)
     : data_(std::move(data)),

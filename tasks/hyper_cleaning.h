@@ -72,6 +72,17 @@ struct CleaningData {
 absl::StatusOr<CleaningData> MakeCleaningData(const ImageDataset& images,
                                               const HyperCleaningSpec& spec);
 
+// The training sets of figure 4's reference lines; each keeps the validation and test sets.
+enum class CleaningReference {
+  kValidationOnly,        // train on the clean validation examples alone
+  kTrainingPlusValidation,  // the corrupted training examples and the validation examples
+  kOracle,                // the training examples whose labels are still right, plus validation
+};
+std::string ToString(CleaningReference reference);  // "validation only", ...
+// `data` with the training set of `reference` (no example of it is marked corrupted, except the
+// corrupted training examples kept by kTrainingPlusValidation).
+CleaningData ReferenceData(const CleaningData& data, CleaningReference reference);
+
 class HyperCleaningTask : public Task {
  public:
   HyperCleaningTask(CleaningData data, const HyperCleaningSpec& spec, c10::Device device);

@@ -58,11 +58,26 @@ Layout MakeLayout(int64_t channels, int64_t width, int64_t classes) {
   return layout;
 }
 
-at::Tensor ConvBn(const at::Tensor& input, const bilevel::TensorList& y, const Layout::Conv& c) {
+at::Tensor ConvBn(const at::Tensor& input, const bilevel::TensorList& y, const Layout::Conv& c,
+                  ResnetWeightDecayTask::BnStatistics* stats) {
   at::Tensor h =
       at::conv2d(input, y[c.weight], {}, {c.stride, c.stride}, {c.kernel / 2, c.kernel / 2});
-  return at::batch_norm(h, y[c.weight + 1], y[c.weight + 2], {}, {}, /*training=*/true,
-                        /*momentum=*/0.1, /*eps=*/1e-5, /*cudnn_enabled=*/true);
+  if (stats == nullptr) {  // the objectives: statistics of the batch itself
+    return at::batch_norm(h, y[c.weight + 1], y[c.weight + 2], {}, {}, /*training=*/true,
+                          /*momentum=*/0.1, /*eps=*/1e-5, /*cudnn_enabled=*/true);
+  }
+  const size_t layer = stats->next++;
+  if (stats->collecting) {
+    if (stats->mean.size() <= layer) {
+      stats->mean.push_back(at::zeros({h.size(1)}, h.options()));
+      stats->var.push_back(at::ones({h.size(1)}, h.options()));
+    }
+    // Running averages with momentum 1/(k+1) at batch k: the plain mean over the batches.
+    return at::batch_norm(h, y[c.weight + 1], y[c.weight + 2], stats->mean[layer],
+                          stats->var[layer], /*training=*/true, stats->momentum, 1e-5, true);
+  }
+  return at::batch_norm(h, y[c.weight + 1], y[c.weight + 2], stats->mean.at(layer),
+                        stats->var.at(layer), /*training=*/false, 0.0, 1e-5, true);
 }
 
 int64_t Channels(const at::Tensor& images) { return images.size(1); }
@@ -92,7 +107,9 @@ absl::StatusOr<std::unique_ptr<ResnetWeightDecayTask>> ResnetWeightDecayTask::Cr
   const at::Tensor order = at::randperm(n, gen, at::kLong);
   const int64_t n_val = std::max<int64_t>(2, std::llround(spec.validation_fraction * n));
   if (n - n_val < 2) return absl::InvalidArgumentError("too few training images to split");
-  const at::Tensor val_idx = order.slice(0, 0, n_val), train_idx = order.slice(0, n_val);
+  const at::Tensor val_idx = order.slice(0, 0, n_val);
+  // A reference line: train on the validation images too (the validation set stays as it is).
+  const at::Tensor train_idx = spec.train_on_validation ? order : order.slice(0, n_val);
   const at::ScalarType dtype = spec.double_precision ? at::kDouble : at::kFloat;
   task->train_x_ = images.train_images.index_select(0, train_idx).to(device, dtype);
   task->train_y_ = images.train_labels.index_select(0, train_idx).to(device);
@@ -109,7 +126,7 @@ absl::StatusOr<std::unique_ptr<ResnetWeightDecayTask>> ResnetWeightDecayTask::Cr
             "batches to use it)",
       ": ", n - n_val, " train / ", n_val, " validation (split ", 1 - spec.validation_fraction, "/",
       spec.validation_fraction, ", seed ", spec.seed, "), ", n_test, " test; ResNet-18 width ",
-      spec.width);
+      spec.width, spec.train_on_validation ? "; trained on training and validation images" : "");
 
   // Initialisation as torchvision's ResNet: Kaiming normal (fan_out, ReLU) for convolutions,
   // γ = 1 and β = 0, PyTorch's default uniform for the classifier.
@@ -149,15 +166,16 @@ bilevel::TensorList ResnetWeightDecayTask::InitialOuter() {
 
 bilevel::TensorList ResnetWeightDecayTask::InitialInner() { return initial_; }
 
-at::Tensor ResnetWeightDecayTask::Forward(const bilevel::TensorList& y,
-                                          const at::Tensor& images) const {
+at::Tensor ResnetWeightDecayTask::Forward(const bilevel::TensorList& y, const at::Tensor& images,
+                                          BnStatistics* stats) const {
   // Rebuilding the layout costs a few dozen small allocations, nothing next to the convolutions.
   const Layout layout = MakeLayout(Channels(images), spec_.width, 10);
-  at::Tensor h = at::relu(ConvBn(images, y, layout.stem));
+  if (stats != nullptr) stats->next = 0;
+  at::Tensor h = at::relu(ConvBn(images, y, layout.stem, stats));
   for (const Layout::Block& b : layout.blocks) {
-    at::Tensor out = at::relu(ConvBn(h, y, b.first));
-    out = ConvBn(out, y, b.second);
-    h = at::relu(out + (b.has_shortcut ? ConvBn(h, y, b.shortcut) : h));
+    at::Tensor out = at::relu(ConvBn(h, y, b.first, stats));
+    out = ConvBn(out, y, b.second, stats);
+    h = at::relu(out + (b.has_shortcut ? ConvBn(h, y, b.shortcut, stats) : h));
   }
   h = at::adaptive_avg_pool2d(h, {1, 1}).flatten(1);
   return at::linear(h, y[layout.fc_weight], y[layout.fc_bias]);
@@ -179,8 +197,27 @@ at::Tensor ResnetWeightDecayTask::InnerObjective(const bilevel::TensorList& x,
   return loss;
 }
 
+ResnetWeightDecayTask::BnStatistics ResnetWeightDecayTask::PopulationStatistics(
+    const bilevel::TensorList& y) const {
+  at::NoGradGuard no_grad;
+  BnStatistics stats;
+  stats.collecting = true;
+  const int64_t n = std::min<int64_t>(train_x_.size(0), spec_.bn_statistics_examples);
+  int64_t k = 0;
+  for (int64_t start = 0; start + 1 < n; ++k) {
+    int64_t end = std::min(n, start + spec_.eval_batch);
+    if (n - end == 1) end = n;
+    stats.momentum = 1.0 / static_cast<double>(k + 1);
+    Forward(y, train_x_.slice(0, start, end), &stats);
+    start = end;
+  }
+  stats.collecting = false;
+  return stats;
+}
+
 double ResnetWeightDecayTask::MeanLoss(const bilevel::TensorList& y, const at::Tensor& images,
-                                       const at::Tensor& labels, double* accuracy) const {
+                                       const at::Tensor& labels, double* accuracy,
+                                       BnStatistics* stats) const {
   at::NoGradGuard no_grad;
   const int64_t n = images.size(0);
   double loss = 0, correct = 0;
@@ -188,7 +225,7 @@ double ResnetWeightDecayTask::MeanLoss(const bilevel::TensorList& y, const at::T
     // A last batch of one example would break batch norm: merge it into the previous one.
     int64_t end = std::min(n, start + spec_.eval_batch);
     if (n - end == 1) end = n;
-    const at::Tensor logits = Forward(y, images.slice(0, start, end));
+    const at::Tensor logits = Forward(y, images.slice(0, start, end), stats);
     const at::Tensor target = labels.slice(0, start, end);
     loss += at::cross_entropy_loss(logits, target, {}, at::Reduction::Sum).item<double>();
     correct += logits.argmax(1).eq(target).sum().item<double>();
@@ -200,10 +237,12 @@ double ResnetWeightDecayTask::MeanLoss(const bilevel::TensorList& y, const at::T
 
 TaskMetrics ResnetWeightDecayTask::Evaluate(const bilevel::TensorList& x,
                                             const bilevel::TensorList& y) {
+  // Batch norm in evaluation mode, with the population statistics of the training images at y.
+  BnStatistics stats = PopulationStatistics(y);
   TaskMetrics m;
   double unused;
-  m.validation_loss = MeanLoss(y, val_x_, val_y_, &unused);
-  m.test_loss = MeanLoss(y, test_x_, test_y_, &m.test_accuracy);
+  m.validation_loss = MeanLoss(y, val_x_, val_y_, &unused, &stats);
+  m.test_loss = MeanLoss(y, test_x_, test_y_, &m.test_accuracy, &stats);
   return m;
 }
 

@@ -11,9 +11,11 @@
 // supplies it; Fashion-MNIST otherwise (28×28 grey images, which this ResNet accepts unchanged
 // since it ends with global average pooling) — the task's DataDescription() says which.
 //
-// Batch normalisation always uses the statistics of the batch it sees (the objectives stay pure
-// functions of (x, y), which MinimaxOPT evaluates at y and z alike); Evaluate() therefore runs in
-// the same mode, over evaluation batches of `eval_batch` examples.
+// In the objectives, batch normalisation uses the statistics of the batch it sees (they stay pure
+// functions of (x, y), which MinimaxOPT evaluates at y and z alike). Evaluate() runs it in
+// evaluation mode, with population statistics: the mean and variance of every layer over
+// `bn_statistics_examples` training images at the y being evaluated ("precise BN"), so that a
+// test image's prediction does not depend on the other images of its batch.
 #ifndef TASKS_RESNET_WEIGHT_DECAY_H_
 #define TASKS_RESNET_WEIGHT_DECAY_H_
 
@@ -36,6 +38,8 @@ struct ResnetSpec {
   int64_t max_test = 0;             // 0 = all
   double initial_log_decay = -9.2;  // exp(−9.2) ≈ 1e-4
   int64_t eval_batch = 500;
+  int64_t bn_statistics_examples = 2000;  // training images for Evaluate's population statistics
+  bool train_on_validation = false;       // reference line: train on the validation images too
   uint64_t seed = 1;              // split and initialisation
   bool double_precision = false;  // float64 data and parameters (tests, numerical checks)
 };
@@ -58,15 +62,26 @@ class ResnetWeightDecayTask : public Task {
   int64_t NumInnerExamples() const override { return train_y_.size(0); }
   TaskMetrics Evaluate(const bilevel::TensorList& x, const bilevel::TensorList& y) override;
 
-  // The network's logits for `images` with parameters `y` (batch-statistics batch norm).
-  at::Tensor Forward(const bilevel::TensorList& y, const at::Tensor& images) const;
+  // Batch-norm statistics for evaluation mode: one running mean and variance per layer.
+  struct BnStatistics {
+    std::vector<at::Tensor> mean, var;
+    bool collecting = false;  // true: update them from each batch (momentum); false: use them
+    double momentum = 1.0;
+    size_t next = 0;  // the next layer in a forward pass
+  };
+  // The network's logits for `images` with parameters `y`: batch-statistics batch norm, or, with
+  // `stats`, collecting or using population statistics.
+  at::Tensor Forward(const bilevel::TensorList& y, const at::Tensor& images,
+                     BnStatistics* stats = nullptr) const;
+  // The population statistics at y (see the header comment).
+  BnStatistics PopulationStatistics(const bilevel::TensorList& y) const;
   // Indices into y of the decayed weight tensors, in the order of x.
   const std::vector<size_t>& decayed() const { return decayed_; }
 
  private:
   ResnetWeightDecayTask() = default;
   double MeanLoss(const bilevel::TensorList& y, const at::Tensor& images, const at::Tensor& labels,
-                  double* accuracy) const;
+                  double* accuracy, BnStatistics* stats) const;
 
   ResnetSpec spec_;
   c10::Device device_ = c10::Device(c10::kCPU);

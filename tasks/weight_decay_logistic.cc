@@ -71,6 +71,16 @@ TaskMetrics WeightDecayLogisticTask::Evaluate(const bilevel::TensorList& x,
   return m;
 }
 
+LogisticData WithValidationInTraining(const LogisticData& data) {
+  LogisticData merged = data;
+  merged.train_x = at::cat({data.train_x, data.val_x}, 0);
+  if (merged.train_x.is_sparse()) merged.train_x = merged.train_x.coalesce();
+  merged.train_y = at::cat({data.train_y, data.val_y}, 0);
+  merged.description =
+      absl::StrCat(data.description, "; trained on training and validation examples together");
+  return merged;
+}
+
 LogisticData MakeSyntheticLogisticData(const SyntheticLogisticSpec& spec) {
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(spec.seed);
   const int64_t n = spec.num_examples + spec.num_test, d = spec.num_features;

@@ -66,6 +66,10 @@ class WeightDecayLogisticTask : public Task {
   double max_log_decay_;
 };
 
+// The same data with the validation examples appended to the training set (a reference line:
+// what plain training on all labelled data gets); validation and test sets unchanged.
+LogisticData WithValidationInTraining(const LogisticData& data);
+
 // Figure 1's data, generated from a seed: features N(0, 1), a random true weight vector, labels
 // from the logistic model with `label_noise` of them flipped; the training set is split half for
 // training and half for validation, and a test set is drawn separately.

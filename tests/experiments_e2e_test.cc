@@ -1,6 +1,8 @@
 // End to end: every experiment at --preset=ci (run by the //experiments:*_ci build actions this
-// test depends on) wrote curves with the documented columns, every method appears, the
-// manifests carry their fields, and MinimaxOPT lowered the validation loss in every run.
+// test depends on) wrote curves with the documented columns, every method appears scored by the
+// figure's one yardstick (figures 1-2 at the exact inner solution, 3-4 at the g-only inner
+// iterate with a retrain), the references are there, the manifests carry their fields, and
+// MinimaxOPT lowered the validation loss in every run.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -25,22 +27,29 @@ struct Case {
   std::string dir;
   std::set<std::string> methods;
   std::string data_folder;  // the data cache folder the experiment reads; "" for generated data
+  std::string yardstick;    // the evaluated_at of every method's curve
+  std::set<std::string> references;
 };
+
+void PrintTo(const Case& c, std::ostream* os) { *os << c.dir; }
 
 class ExperimentOutputsTest : public ::testing::TestWithParam<Case> {};
 
 TEST_P(ExperimentOutputsTest, CurvesAndManifestFollowTheSchema) {
-  const std::string dir = "experiments/" + GetParam().dir;
+  const Case& c = GetParam();
+  const std::string dir = "experiments/" + c.dir;
   std::istringstream curves(Read(dir + "/curves.csv"));
   std::string line;
   ASSERT_TRUE(std::getline(curves, line));
   const std::vector<std::string> header = absl::StrSplit(line, ',');
   const std::vector<std::string> required = {"method",
                                              "seed",
+                                             "evaluated_at",
                                              "iteration",
                                              "gradient_calls",
                                              "hessian_vector_products",
                                              "jacobian_vector_products",
+                                             "gradient_call_equivalents",
                                              "wall_time_seconds",
                                              "validation_loss",
                                              "test_loss",
@@ -49,53 +58,96 @@ TEST_P(ExperimentOutputsTest, CurvesAndManifestFollowTheSchema) {
     ASSERT_LT(i, header.size());
     EXPECT_EQ(header[i], required[i]);
   }
-  std::map<std::string, std::vector<double>> losses;  // method → validation losses in order
+  // method → its curve's validation losses in order, by what was evaluated.
+  std::map<std::string, std::map<std::string, std::vector<double>>> losses;
   std::map<std::string, double> last_calls;
+  std::set<std::string> references;
   while (std::getline(curves, line)) {
     const std::vector<std::string> cells = absl::StrSplit(line, ',');
     ASSERT_EQ(cells.size(), header.size()) << line;
-    losses[cells[0]].push_back(std::stod(cells[7]));
-    const double calls = std::stod(cells[3]);
-    EXPECT_GE(calls, last_calls.count(cells[0]) ? last_calls[cells[0]] : 0.0) << line;
-    last_calls[cells[0]] = calls;
-    const double accuracy = std::stod(cells[9]);
+    const std::string& method = cells[0];
+    const std::string& at = cells[2];
+    if (at == "reference") {
+      references.insert(method);
+    } else {
+      losses[method][at].push_back(std::stod(cells[9]));
+      const double calls = std::stod(cells[4]);
+      EXPECT_GE(calls, last_calls.count(method) ? last_calls[method] : 0.0) << line;
+      last_calls[method] = calls;
+    }
+    const double accuracy = std::stod(cells[11]);
     EXPECT_TRUE(accuracy >= 0 && accuracy <= 1) << line;
   }
   std::set<std::string> seen;
-  for (const auto& [method, l] : losses) seen.insert(method);
-  EXPECT_EQ(seen, GetParam().methods);
+  for (const auto& [method, by_yardstick] : losses) {
+    seen.insert(method);
+    // One yardstick for every method of the figure: the same evaluated_at for every method.
+    EXPECT_TRUE(by_yardstick.count(c.yardstick)) << method << " in " << dir;
+    for (const auto& [at, values] : by_yardstick) {
+      const bool allowed = at == c.yardstick || (at == "minimax_y" && method.rfind("MinimaxOPT", 0) == 0) ||
+                           (at == "retrained" && c.yardstick == "inner_iterate");
+      EXPECT_TRUE(allowed) << method << " evaluated at " << at << " in " << dir;
+    }
+    if (c.yardstick == "inner_iterate") {
+      EXPECT_EQ(by_yardstick.count("retrained"), 1u) << method << " has no retrain in " << dir;
+    }
+  }
+  EXPECT_EQ(seen, c.methods);
+  EXPECT_EQ(references, c.references);
   ASSERT_TRUE(losses.count("MinimaxOPT"));
-  EXPECT_LT(losses["MinimaxOPT"].back(), losses["MinimaxOPT"].front()) << dir;
+  const std::vector<double>& ours = losses["MinimaxOPT"][c.yardstick];
+  EXPECT_LT(ours.back(), ours.front()) << dir;
 
   const std::string manifest = Read(dir + "/manifest.json");
   for (const char* key :
        {"\"figure\"", "\"preset\": \"ci\"", "\"seeds\"", "\"data\"", "\"notes\"", "\"commit\"",
-        "\"machine\"", "\"wall_time_seconds\"", "\"runs\"", "\"termination\"", "\"settings\""}) {
+        "\"machine\"", "\"wall_time_seconds\"", "\"runs\"", "\"termination\"", "\"settings\"",
+        "\"budget\"", "\"tuning\"", "\"references\"", "\"yardstick\"",
+        "\"linear_solver_breakdowns\"", "\"retrained_test_accuracy\""}) {
     EXPECT_NE(manifest.find(key), std::string::npos) << key << " missing in " << dir;
   }
+  for (const std::string& reference : c.references) {
+    EXPECT_NE(manifest.find(absl::StrCat("{\"name\": \"", reference, "\"")), std::string::npos)
+        << reference << " missing in " << dir;
+  }
+  if (c.dir.find("fig4") != std::string::npos) {
+    EXPECT_NE(manifest.find("\"corrupted_fraction\": ["), std::string::npos) << dir;
+  }
   // Real data is named with its checksum; the synthetic figure has none to give.
-  if (!GetParam().data_folder.empty()) {
-    EXPECT_NE(manifest.find(absl::StrCat("  ", GetParam().data_folder, "/")), std::string::npos)
-        << "no checksum of " << GetParam().data_folder << " files in " << dir;
+  if (!c.data_folder.empty()) {
+    EXPECT_NE(manifest.find(absl::StrCat("  ", c.data_folder, "/")), std::string::npos)
+        << "no checksum of " << c.data_folder << " files in " << dir;
   }
   // The experiment genrules record the commit they ran at (tools/workspace_status.sh).
   EXPECT_EQ(manifest.find("\"commit\": \"unknown"), std::string::npos) << dir;
 }
 
-const std::set<std::string> kLogistic = {"MinimaxOPT", "Reverse", "FixedPoint", "CG"};
-const std::set<std::string> kCleaning = {"MinimaxOPT", "MinimaxOPT-momentum-cosine", "stocBiO",
-                                         "Reverse", "CG"};
+const std::set<std::string> kLogistic = {"MinimaxOPT", "Reverse", "FixedPoint",
+                                         "CG",         "F2SA",    "Penalty"};
+const std::set<std::string> kLogisticReferences = {"no tuning", "train+validation"};
+const std::set<std::string> kCleaning = {"MinimaxOPT", "MinimaxOPT-momentum-cosine",
+                                         "stocBiO",    "Reverse",
+                                         "CG",         "F2SA",
+                                         "Penalty"};
+const std::set<std::string> kCleaningReferences = {"validation only", "uniform weights",
+                                                   "training+validation", "oracle"};
 
 INSTANTIATE_TEST_SUITE_P(
     CiPreset, ExperimentOutputsTest,
-    ::testing::Values(Case{"fig1_logreg_synthetic_ci", kLogistic, ""},
-                      Case{"fig2_logreg_text_ci", kLogistic, "fortunes"},
-                      Case{"fig3_resnet_weight_decay_ci",
-                           {"MinimaxOPT", "T1-T2", "Reverse", "Neumann", "CG"},
-                           "fashion-mnist"},
-                      Case{"fig4_hyper_cleaning_ci/noise_0.5", kCleaning, "mnist"},
-                      Case{"fig4_hyper_cleaning_ci/noise_0.7", kCleaning, "mnist"},
-                      Case{"fig4_hyper_cleaning_ci/noise_0.9", kCleaning, "mnist"}));
+    ::testing::Values(
+        Case{"fig1_logreg_synthetic_ci", kLogistic, "", "exact_inner", kLogisticReferences},
+        Case{"fig2_logreg_text_ci", kLogistic, "fortunes", "exact_inner", kLogisticReferences},
+        Case{"fig3_resnet_weight_decay_ci",
+             {"MinimaxOPT", "T1-T2", "Reverse", "Neumann", "CG", "F2SA", "Penalty"},
+             "fashion-mnist",
+             "inner_iterate",
+             {"no tuning", "train+validation"}},
+        Case{"fig4_hyper_cleaning_ci/noise_0.5", kCleaning, "mnist", "inner_iterate",
+             kCleaningReferences},
+        Case{"fig4_hyper_cleaning_ci/noise_0.7", kCleaning, "mnist", "inner_iterate",
+             kCleaningReferences},
+        Case{"fig4_hyper_cleaning_ci/noise_0.9", kCleaning, "mnist", "inner_iterate",
+             kCleaningReferences}));
 
 TEST(Paper, CiPdfWasBuilt) {
   const std::string pdf = Read("paper/paper_ci.pdf");
