@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <utility>
@@ -32,6 +33,13 @@ ABSL_FLAG(std::string, data_dir, "",
           "the data cache tools/setup.sh fills (default: $BILEVEL_DATA_DIR or "
           "~/.cache/hessian-free-bilevel)");
 ABSL_FLAG(int, threads, 1, "LibTorch intra-op threads (BLAS keeps its own pool)");
+ABSL_FLAG(bool, tune, false,
+          "tune the methods' step sizes instead of running the figure: every grid point on the "
+          "tuning seed, the result written to <tuning_dir>/<figure>_<preset>.json (commit it)");
+ABSL_FLAG(bool, check_tuning, false,
+          "only check that the figure's tuning files match its code (no runs)");
+ABSL_FLAG(std::string, tuning_dir, "",
+          "where the tuning files are (default: experiments/tuning in the workspace)");
 ABSL_FLAG(double, checkpoint_seconds, 60,
           "checkpoint each run after this much solver time, so that an interrupted experiment "
           "continues where it stopped when rerun with the same flags (0: off)");
@@ -93,6 +101,17 @@ int Main(const std::string& figure, int argc, char** argv,
     const char* ws = std::getenv("BUILD_WORKSPACE_DIRECTORY");
     s.output_dir =
         absl::StrCat(ws != nullptr ? ws : ".", "/experiments/output/", figure, "/", s.preset);
+  }
+  s.tune = absl::GetFlag(FLAGS_tune);
+  s.check_tuning = absl::GetFlag(FLAGS_check_tuning);
+  s.tuning_dir = absl::GetFlag(FLAGS_tuning_dir);
+  if (s.tuning_dir.empty()) {
+    const char* ws = std::getenv("BUILD_WORKSPACE_DIRECTORY");  // bazel run; else the execroot
+    s.tuning_dir = absl::StrCat(ws != nullptr ? ws : ".", "/experiments/tuning");
+  }
+  if (s.tune && s.check_tuning) {
+    std::cerr << figure << ": --tune and --check_tuning exclude each other\n";
+    return 2;
   }
   s.data_dir = absl::GetFlag(FLAGS_data_dir);
   if (s.data_dir.empty()) s.data_dir = tasks::DefaultDataDir();
@@ -286,54 +305,101 @@ Method PenaltyMethod(std::string name, bilevel::PenaltyOptions o) {
   return m;
 }
 
-std::vector<Method> LogisticComparisonMethods(const LogisticComparison& c) {
-  bilevel::HypergradientOptions base;
-  base.inner_steps = c.inner_steps;
-  base.inner_optimizer.learning_rate = c.learning_rate;
-  base.outer_optimizer.learning_rate = c.learning_rate;
-  base.linear_solver_iterations = 10;
-  base.linear_solver_step = 1.0;
-  bilevel::HypergradientOptions reverse = base, fixed_point = base, cg = base;
-  reverse.method = bilevel::HypergradientMethod::kReverse;
-  reverse.truncation = 10;
-  fixed_point.method = bilevel::HypergradientMethod::kFixedPoint;
-  cg.method = bilevel::HypergradientMethod::kConjugateGradient;
-  for (bilevel::HypergradientOptions* o : {&reverse, &fixed_point, &cg}) FitToBudget(c.budget, o);
+TunableMethod Tunable(std::string name, std::vector<std::pair<std::string, double>> rates,
+                      std::function<Method(const std::vector<double>&)> make) {
+  TunableMethod t;
+  t.name = name;
+  t.rates = GridAround(rates);
+  for (const auto& [unused, v] : rates) t.defaults.push_back(v);
+  t.make = [name, make](const std::vector<double>& r) {
+    Method m = make(r);
+    m.name = name;
+    return m;
+  };
+  return t;
+}
 
-  bilevel::MinimaxOptOptions minimax;
-  minimax.initial_lambda = 1.0;
-  minimax.lambda_growth = 2.0;
-  minimax.num_stages = c.num_stages;
-  minimax.x_optimizer.learning_rate = c.learning_rate;
-  minimax.y_optimizer.learning_rate = c.learning_rate;
-  minimax.z_optimizer.learning_rate = c.learning_rate;
-  FitToBudget(c.budget, &minimax);
+std::vector<TunableMethod> LogisticComparisonMethods(const LogisticComparison& c) {
+  const double lr = c.learning_rate;
+  auto hypergradient = [c](bilevel::HypergradientMethod method) {
+    return [c, method](const std::vector<double>& r) {
+      bilevel::HypergradientOptions o;
+      o.method = method;
+      o.inner_steps = c.inner_steps;
+      o.outer_optimizer.learning_rate = r[0];
+      o.inner_optimizer.learning_rate = r[1];
+      o.linear_solver_iterations = 10;
+      o.linear_solver_step = 1.0;
+      if (method == bilevel::HypergradientMethod::kReverse) o.truncation = 10;
+      FitToBudget(c.budget, &o);
+      return HypergradientMethod("", o);
+    };
+  };
+  const std::vector<std::pair<std::string, double>> outer_inner = {
+      {"outer_optimizer.learning_rate", lr}, {"inner_optimizer.learning_rate", lr}};
+  return {
+      Tunable("MinimaxOPT", {{"x_optimizer.learning_rate", lr}, {"y,z learning_rate", lr}},
+            [c](const std::vector<double>& r) {
+              bilevel::MinimaxOptOptions o;
+              o.initial_lambda = 1.0;
+              o.lambda_growth = 2.0;
+              o.num_stages = c.num_stages;
+              o.x_optimizer.learning_rate = r[0];
+              o.y_optimizer.learning_rate = o.z_optimizer.learning_rate = r[1];
+              FitToBudget(c.budget, &o);
+              return MinimaxMethod("", o);
+            }),
+      Tunable("Reverse", outer_inner, hypergradient(bilevel::HypergradientMethod::kReverse)),
+      Tunable("FixedPoint", outer_inner, hypergradient(bilevel::HypergradientMethod::kFixedPoint)),
+      Tunable("CG", outer_inner, hypergradient(bilevel::HypergradientMethod::kConjugateGradient)),
+      // F2SA (Kwon et al. 2023): λ grows by 1 per outer step from 1.
+      Tunable("F2SA", {{"x_optimizer.learning_rate", lr}, {"y,z learning_rate", lr}},
+            [c](const std::vector<double>& r) {
+              bilevel::F2saOptions o;
+              o.inner_steps = 10;
+              o.initial_lambda = 1.0;
+              o.lambda_increment = 1.0;
+              o.x_optimizer.learning_rate = r[0];
+              o.y_optimizer.learning_rate = o.z_optimizer.learning_rate = r[1];
+              FitToBudget(c.budget, &o);
+              return F2saMethod("", o);
+            }),
+      // The penalty method with the authors' optimizer, Adam (hand-set rate 0.01).
+      Tunable("Penalty", {{"x_optimizer.learning_rate", 0.01}, {"y_optimizer.learning_rate", 0.01}},
+            [c](const std::vector<double>& r) {
+              bilevel::PenaltyOptions o;
+              o.inner_steps = 5;
+              o.x_optimizer.learning_rate = r[0];
+              o.y_optimizer.learning_rate = r[1];
+              FitToBudget(c.budget, &o);
+              return PenaltyMethod("", o);
+            })};
+}
 
-  // F2SA (Kwon et al. 2023): the same rates; λ grows by 1 per outer step from 1.
-  bilevel::F2saOptions f2sa;
-  f2sa.inner_steps = 10;
-  f2sa.initial_lambda = 1.0;
-  f2sa.lambda_increment = 1.0;
-  f2sa.x_optimizer.learning_rate = c.learning_rate;
-  f2sa.y_optimizer.learning_rate = c.learning_rate;
-  f2sa.z_optimizer.learning_rate = c.learning_rate;
-  FitToBudget(c.budget, &f2sa);
-
-  // The penalty method with the authors' Adam (their code's step sizes are per task; 0.01 here).
-  bilevel::PenaltyOptions penalty;
-  penalty.inner_steps = 5;
-  penalty.x_optimizer.learning_rate = 0.01;
-  penalty.y_optimizer.learning_rate = 0.01;
-  FitToBudget(c.budget, &penalty);
-
-  return {MinimaxMethod("MinimaxOPT", minimax),    HypergradientMethod("Reverse", reverse),
-          HypergradientMethod("FixedPoint", fixed_point), HypergradientMethod("CG", cg),
-          F2saMethod("F2SA", f2sa),                 PenaltyMethod("Penalty", penalty)};
+absl::Status RunTuned(const Settings& s, Experiment e, const std::vector<TunableMethod>& methods,
+                      const TaskFactory& make_task, const std::string& suffix) {
+  const std::string path = TuningPath(s.tuning_dir, e, suffix);
+  if (s.tune) {
+    absl::StatusOr<std::string> file = Tune(e, methods, make_task, kTuningSeed);
+    if (!file.ok()) return file.status();
+    std::error_code ec;
+    std::filesystem::create_directories(s.tuning_dir, ec);
+    absl::Status written = WriteFileAtomically(path, *file);
+    if (written.ok()) std::cerr << s.figure << ": tuned, wrote " << path << "\n";
+    return written;
+  }
+  absl::Status applied = ApplyTuning(path, methods, &e);
+  if (!applied.ok() || s.check_tuning) {
+    if (applied.ok()) std::cerr << s.figure << ": " << path << " matches the code\n";
+    return applied;
+  }
+  return Run(e, make_task);
 }
 
 absl::Status RunLogisticFigure(
-    Experiment e, const LogisticComparison& c, const LogisticTaskSpec& spec, c10::Device device,
+    const Settings& s, Experiment e, const LogisticComparison& c, const LogisticTaskSpec& spec,
     const std::function<absl::StatusOr<tasks::LogisticData>(uint64_t seed)>& make_data) {
+  const c10::Device device = s.device;
   auto task_from = [spec, device](absl::StatusOr<tasks::LogisticData> data)
       -> absl::StatusOr<std::unique_ptr<tasks::Task>> {
     if (!data.ok()) return data.status();
@@ -343,15 +409,10 @@ absl::Status RunLogisticFigure(
   e.yardstick = Yardstick::kExactInner;
   // The tasks compute in float32: 1e-5 is about the smallest gradient norm L-BFGS reaches there.
   // Near-separable data with tiny decays makes y*(x) ill-conditioned in float32: a solve that
-  // misses the tolerance in 300 iterations is counted (exact_inner_unconverged) and reported.
-  e.exact_inner.gradient_tolerance = 1e-5;
-  e.exact_inner.max_iterations = 300;
-  e.methods = LogisticComparisonMethods(c);
+  // misses the tolerance within its iterations is counted (exact_inner_unconverged) and reported.
+  e.exact_inner.gradient_tolerance = c.exact_tolerance;
+  e.exact_inner.max_iterations = c.exact_max_iterations;
   e.budget = BudgetInWords(c.budget, "full-batch gradients");
-  e.tuning = absl::StrCat(
-      "{\"procedure\": \"not tuned yet: one learning rate for every method and variable group "
-      "(", c.learning_rate, "), the penalty method Adam 0.01 (its authors' optimizer); issue 11 "
-      "item 4 (a grid per method on a tuning seed) is open\"}");
   e.references = {
       {"no tuning", "the initial decays, the model trained on the training set",
        [make_data, task_from](uint64_t seed) { return task_from(make_data(seed)); }},
@@ -361,7 +422,8 @@ absl::Status RunLogisticFigure(
          if (data.ok()) *data = tasks::WithValidationInTraining(*data);
          return task_from(std::move(data));
        }}};
-  return Run(e, [&](uint64_t seed) { return task_from(make_data(seed)); });
+  return RunTuned(s, e, LogisticComparisonMethods(c),
+                  [&](uint64_t seed) { return task_from(make_data(seed)); });
 }
 
 }  // namespace experiments

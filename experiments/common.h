@@ -17,6 +17,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "experiments/runner.h"
+#include "experiments/tuning.h"
 #include "solvers/f2sa.h"
 #include "solvers/hypergradient.h"
 #include "solvers/minimax_opt.h"
@@ -33,7 +34,19 @@ struct Settings {
   std::vector<uint64_t> seeds;  // --seeds, or the preset's: ci 1; default 1,2,3; paper 1..5
   std::string data_dir;
   double checkpoint_seconds = 60;
+  bool tune = false;          // --tune: tune the step sizes instead of running the figure
+  bool check_tuning = false;  // --check_tuning: only check the tuning files against the code
+  std::string tuning_dir;     // --tuning_dir
 };
+
+// The seed of every tuning run: not one of the seeds any preset reports (1..5).
+inline constexpr uint64_t kTuningSeed = 1000;
+
+// The figure's last step, with its tunable methods: --tune writes the tuning file
+// (TuningPath(s.tuning_dir, e, suffix)); otherwise the methods get the file's chosen rates (or
+// their defaults without a file, said in the manifest), and --check_tuning stops there.
+absl::Status RunTuned(const Settings& s, Experiment e, const std::vector<TunableMethod>& methods,
+                      const TaskFactory& make_task, const std::string& suffix = "");
 
 // An experiment with the settings every figure shares (figure, preset, output folder, device,
 // seeds, checkpoints); the figure adds its methods, notes and evaluation interval.
@@ -70,17 +83,25 @@ void FitToBudget(int64_t budget, bilevel::PenaltyOptions* o);
 // The budget in words, for the manifest: "<budget> gradient-call equivalents per method (...), <data>".
 std::string BudgetInWords(int64_t budget, const std::string& data);
 
-// Figures 1 and 2 compare the same methods on weight-decay logistic regression, full batch, with
-// one learning rate for every method and variable group, at one budget: MinimaxOPT (λ0 = 1,
-// τ = 2), truncated reverse mode (K = 10), AID with fixed point and CG (10 iterations, step 1),
-// F2SA and the penalty method.
+// Figures 1 and 2 compare the same methods on weight-decay logistic regression, full batch, at
+// one budget, each with two tuned rates (hand-set default: one learning rate for every method and
+// variable group, the penalty method Adam 0.01): MinimaxOPT (λ0 = 1, τ = 2), truncated reverse mode
+// (K = 10), AID with fixed point and CG (10 iterations, step 1), F2SA and the penalty method.
 struct LogisticComparison {
   double learning_rate = 1.0;
   int64_t budget = 6000;  // gradient-call equivalents per method
   int inner_steps = 100;  // baselines: inner steps per outer step
   int num_stages = 8;     // MinimaxOPT: stages
+  // The yardstick's exact inner solves (L-BFGS; float32 tasks stall near 1e-5).
+  double exact_tolerance = 1e-5;
+  int exact_max_iterations = 300;
 };
-std::vector<Method> LogisticComparisonMethods(const LogisticComparison& c);
+std::vector<TunableMethod> LogisticComparisonMethods(const LogisticComparison& c);
+
+// A tunable method named `name` whose two (or more) rates are `rates` (hand-set defaults; the grid
+// is GridAround them) and which `make` builds from their values.
+TunableMethod Tunable(std::string name, std::vector<std::pair<std::string, double>> rates,
+                      std::function<Method(const std::vector<double>&)> make);
 
 // Runs figure 1 or 2 on the logistic data `make_data` gives for a seed: the methods of
 // LogisticComparisonMethods at the budget `c.budget`, scored at the exactly re-solved y*(x_k)
@@ -92,7 +113,7 @@ struct LogisticTaskSpec {
   double max_log_decay = HUGE_VAL;
 };
 absl::Status RunLogisticFigure(
-    Experiment e, const LogisticComparison& c, const LogisticTaskSpec& task, c10::Device device,
+    const Settings& s, Experiment e, const LogisticComparison& c, const LogisticTaskSpec& task,
     const std::function<absl::StatusOr<tasks::LogisticData>(uint64_t seed)>& make_data);
 
 }  // namespace experiments

@@ -34,7 +34,7 @@ absl::Status Fig1(const Settings& s) {
   c.num_stages = ci ? 4 : 8;
   LogisticTaskSpec task;
   task.name = "logreg-synthetic";
-  return RunLogisticFigure(e, c, task, s.device, [data](uint64_t seed) {
+  return RunLogisticFigure(s, e, c, task, [data](uint64_t seed) {
     tasks::SyntheticLogisticSpec spec = data;
     spec.seed = seed;
     return absl::StatusOr<tasks::LogisticData>(tasks::MakeSyntheticLogisticData(spec));

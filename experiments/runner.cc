@@ -25,6 +25,24 @@ namespace {
 
 namespace fs = std::filesystem;
 
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+std::string Number(double v) {
+  return std::isfinite(v) ? absl::StrFormat("%.10g", v)
+                          : std::string(std::isnan(v) ? "nan" : "inf");
+}
+
+std::string Hostname() {
+  char name[256] = {0};
+  if (gethostname(name, sizeof(name) - 1) != 0) return "unknown";
+  return name;
+}
+
+}  // namespace
+
 std::string JsonString(const std::string& s) {
   std::string out = "\"";
   for (char c : s) {
@@ -51,24 +69,6 @@ std::string JsonString(const std::string& s) {
   }
   return out + "\"";
 }
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-std::string Number(double v) {
-  return std::isfinite(v) ? absl::StrFormat("%.10g", v)
-                          : std::string(std::isnan(v) ? "nan" : "inf");
-}
-
-std::string Hostname() {
-  char name[256] = {0};
-  if (gethostname(name, sizeof(name) - 1) != 0) return "unknown";
-  return name;
-}
-
-}  // namespace
 
 absl::Status WriteFileAtomically(const std::string& path, const std::string& contents) {
   const std::string tmp = path + ".tmp";

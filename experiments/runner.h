@@ -120,6 +120,9 @@ struct Experiment {
 
 absl::Status Run(const Experiment& experiment, const TaskFactory& make_task);
 
+// `s` as a JSON string literal, quotes included.
+std::string JsonString(const std::string& s);
+
 // Writes `contents` to `path` through a temporary file and a rename.
 absl::Status WriteFileAtomically(const std::string& path, const std::string& contents);
 

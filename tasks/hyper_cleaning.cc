@@ -146,8 +146,12 @@ HyperCleaningTask::HyperCleaningTask(CleaningData data, const HyperCleaningSpec&
     const double bound = 1.0 / std::sqrt(static_cast<double>(fan_in));
     return (at::rand(shape, init) * 2 * bound - bound).to(device);
   };
-  initial_ = {uniform({hidden, in}, in), uniform({hidden}, in), uniform({out, hidden}, hidden),
-              uniform({out}, hidden)};
+  if (hidden == 0) {  // benchopt's linear model: W = 0, no bias
+    initial_ = {at::zeros({out, in}, at::TensorOptions().device(device))};
+  } else {
+    initial_ = {uniform({hidden, in}, in), uniform({hidden}, in), uniform({out, hidden}, hidden),
+                uniform({out}, hidden)};
+  }
 }
 
 std::string HyperCleaningTask::Name() const {
@@ -162,6 +166,7 @@ bilevel::TensorList HyperCleaningTask::InitialInner() { return initial_; }
 
 at::Tensor HyperCleaningTask::Logits(const at::Tensor& input, const bilevel::TensorList& y,
                                      bool dropout, uint64_t noise_key) {
+  if (spec_.hidden == 0) return at::linear(input, y[0]);  // linear: no hidden layer, no dropout
   at::Tensor h = at::relu(at::linear(input, y[0], y[1]));
   if (dropout && spec_.dropout > 0) {
     const double keep = 1.0 - spec_.dropout;
@@ -196,7 +201,8 @@ at::Tensor HyperCleaningTask::InnerObjective(const bilevel::TensorList& x,
                              {}, at::Reduction::None);
   const at::Tensor weights = at::sigmoid(batch.Rows(x[0]));
   return (weights * losses).mean() +
-         0.5 * spec_.weight_decay * (y[0].pow(2).sum() + y[2].pow(2).sum());
+         0.5 * spec_.weight_decay *
+             (spec_.hidden == 0 ? y[0].pow(2).sum() : y[0].pow(2).sum() + y[2].pow(2).sum());
 }
 
 TaskMetrics HyperCleaningTask::Evaluate(const bilevel::TensorList& x,

@@ -45,7 +45,9 @@ struct HyperCleaningSpec {
   int64_t num_test = 10000;
   double noise_ratio = 0.5;    // benchopt's bilevel benchmark uses 0.5, 0.7, 0.9
   Corruption corruption = Corruption::kBenchopt;
-  int64_t hidden = 256;        // units of the hidden layer
+  // Units of the hidden layer; 0 = benchopt's linear model (multinomial logistic regression
+  // without bias, W0 = 0, no dropout; weight_decay is then benchopt's ridge C: (C/2)‖W‖²).
+  int64_t hidden = 256;
   double dropout = 0.2;        // on the hidden layer, in g only
   double weight_decay = 1e-4;  // fixed, on both weight matrices
   uint64_t seed = 1;           // label corruption, initialisation and dropout masks

@@ -147,7 +147,23 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"fig4_hyper_cleaning_ci/noise_0.7", kCleaning, "mnist", "inner_iterate",
              kCleaningReferences},
         Case{"fig4_hyper_cleaning_ci/noise_0.9", kCleaning, "mnist", "inner_iterate",
+             kCleaningReferences},
+        Case{"fig4_linear_ci/noise_0.5", kCleaning, "mnist", "exact_inner", kCleaningReferences},
+        Case{"fig4_linear_ci/noise_0.9", kCleaning, "mnist", "exact_inner",
              kCleaningReferences}));
+
+// The tuning files chosen values reach the runs: every ci manifest embeds its tuning file (a
+// fingerprinted grid with every point's score), none says "not tuned".
+TEST(Tuning, EveryCiFigureRunsWithItsTunedRates) {
+  for (const char* dir :
+       {"fig1_logreg_synthetic_ci", "fig2_logreg_text_ci", "fig3_resnet_weight_decay_ci",
+        "fig4_hyper_cleaning_ci/noise_0.5", "fig4_linear_ci/noise_0.7"}) {
+    const std::string manifest = Read(absl::StrCat("experiments/", dir, "/manifest.json"));
+    EXPECT_NE(manifest.find("\"fingerprint\": "), std::string::npos) << dir;
+    EXPECT_NE(manifest.find("\"chosen\": ["), std::string::npos) << dir;
+    EXPECT_EQ(manifest.find("not tuned"), std::string::npos) << dir;
+  }
+}
 
 TEST(Paper, CiPdfWasBuilt) {
   const std::string pdf = Read("paper/paper_ci.pdf");

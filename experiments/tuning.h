@@ -1,0 +1,69 @@
+// Equal terms for step sizes: every method of a figure gets its rates from the same procedure, a
+// grid of the same size (two rates, three values each, by default), run on a tuning seed that is
+// not a reported seed, and chosen by the figure's yardstick at the end of the budget (the
+// validation loss: at the re-solved y*(x) for figures 1-2, of the retrained model for 3-4 — never
+// the test set).
+//
+//   std::vector<experiments::TunableMethod> tunable = ...;   // each: name, grid, make(rates)
+//   // bazel run //experiments:tune_fig1 -- --preset=ci   (the figure binary with --tune):
+//   absl::StatusOr<std::string> file = experiments::Tune(experiment, tunable, make_task, 1000);
+//   // the figure itself:
+//   absl::Status s = experiments::ApplyTuning(tuning_dir, tunable, &experiment);
+//
+// The result is a small JSON file committed under experiments/tuning/ (<figure>_<preset>.json;
+// figure 4: one per noise ratio): the grid, the score of every grid point, the chosen values and
+// a fingerprint of the settings it tuned. A figure whose tuning file's fingerprint no longer
+// matches its code refuses to run (and //experiments:tuning_files_test fails), so a changed grid
+// or setting cannot silently use stale choices; without a file the figure runs its hand-set
+// defaults and its manifest says "not tuned".
+#ifndef EXPERIMENTS_TUNING_H_
+#define EXPERIMENTS_TUNING_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "experiments/runner.h"
+
+namespace experiments {
+
+struct RateGrid {
+  std::string name;            // e.g. "x_optimizer.learning_rate"
+  std::vector<double> values;  // the grid, e.g. {10, 30, 100}
+};
+
+struct TunableMethod {
+  std::string name;
+  std::vector<RateGrid> rates;
+  std::vector<double> defaults;  // hand-set values, used when the figure has no tuning file
+  std::function<Method(const std::vector<double>& rates)> make;
+};
+
+// `base` rates as a grid {v/3, v, 3v} each: the grid every figure uses.
+std::vector<RateGrid> GridAround(const std::vector<std::pair<std::string, double>>& base);
+
+// The text a tuning file must match: the experiment's figure, preset, budget, yardstick and
+// notes, and every method's grid and settings at its first grid point.
+std::string TuningFingerprint(const Experiment& e, const std::vector<TunableMethod>& methods);
+
+// The tuning file of an experiment: <dir>/<figure>[_<suffix>]_<preset>.json.
+std::string TuningPath(const std::string& dir, const Experiment& e, const std::string& suffix);
+
+// Runs every grid point of every method at seed `tuning_seed` (in <e.output_dir>/tuning_runs,
+// resumable like any experiment) and returns the tuning file's contents. Every method must have
+// the same number of grid points.
+absl::StatusOr<std::string> Tune(Experiment e, const std::vector<TunableMethod>& methods,
+                                 const TaskFactory& make_task, uint64_t tuning_seed);
+
+// Sets e->methods from `path`'s chosen values (and e->tuning to the file), or from the defaults
+// (e->tuning says "not tuned") when there is no file. FailedPrecondition when the file's
+// fingerprint does not match (names the command that re-tunes), DataLoss when it is malformed.
+absl::Status ApplyTuning(const std::string& path, const std::vector<TunableMethod>& methods,
+                         Experiment* e);
+
+}  // namespace experiments
+
+#endif  // EXPERIMENTS_TUNING_H_
