@@ -25,10 +25,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 std::string Number(double v) {
   return std::isfinite(v) ? absl::StrFormat("%.10g", v)
@@ -68,6 +64,11 @@ std::string JsonString(const std::string& s) {
     }
   }
   return out + "\"";
+}
+
+std::string ReadFileToString(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 absl::Status WriteFileAtomically(const std::string& path, const std::string& contents) {
@@ -238,7 +239,7 @@ absl::Status Run(const Experiment& e, const TaskFactory& make_task) {
         if (!written.ok()) return written;
       }
       reference_rows.push_back(csv_path);
-      reference_results[reference.name].push_back(ReadAll(path));
+      reference_results[reference.name].push_back(ReadFileToString(path));
     }
 
     for (const Method& method : e.methods) {
@@ -248,7 +249,7 @@ absl::Status Run(const Experiment& e, const TaskFactory& make_task) {
       run_files.push_back(run_csv);
       if (fs::exists(run_csv) && fs::exists(run_json)) {
         std::cerr << e.figure << ": " << stem << " already done, skipping (resume)\n";
-        run_summaries.push_back(ReadAll(run_json));
+        run_summaries.push_back(ReadFileToString(run_json));
         continue;
       }
       std::string rows;
@@ -441,7 +442,7 @@ absl::Status Run(const Experiment& e, const TaskFactory& make_task) {
   std::string curves;
   run_files.insert(run_files.end(), reference_rows.begin(), reference_rows.end());
   for (const std::string& path : run_files) {
-    std::istringstream in(ReadAll(path));
+    std::istringstream in(ReadFileToString(path));
     std::string line;
     bool first = true;
     while (std::getline(in, line)) {

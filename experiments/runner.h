@@ -120,6 +120,9 @@ struct Experiment {
 
 absl::Status Run(const Experiment& experiment, const TaskFactory& make_task);
 
+// The whole file at `path` ("" when it cannot be read).
+std::string ReadFileToString(const std::string& path);
+
 // `s` as a JSON string literal, quotes included.
 std::string JsonString(const std::string& s);
 

@@ -17,11 +17,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 // All grid points of a method: the Cartesian product of its rates' values, first rate slowest.
 std::vector<std::vector<double>> Points(const TunableMethod& m) {
   std::vector<std::vector<double>> points = {{}};
@@ -47,8 +42,8 @@ std::string Numbers(const std::vector<double>& v) {
 // The yardstick's score of a finished tuning run: the validation loss of its last headline row
 // (retrained, or at the exact inner solution); +inf for a failed or missing run.
 double Score(const std::string& csv_path, const std::string& json_path, const std::string& at) {
-  if (ReadFile(json_path).find("\"failed\": true") != std::string::npos) return INFINITY;
-  std::istringstream in(ReadFile(csv_path));
+  if (ReadFileToString(json_path).find("\"failed\": true") != std::string::npos) return INFINITY;
+  std::istringstream in(ReadFileToString(csv_path));
   std::string line;
   if (!std::getline(in, line)) return INFINITY;
   std::vector<std::string> header;
@@ -186,7 +181,7 @@ absl::Status ApplyTuning(const std::string& path, const std::vector<TunableMetho
                                 "; run the figure with --tune to tune them")));
     return absl::OkStatus();
   }
-  const std::string file = ReadFile(path);
+  const std::string file = ReadFileToString(path);
   const std::string expected =
       absl::StrCat("\"fingerprint\": ", JsonString(TuningFingerprint(*e, methods)), ",\n");
   if (file.find(expected) == std::string::npos) {

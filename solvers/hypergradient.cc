@@ -102,15 +102,6 @@ TensorList Scaled(const TensorList& v, double alpha) {
   return out;
 }
 
-TensorList Combination(const TensorList& a, double alpha, const TensorList& b) {  // a + αb
-  TensorList out;
-  out.reserve(a.size());
-  for (size_t i = 0; i < a.size(); ++i) out.push_back(a[i] + alpha * b[i]);
-  return out;
-}
-
-double Dot(const TensorList& a, const TensorList& b) { return DotTensor(a, b).item<double>(); }
-
 // The linear-solver counters in a checkpoint.
 std::vector<std::pair<const char*, int64_t LinearSolverCounts::*>> LinearSolverFields() {
   return {{"linear_solves", &LinearSolverCounts::solves},

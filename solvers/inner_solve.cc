@@ -23,15 +23,6 @@ std::pair<double, TensorList> InnerValueAndGradient(BilevelProblem* problem, con
   return {g.item<double>(), grad};
 }
 
-double Dot(const TensorList& a, const TensorList& b) { return DotTensor(a, b).item<double>(); }
-
-TensorList Plus(const TensorList& a, double alpha, const TensorList& b) {  // a + αb
-  TensorList out;
-  out.reserve(a.size());
-  for (size_t i = 0; i < a.size(); ++i) out.push_back(a[i] + alpha * b[i]);
-  return out;
-}
-
 }  // namespace
 
 std::string ToString(const ExactInnerOptions& o) {
@@ -75,7 +66,7 @@ absl::StatusOr<InnerSolveResult> SolveInnerExactly(BilevelProblem* problem, cons
     for (size_t i = pairs.size(); i-- > 0;) {
       rhos[i] = 1.0 / Dot(pairs[i].second, pairs[i].first);
       alphas[i] = rhos[i] * Dot(pairs[i].first, q);
-      q = Plus(q, -alphas[i], pairs[i].second);
+      q = Combination(q, -alphas[i], pairs[i].second);
     }
     double gamma = 1.0;
     if (!pairs.empty()) {
@@ -88,7 +79,7 @@ absl::StatusOr<InnerSolveResult> SolveInnerExactly(BilevelProblem* problem, cons
     for (const at::Tensor& t : q) d.push_back(t * gamma);
     for (size_t i = 0; i < pairs.size(); ++i) {
       const double beta = rhos[i] * Dot(pairs[i].second, d);
-      d = Plus(d, alphas[i] - beta, pairs[i].first);
+      d = Combination(d, alphas[i] - beta, pairs[i].first);
     }
     for (at::Tensor& t : d) t = -t;
     double slope = Dot(grad, d);
@@ -105,7 +96,7 @@ absl::StatusOr<InnerSolveResult> SolveInnerExactly(BilevelProblem* problem, cons
     TensorList grad_new;
     bool accepted = false;
     for (int backtrack = 0; backtrack < 40; ++backtrack, step *= 0.5) {
-      y_new = Plus(out.y, step, d);
+      y_new = Combination(out.y, step, d);
       std::tie(value_new, grad_new) = InnerValueAndGradient(problem, xs, y_new);
       if (!std::isfinite(value_new)) continue;
       // Armijo's sufficient decrease; or, once the decrease is below the round-off of g itself
@@ -121,7 +112,7 @@ absl::StatusOr<InnerSolveResult> SolveInnerExactly(BilevelProblem* problem, cons
       }
     }
     if (!accepted) break;  // no decrease along d at machine precision: as far as it goes
-    TensorList s = Plus(y_new, -1.0, out.y), t = Plus(grad_new, -1.0, grad);
+    TensorList s = Combination(y_new, -1.0, out.y), t = Combination(grad_new, -1.0, grad);
     if (Dot(s, t) > 1e-12 * std::sqrt(Dot(s, s) * Dot(t, t))) {
       pairs.emplace_back(std::move(s), std::move(t));
       if (static_cast<int>(pairs.size()) > options.history) pairs.pop_front();

@@ -37,6 +37,16 @@ at::Tensor DotTensor(const TensorList& a, const TensorList& b) {
   return total;
 }
 
+double Dot(const TensorList& a, const TensorList& b) { return DotTensor(a, b).item<double>(); }
+
+TensorList Combination(const TensorList& a, double alpha, const TensorList& b) {
+  TORCH_CHECK(a.size() == b.size(), "Combination: lists of different lengths");
+  TensorList out;
+  out.reserve(a.size());
+  for (size_t i = 0; i < a.size(); ++i) out.push_back(a[i] + alpha * b[i]);
+  return out;
+}
+
 int64_t NumElements(const TensorList& v) {
   int64_t n = 0;
   for (const at::Tensor& t : v) n += t.numel();

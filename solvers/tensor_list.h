@@ -36,6 +36,12 @@ double Norm(const TensorList& v);
 // Sum over the list of <a_i, b_i>, as a 0-dimensional tensor.
 at::Tensor DotTensor(const TensorList& a, const TensorList& b);
 
+// Sum over the list of <a_i, b_i>, on the host.
+double Dot(const TensorList& a, const TensorList& b);
+
+// a + alpha * b, element by element (new tensors).
+TensorList Combination(const TensorList& a, double alpha, const TensorList& b);
+
 // Total number of elements.
 int64_t NumElements(const TensorList& v);
 
