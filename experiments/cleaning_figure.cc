@@ -25,19 +25,23 @@ absl::Status RunCleaningFigure(const Settings& s, bool linear) {
     base.num_test = 1000;
     base.hidden = 64;
   }
-  if (linear) {  // benchopt's model: multinomial logistic regression, inner ridge C = 0.2
-    base.hidden = 0;
-    base.weight_decay = 0.2;
+  if (linear) {  // benchopt's model: multinomial logistic regression on standardised pixels,
+    base.hidden = 0;  // inner ridge reg·|W|^2 with reg = 0.2, i.e. (0.4/2)|W|^2
+    base.weight_decay = 0.4;
+    base.standardize = true;
   }
   const int64_t batch = ci ? 128 : 256;
   // One budget for every method, in gradient-call equivalents (a Hessian- or Jacobian-vector
   // product counts as two); a call is one evaluation on a batch.
   const int64_t budget = linear ? (ci ? 900 : (paper ? 90000 : 30000))
                                 : (ci ? 450 : (paper ? 90000 : 9000));
-  // The linear model's g is L-smooth with L ~ 10-25 on MNIST pixels: smaller inner steps.
+  // The linear model's g is L-smooth with L ~ 10-25 on standardised pixels: smaller inner steps.
   const double inner_lr = linear ? 0.02 : 0.1;
 
-  for (double noise : {0.5, 0.7, 0.9}) {
+  // One experiment per noise ratio; the step sizes are tuned at the middle one and used at all
+  // three (a third of the tuning time; the same for every method).
+  constexpr double kTuningNoise = 0.7;
+  auto experiment_at = [&](double noise) -> absl::StatusOr<Experiment> {
     Experiment e = NewExperiment(s);
     e.output_dir = absl::StrCat(s.output_dir, "/noise_", noise);
     absl::Status checksums = AddDataChecksums(s.data_dir, "mnist", &e);
@@ -57,8 +61,9 @@ absl::Status RunCleaningFigure(const Settings& s, bool linear) {
       e.exact_inner.max_iterations = 100;
       e.eval_every_gradient_calls = ci ? 150 : 1500;
       e.notes = absl::StrCat(e.notes, " benchopt's linear model (multinomial logistic regression "
-                             "without bias, inner ridge (0.2/2)|W|^2), scored at the re-solved "
-                             "y*(x_k).");
+                             "without bias on pixels standardised with the training statistics, "
+                             "inner ridge 0.2|W|^2 as benchopt writes it), scored at the "
+                             "re-solved y*(x_k).");
     } else {
       e.yardstick = Yardstick::kInnerIterate;
       e.retrain.steps = ci ? 300 : (paper ? 3000 : 2000);
@@ -66,6 +71,15 @@ absl::Status RunCleaningFigure(const Settings& s, bool linear) {
       e.retrain.learning_rate = 0.1;
     }
     e.budget = BudgetInWords(budget, absl::StrCat("minibatches of ", batch));
+    e.manifest_fields.push_back({"tuned_at_noise_ratio", absl::StrFormat("%g", kTuningNoise)});
+    return e;
+  };
+  absl::StatusOr<Experiment> tuned_on = experiment_at(kTuningNoise);
+  if (!tuned_on.ok()) return tuned_on.status();
+  for (double noise : {0.5, 0.7, 0.9}) {
+    absl::StatusOr<Experiment> experiment = experiment_at(noise);
+    if (!experiment.ok()) return experiment.status();
+    Experiment& e = *experiment;
     // Two rates per method, tuned on a grid (GridAround) or at these hand-set values: the
     // paper's (inner 0.1; outer 100 per example weight, 1000 for stocBiO's sum-normalised loss).
     const std::vector<std::pair<std::string, double>> xy = {{"x_optimizer.learning_rate", 100},
@@ -170,8 +184,7 @@ absl::Status RunCleaningFigure(const Settings& s, bool linear) {
          task_with(CleaningReference::kTrainingPlusValidation)},
         {"oracle", "the training examples whose labels are right, plus the validation set",
          task_with(CleaningReference::kOracle)}};
-    absl::Status status =
-        RunTuned(s, e, tunable, task_with(std::nullopt), absl::StrCat("noise_", noise));
+    absl::Status status = RunTuned(s, e, tunable, task_with(std::nullopt), &*tuned_on);
     if (!status.ok()) return status;
   }
   return absl::OkStatus();

@@ -377,9 +377,10 @@ std::vector<TunableMethod> LogisticComparisonMethods(const LogisticComparison& c
 }
 
 absl::Status RunTuned(const Settings& s, Experiment e, const std::vector<TunableMethod>& methods,
-                      const TaskFactory& make_task, const std::string& suffix) {
-  const std::string path = TuningPath(s.tuning_dir, e, suffix);
+                      const TaskFactory& make_task, const Experiment* tuned_on) {
+  const std::string path = TuningPath(s.tuning_dir, e);
   if (s.tune) {
+    if (tuned_on != nullptr && tuned_on->output_dir != e.output_dir) return absl::OkStatus();
     absl::StatusOr<std::string> file = Tune(e, methods, make_task, kTuningSeed);
     if (!file.ok()) return file.status();
     std::error_code ec;
@@ -388,7 +389,7 @@ absl::Status RunTuned(const Settings& s, Experiment e, const std::vector<Tunable
     if (written.ok()) std::cerr << s.figure << ": tuned, wrote " << path << "\n";
     return written;
   }
-  absl::Status applied = ApplyTuning(path, methods, &e);
+  absl::Status applied = ApplyTuning(path, methods, &e, tuned_on);
   if (!applied.ok() || s.check_tuning) {
     if (applied.ok()) std::cerr << s.figure << ": " << path << " matches the code\n";
     return applied;

@@ -43,10 +43,12 @@ struct Settings {
 inline constexpr uint64_t kTuningSeed = 1000;
 
 // The figure's last step, with its tunable methods: --tune writes the tuning file
-// (TuningPath(s.tuning_dir, e, suffix)); otherwise the methods get the file's chosen rates (or
-// their defaults without a file, said in the manifest), and --check_tuning stops there.
+// (TuningPath(s.tuning_dir, e)); otherwise the methods get the file's chosen rates (or their
+// defaults without a file, said in the manifest), and --check_tuning stops there. `tuned_on`:
+// the experiment the rates are tuned on when it is not e (figure 4 tunes at one noise ratio and
+// runs three); with --tune, an e that is not the one tuned on returns at once.
 absl::Status RunTuned(const Settings& s, Experiment e, const std::vector<TunableMethod>& methods,
-                      const TaskFactory& make_task, const std::string& suffix = "");
+                      const TaskFactory& make_task, const Experiment* tuned_on = nullptr);
 
 // An experiment with the settings every figure shares (figure, preset, output folder, device,
 // seeds, checkpoints); the figure adds its methods, notes and evaluation interval.

@@ -11,7 +11,7 @@
 //   absl::Status s = experiments::ApplyTuning(tuning_dir, tunable, &experiment);
 //
 // The result is a small JSON file committed under experiments/tuning/ (<figure>_<preset>.json;
-// figure 4: one per noise ratio): the grid, the score of every grid point, the chosen values and
+// figure 4 tunes at its middle noise ratio and uses the file at all three): the grid, the score of every grid point, the chosen values and
 // a fingerprint of the settings it tuned. A figure whose tuning file's fingerprint no longer
 // matches its code refuses to run (and //experiments:tuning_files_test fails), so a changed grid
 // or setting cannot silently use stale choices; without a file the figure runs its hand-set
@@ -49,8 +49,8 @@ std::vector<RateGrid> GridAround(const std::vector<std::pair<std::string, double
 // notes, and every method's grid and settings at its first grid point.
 std::string TuningFingerprint(const Experiment& e, const std::vector<TunableMethod>& methods);
 
-// The tuning file of an experiment: <dir>/<figure>[_<suffix>]_<preset>.json.
-std::string TuningPath(const std::string& dir, const Experiment& e, const std::string& suffix);
+// The tuning file of an experiment: <dir>/<figure>_<preset>.json.
+std::string TuningPath(const std::string& dir, const Experiment& e);
 
 // Runs every grid point of every method at seed `tuning_seed` (in <e.output_dir>/tuning_runs,
 // resumable like any experiment) and returns the tuning file's contents. Every method must have
@@ -59,10 +59,12 @@ absl::StatusOr<std::string> Tune(Experiment e, const std::vector<TunableMethod>&
                                  const TaskFactory& make_task, uint64_t tuning_seed);
 
 // Sets e->methods from `path`'s chosen values (and e->tuning to the file), or from the defaults
-// (e->tuning says "not tuned") when there is no file. FailedPrecondition when the file's
-// fingerprint does not match (names the command that re-tunes), DataLoss when it is malformed.
+// (e->tuning says "not tuned") when there is no file. The file must carry the fingerprint of
+// `tuned_on`, the experiment the rates were tuned on (e itself when null; figure 4: its middle
+// noise ratio). FailedPrecondition when it does not (names the command that re-tunes), DataLoss
+// when the file is malformed.
 absl::Status ApplyTuning(const std::string& path, const std::vector<TunableMethod>& methods,
-                         Experiment* e);
+                         Experiment* e, const Experiment* tuned_on = nullptr);
 
 }  // namespace experiments
 

@@ -18,7 +18,9 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "experiments/runner.h"
 #include "paper/summary.h"
 
@@ -91,7 +93,21 @@ std::string Plot(const Curves& curves, const std::string& x, const std::string& 
 
 // The tuning table's rows for one manifest: every method's tuned rates and chosen values, read
 // from the embedded tuning file (one line per method), or one row saying it was not tuned.
-std::string TuningRows(const std::string& label, const std::string& manifest_path) {
+// The numbers of a JSON list's text ("1, 2.5, 3").
+std::vector<double> Numbers(const std::string& text) {
+  std::vector<double> out;
+  for (absl::string_view part : absl::StrSplit(text, ',', absl::SkipWhitespace())) {
+    double v = 0;
+    if (absl::SimpleAtod(part, &v)) out.push_back(v);
+  }
+  return out;
+}
+
+// The appendix rows of one tuning file (inside a manifest); a chosen value at an end of its grid
+// is marked (the grid may have been too narrow for that method) and counted in `edges` of
+// `chosen`.
+std::string TuningRows(const std::string& label, const std::string& manifest_path, int* edges,
+                       int* chosen_values) {
   std::ifstream in(manifest_path);
   std::string line, rows;
   auto field = [](const std::string& text, const std::string& key, char open, char close) {
@@ -109,9 +125,33 @@ std::string TuningRows(const std::string& label, const std::string& manifest_pat
     }
     std::string rates = field(line, "\"rates\": ", '[', ']');
     rates.erase(std::remove(rates.begin(), rates.end(), '"'), rates.end());
+    // "grid": [[a, b, c], [d, e, f]]: one list per rate.
+    std::vector<std::vector<double>> grid;
+    const size_t grid_at = line.find("\"grid\": [");
+    if (grid_at != std::string::npos) {
+      const size_t end = line.find("]]", grid_at);
+      const size_t begin = grid_at + 9;  // at the outer list's '['
+      const std::string lists =
+          line.substr(begin, end == std::string::npos ? 0 : end - begin);
+      for (absl::string_view list : absl::StrSplit(lists, ']', absl::SkipEmpty())) {
+        const size_t open = list.find('[');
+        if (open != absl::string_view::npos) {
+          grid.push_back(Numbers(std::string(list.substr(open + 1))));
+        }
+      }
+    }
+    const std::vector<double> values = Numbers(field(line, "\"chosen\": ", '[', ']'));
+    std::vector<std::string> cells;
+    for (size_t i = 0; i < values.size(); ++i) {
+      const bool edge = i < grid.size() && !grid[i].empty() &&
+                        (values[i] == grid[i].front() || values[i] == grid[i].back());
+      *edges += edge;
+      ++*chosen_values;
+      cells.push_back(absl::StrFormat("%.4g%s", values[i], edge ? "$^e$" : ""));
+    }
     absl::StrAppendFormat(&rows, "%s & %s & %s & %s & %s \\\\\n", Tex(label),
                           Tex(field(line, "{\"name\": ", '"', '"')), Tex(rates),
-                          field(line, "\"chosen\": ", '[', ']'),
+                          absl::StrJoin(cells, ", "),
                           [&] {  // the number after the key, up to the closing brace
                             const std::string key = "\"chosen_score\": ";
                             const size_t at = line.find(key);
@@ -356,19 +396,19 @@ int main(int argc, char** argv) {
     std::string table =
         "\\begin{tabular}{llllr}\n\\toprule\nFigure & Method & Rates & Chosen & Score "
         "\\\\\n\\midrule\n";
+    int edges = 0, chosen_values = 0;
     for (const auto& [label, manifest] : std::vector<std::pair<std::string, std::string>>{
              {"1", absl::GetFlag(FLAGS_fig1) + "/manifest.json"},
              {"2", absl::GetFlag(FLAGS_fig2) + "/manifest.json"},
              {"3", absl::GetFlag(FLAGS_fig3) + "/manifest.json"},
-             {"4 (0.5)", absl::GetFlag(FLAGS_fig4) + "/noise_0.5/manifest.json"},
-             {"4 (0.7)", absl::GetFlag(FLAGS_fig4) + "/noise_0.7/manifest.json"},
-             {"4 (0.9)", absl::GetFlag(FLAGS_fig4) + "/noise_0.9/manifest.json"},
-             {"4 linear (0.5)", absl::GetFlag(FLAGS_fig4_linear) + "/noise_0.5/manifest.json"},
-             {"4 linear (0.7)", absl::GetFlag(FLAGS_fig4_linear) + "/noise_0.7/manifest.json"},
-             {"4 linear (0.9)", absl::GetFlag(FLAGS_fig4_linear) + "/noise_0.9/manifest.json"}}) {
-      table += TuningRows(label, manifest);
+             // Tuned at noise 0.7, used at every ratio: one set of rows each.
+             {"4", absl::GetFlag(FLAGS_fig4) + "/noise_0.7/manifest.json"},
+             {"4 linear", absl::GetFlag(FLAGS_fig4_linear) + "/noise_0.7/manifest.json"}}) {
+      table += TuningRows(label, manifest, &edges, &chosen_values);
     }
     write("tuning_table.tex", table + "\\bottomrule\n\\end{tabular}\n");
+    macro("TuningEdgeChoices", absl::StrCat(edges));
+    macro("TuningChosenValues", absl::StrCat(chosen_values));
   }
   write("results.tex", results);
   return ok ? 0 : 1;

@@ -71,6 +71,14 @@ absl::StatusOr<CleaningData> MakeCleaningData(const ImageDataset& images,
   data.val_y = images.train_labels.slice(0, spec.num_train, spec.num_train + spec.num_val);
   data.test_x = images.test_images.flatten(1).slice(0, 0, spec.num_test);
   data.test_y = images.test_labels.slice(0, 0, spec.num_test);
+  if (spec.standardize) {
+    const at::Tensor mean = data.train_x.mean(0, /*keepdim=*/true);
+    const at::Tensor deviation = data.train_x.std(0, /*unbiased=*/false, /*keepdim=*/true);
+    const at::Tensor scale = at::where(deviation > 0, deviation, at::ones_like(deviation));
+    data.train_x = (data.train_x - mean) / scale;
+    data.val_x = (data.val_x - mean) / scale;
+    data.test_x = (data.test_x - mean) / scale;
+  }
   data.classes = 10;
   data.clean_train_y = images.train_labels.slice(0, 0, spec.num_train).to(at::kLong);
   CorruptLabels(data.clean_train_y, spec.noise_ratio, data.classes, spec.seed, spec.corruption,

@@ -46,8 +46,12 @@ struct HyperCleaningSpec {
   double noise_ratio = 0.5;    // benchopt's bilevel benchmark uses 0.5, 0.7, 0.9
   Corruption corruption = Corruption::kBenchopt;
   // Units of the hidden layer; 0 = benchopt's linear model (multinomial logistic regression
-  // without bias, W0 = 0, no dropout; weight_decay is then benchopt's ridge C: (C/2)‖W‖²).
+  // without bias, W0 = 0, no dropout). The ridge is (weight_decay/2)‖W‖²: benchopt's reg·‖W‖²
+  // with reg = 0.2 is weight_decay = 0.4.
   int64_t hidden = 256;
+  // Every pixel centred and scaled by the training examples' mean and standard deviation, also
+  // for validation and test (benchopt's StandardScaler; a constant pixel keeps scale 1).
+  bool standardize = false;
   double dropout = 0.2;        // on the hidden layer, in g only
   double weight_decay = 1e-4;  // fixed, on both weight matrices
   uint64_t seed = 1;           // label corruption, initialisation and dropout masks

@@ -267,6 +267,24 @@ TEST(HyperCleaning, DataShapesAndCorruption) {
   EXPECT_FALSE(MakeCleaningData(TinyImages(), bad).ok());
 }
 
+TEST(HyperCleaning, StandardizesWithTheTrainingStatisticsOnly) {
+  HyperCleaningSpec spec = TinyCleaningSpec();
+  const CleaningData raw = *MakeCleaningData(TinyImages(), spec);
+  spec.standardize = true;
+  const CleaningData data = *MakeCleaningData(TinyImages(), spec);
+  const at::Tensor deviation = raw.train_x.std(0, false);
+  const at::Tensor varying = deviation > 0;
+  ASSERT_GT(varying.sum().item<int64_t>(), 0);
+  EXPECT_LT(data.train_x.mean(0).abs().max().item<double>(), 1e-5);
+  EXPECT_TRUE(at::allclose(data.train_x.std(0, false).masked_select(varying),
+                           at::ones({varying.sum().item<int64_t>()}), 1e-4, 1e-4));
+  // Validation and test move by the training statistics, not their own.
+  const at::Tensor mean = raw.train_x.mean(0);
+  const at::Tensor scale = at::where(varying, deviation, at::ones_like(deviation));
+  EXPECT_TRUE(at::allclose(data.val_x, (raw.val_x - mean) / scale, 1e-5, 1e-5));
+  EXPECT_TRUE(at::allclose(data.test_x, (raw.test_x - mean) / scale, 1e-5, 1e-5));
+}
+
 TEST(HyperCleaning, GradientsMatchFiniteDifferencesWithoutDropout) {
   HyperCleaningSpec spec = TinyCleaningSpec();
   spec.dropout = 0;  // finite differences need a deterministic objective
