@@ -185,8 +185,9 @@ absl::Status ApplyTuning(const std::string& path, const std::vector<TunableMetho
     return absl::OkStatus();
   }
   const std::string file = ReadFileToString(path);
+  const Experiment& tuned = tuned_on != nullptr ? *tuned_on : *e;
   const std::string expected =
-      absl::StrCat("\"fingerprint\": ", JsonString(TuningFingerprint(tuned_on != nullptr ? *tuned_on : *e, methods)), ",\n");
+      absl::StrCat("\"fingerprint\": ", JsonString(TuningFingerprint(tuned, methods)), ",\n");
   if (file.find(expected) == std::string::npos) {
     return absl::FailedPreconditionError(absl::StrCat(
         path, " was tuned for other settings, grids or budget than this code has; rerun the "

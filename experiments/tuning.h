@@ -11,11 +11,11 @@
 //   absl::Status s = experiments::ApplyTuning(tuning_dir, tunable, &experiment);
 //
 // The result is a small JSON file committed under experiments/tuning/ (<figure>_<preset>.json;
-// figure 4 tunes at its middle noise ratio and uses the file at all three): the grid, the score of every grid point, the chosen values and
-// a fingerprint of the settings it tuned. A figure whose tuning file's fingerprint no longer
-// matches its code refuses to run (and //experiments:tuning_files_test fails), so a changed grid
-// or setting cannot silently use stale choices; without a file the figure runs its hand-set
-// defaults and its manifest says "not tuned".
+// figure 4 tunes at its middle noise ratio and uses the file at all three): the grid, the score
+// of every grid point, the chosen values and a fingerprint of the settings it tuned. A figure
+// whose tuning file's fingerprint no longer matches its code refuses to run (and
+// //experiments:tuning_files_test fails), so a changed grid or setting cannot silently use stale
+// choices; without a file the figure runs its hand-set defaults and its manifest says "not tuned".
 #ifndef EXPERIMENTS_TUNING_H_
 #define EXPERIMENTS_TUNING_H_
 

@@ -91,8 +91,6 @@ std::string Plot(const Curves& curves, const std::string& x, const std::string& 
   return out + "\\end{axis}\n\\end{tikzpicture}\n";
 }
 
-// The tuning table's rows for one manifest: every method's tuned rates and chosen values, read
-// from the embedded tuning file (one line per method), or one row saying it was not tuned.
 // The numbers of a JSON list's text ("1, 2.5, 3").
 std::vector<double> Numbers(const std::string& text) {
   std::vector<double> out;
@@ -103,9 +101,10 @@ std::vector<double> Numbers(const std::string& text) {
   return out;
 }
 
-// The appendix rows of one tuning file (inside a manifest); a chosen value at an end of its grid
-// is marked (the grid may have been too narrow for that method) and counted in `edges` of
-// `chosen`.
+// The tuning table's rows for one manifest: every method's tuned rates and chosen values, read
+// from the embedded tuning file (one line per method), or one row saying it was not tuned. A
+// chosen value at an end of its grid is marked (the grid may have been too narrow for that
+// method) and counted in `edges`; every chosen value in `chosen_values`.
 std::string TuningRows(const std::string& label, const std::string& manifest_path, int* edges,
                        int* chosen_values) {
   std::ifstream in(manifest_path);
@@ -127,17 +126,13 @@ std::string TuningRows(const std::string& label, const std::string& manifest_pat
     rates.erase(std::remove(rates.begin(), rates.end(), '"'), rates.end());
     // "grid": [[a, b, c], [d, e, f]]: one list per rate.
     std::vector<std::vector<double>> grid;
-    const size_t grid_at = line.find("\"grid\": [");
-    if (grid_at != std::string::npos) {
-      const size_t end = line.find("]]", grid_at);
-      const size_t begin = grid_at + 9;  // at the outer list's '['
-      const std::string lists =
-          line.substr(begin, end == std::string::npos ? 0 : end - begin);
-      for (absl::string_view list : absl::StrSplit(lists, ']', absl::SkipEmpty())) {
-        const size_t open = list.find('[');
-        if (open != absl::string_view::npos) {
-          grid.push_back(Numbers(std::string(list.substr(open + 1))));
-        }
+    const std::string grid_key = "\"grid\": [[";
+    const size_t grid_at = line.find(grid_key);
+    const size_t grid_end = grid_at == std::string::npos ? grid_at : line.find("]]", grid_at);
+    if (grid_end != std::string::npos) {
+      const size_t begin = grid_at + grid_key.size();
+      for (absl::string_view list : absl::StrSplit(line.substr(begin, grid_end - begin), "], [")) {
+        grid.push_back(Numbers(std::string(list)));
       }
     }
     const std::vector<double> values = Numbers(field(line, "\"chosen\": ", '[', ']'));
