@@ -2,7 +2,8 @@
 // regression on tf-idf features of a real text corpus. 20newsgroups is not reachable here: Debian's
 // fortunes corpus (36 categories with at least 50 records) stands in for it, and every output says
 // so. The paper: 50 outer steps of 500 inner gradient steps, learning rate 100, for reverse mode,
-// fixed point and CG; on this corpus 100 diverged, so every method uses 10.
+// fixed point and CG; on this corpus 100 diverged, so every method's hand-set rate (the centre of
+// its tuning grid) is 10.
 //
 //   bazel run //experiments:fig2_logreg_text -- --preset=ci
 #include <memory>
@@ -36,8 +37,8 @@ absl::Status Fig2(const Settings& s) {
   e.notes =
       "20newsgroups is not available on this machine: the Debian fortunes corpus stands in "
       "for it (short texts in topic categories); tf-idf fitted on the training and validation "
-      "documents; full-batch gradients; the learning rate for every method is 10, not the paper's "
-      "100, which diverged on this corpus; decays are capped at exp(-2) (x <= -2), without which "
+      "documents; full-batch gradients; every method's hand-set learning rate (the centre of its "
+      "tuning grid) is 10, not the paper's 100, which diverged on this corpus; decays are capped at exp(-2) (x <= -2), without which "
       "MinimaxOPT's decays grew until step 10 diverged.";
 
   LogisticComparison c;

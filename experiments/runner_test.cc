@@ -15,7 +15,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "experiments/common.h"
-#include "tasks/weight_decay_logistic.h"
+#include "experiments/small_task_for_tests.h"
 
 namespace experiments {
 namespace {
@@ -40,16 +40,6 @@ std::vector<std::string> CurvesWithoutTime(const fs::path& dir) {
     out.push_back(absl::StrJoin(cells, ","));
   }
   return out;
-}
-
-absl::StatusOr<std::unique_ptr<tasks::Task>> SmallTask(uint64_t seed) {
-  tasks::SyntheticLogisticSpec spec;
-  spec.num_features = 10;
-  spec.num_examples = 200;
-  spec.num_test = 100;
-  spec.seed = seed;
-  return std::unique_ptr<tasks::Task>(new tasks::WeightDecayLogisticTask(
-      "small", tasks::MakeSyntheticLogisticData(spec), c10::Device(c10::kCPU)));
 }
 
 // `method` as a killed process would leave it: at `seed`, the run stops after iteration `last`

@@ -1,6 +1,7 @@
 #include "experiments/tuning.h"
 
 #include <cmath>
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -17,10 +18,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// All grid points of a method: the Cartesian product of its rates' values, first rate slowest.
-std::vector<std::vector<double>> Points(const TunableMethod& m) {
+// All points of a grid: the Cartesian product of its rates' values, first rate slowest.
+std::vector<std::vector<double>> Points(const std::vector<RateGrid>& grid) {
   std::vector<std::vector<double>> points = {{}};
-  for (const RateGrid& rate : m.rates) {
+  for (const RateGrid& rate : grid) {
     std::vector<std::vector<double>> next;
     for (const std::vector<double>& p : points) {
       for (double v : rate.values) {
@@ -66,6 +67,13 @@ double Score(const std::string& csv_path, const std::string& json_path, const st
   return score;
 }
 
+// A tuning run's name: the method and its rates, e.g. "CG@333.333_0.1".
+std::string RunName(const std::string& method, const std::vector<double>& rates) {
+  std::vector<std::string> parts;
+  for (double x : rates) parts.push_back(absl::StrFormat("%.6g", x));
+  return absl::StrCat(method, "@", absl::StrJoin(parts, "_"));
+}
+
 }  // namespace
 
 std::vector<RateGrid> GridAround(const std::vector<std::pair<std::string, double>>& base) {
@@ -74,8 +82,31 @@ std::vector<RateGrid> GridAround(const std::vector<std::pair<std::string, double
   return grid;
 }
 
+std::vector<RateGrid> RecentredGrid(const std::vector<RateGrid>& grid,
+                                    const std::vector<double>& at) {
+  std::vector<RateGrid> out = grid;
+  for (size_t r = 0; r < out.size() && r < at.size(); ++r) {
+    const double middle = grid[r].values[grid[r].values.size() / 2];
+    for (double& v : out[r].values) {
+      v *= at[r] / middle;
+      // A value the old grid had is that value exactly (its run is reused).
+      for (double old : grid[r].values) {
+        if (std::abs(v - old) <= 1e-9 * std::abs(old)) v = old;
+      }
+    }
+  }
+  return out;
+}
+
+bool AtAnEnd(const std::vector<RateGrid>& grid, const std::vector<double>& point) {
+  for (size_t r = 0; r < grid.size() && r < point.size(); ++r) {
+    if (point[r] == grid[r].values.front() || point[r] == grid[r].values.back()) return true;
+  }
+  return false;
+}
+
 std::string TuningFingerprint(const Experiment& e, const std::vector<TunableMethod>& methods) {
-  std::string out = absl::StrCat(e.figure, " | ", e.preset, " | ", e.budget, " | ",
+  std::string out = absl::StrCat("up to ", kTuningRounds, " rounds | ", e.figure, " | ", e.preset, " | ", e.budget, " | ",
                                  ToString(e.yardstick), " | ",
                                  e.yardstick == Yardstick::kExactInner
                                      ? bilevel::ToString(e.exact_inner)
@@ -100,20 +131,19 @@ absl::StatusOr<std::string> Tune(Experiment e, const std::vector<TunableMethod>&
                                  const TaskFactory& make_task, uint64_t tuning_seed) {
   const std::string fingerprint = TuningFingerprint(e, methods);
   size_t size = 0;
-  e.methods.clear();
   for (const TunableMethod& m : methods) {
-    const std::vector<std::vector<double>> points = Points(m);
-    if (size != 0 && points.size() != size) {
+    const size_t points = Points(m.rates).size();
+    if (size != 0 && points != size) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "every method needs a grid of the same size (equal terms); ", m.name, " has ",
-          points.size(), ", the first method ", size));
+          "every method needs a grid of the same size (equal terms); ", m.name, " has ", points,
+          ", the first method ", size));
     }
-    size = points.size();
-    for (size_t k = 0; k < points.size(); ++k) {
-      Method run = m.make(points[k]);
-      run.name = absl::StrCat(m.name, "#", k);
-      run.also_score_y = false;  // the score is the yardstick's; MinimaxOPT's y is not it
-      e.methods.push_back(std::move(run));
+    size = points;
+    for (const RateGrid& r : m.rates) {
+      if (r.values.size() % 2 != 1) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            m.name, "'s grid for ", r.name, " needs an odd number of values (a middle one)"));
+      }
     }
   }
   e.seeds = {tuning_seed};
@@ -122,39 +152,100 @@ absl::StatusOr<std::string> Tune(Experiment e, const std::vector<TunableMethod>&
   // solves of figures 1-2 and the evaluations of 3-4 would cost a quarter of the tuning time).
   e.eval_every_gradient_calls = std::numeric_limits<int64_t>::max() / 2;
   e.output_dir = (fs::path(e.output_dir) / "tuning_runs").string();
-  absl::Status status = Run(e, make_task);
-  if (!status.ok()) return status;
-
   const std::string at = e.yardstick == Yardstick::kExactInner ? "exact_inner" : "retrained";
-  std::vector<std::string> lines;
-  for (const TunableMethod& m : methods) {
-    const std::vector<std::vector<double>> points = Points(m);
-    std::vector<std::string> scored;
-    size_t best = 0;
-    double best_score = INFINITY;
-    for (size_t k = 0; k < points.size(); ++k) {
-      const fs::path stem =
-          fs::path(e.output_dir) / "runs" / absl::StrCat(m.name, "#", k, "__seed", tuning_seed);
-      const double score = Score(stem.string() + ".csv", stem.string() + ".json", at);
-      scored.push_back(absl::StrFormat("{\"values\": %s, \"score\": %s}", Numbers(points[k]),
-                                       std::isfinite(score) ? absl::StrFormat("%.6g", score)
-                                                            : std::string("null")));
-      if (score < best_score) {
-        best_score = score;
-        best = k;
+
+  // Every point of every round, run once: a run is named by its rates, so a point that two rounds
+  // share runs once (the runner skips finished runs).
+  struct Round {
+    std::vector<RateGrid> grid;
+    std::vector<std::pair<std::vector<double>, double>> scored;  // (rates, score)
+  };
+  std::vector<std::vector<Round>> rounds(methods.size());
+  std::vector<bool> settled(methods.size(), false), done(methods.size(), false),
+      all_failed(methods.size(), false);
+  std::vector<std::vector<double>> chosen(methods.size());
+  std::vector<double> chosen_score(methods.size(), INFINITY);
+  e.methods.clear();
+  for (int round = 0; round < kTuningRounds; ++round) {
+    bool any = false;
+    for (size_t i = 0; i < methods.size(); ++i) {
+      if (done[i]) continue;
+      any = true;
+      std::vector<RateGrid> grid = methods[i].rates;
+      if (round > 0) grid = RecentredGrid(rounds[i].back().grid, chosen[i]);
+      rounds[i].push_back({grid, {}});
+      for (const std::vector<double>& point : Points(grid)) {
+        Method run = methods[i].make(point);
+        run.name = RunName(methods[i].name, point);
+        run.also_score_y = false;  // the score is the yardstick's; MinimaxOPT's y is not it
+        const bool known = std::any_of(e.methods.begin(), e.methods.end(),
+                                       [&](const Method& m) { return m.name == run.name; });
+        if (!known) e.methods.push_back(std::move(run));
       }
     }
-    std::vector<std::string> rate_names, grids;
-    for (const RateGrid& r : m.rates) {
-      rate_names.push_back(JsonString(r.name));
-      grids.push_back(Numbers(r.values));
+    if (!any) break;
+    absl::Status status = Run(e, make_task);
+    if (!status.ok()) return status;
+    for (size_t i = 0; i < methods.size(); ++i) {
+      if (done[i]) continue;
+      Round& last = rounds[i].back();
+      for (const std::vector<double>& point : Points(last.grid)) {
+        const fs::path stem = fs::path(e.output_dir) / "runs" /
+                              absl::StrCat(RunName(methods[i].name, point), "__seed", tuning_seed);
+        const double score = Score(stem.string() + ".csv", stem.string() + ".json", at);
+        last.scored.push_back({point, score});
+        // Ties keep the earlier point; a later round's grid holds the earlier choice, so the
+        // choice never gets worse.
+        if (score < chosen_score[i]) {
+          chosen_score[i] = score;
+          chosen[i] = point;
+        }
+      }
+      if (chosen[i].empty()) {
+        // Every point failed: nothing to re-centre on. The method runs at its hand-set rates
+        // (the middle of its first grid) and the file says so; it is not settled.
+        all_failed[i] = done[i] = true;
+        for (const RateGrid& r : methods[i].rates) {
+          chosen[i].push_back(r.values[r.values.size() / 2]);
+        }
+        continue;
+      }
+      // Settled when the choice is inside every rate's grid (re-centring would give this grid).
+      settled[i] = done[i] = !AtAnEnd(last.grid, chosen[i]);
     }
+  }
+
+  auto grid_json = [](const std::vector<RateGrid>& grid) {
+    std::vector<std::string> lists;
+    for (const RateGrid& r : grid) lists.push_back(Numbers(r.values));
+    return absl::StrCat("[", absl::StrJoin(lists, ", "), "]");
+  };
+  auto score_json = [](double score) {
+    return std::isfinite(score) ? absl::StrFormat("%.6g", score) : std::string("null");
+  };
+  std::vector<std::string> lines;
+  for (size_t i = 0; i < methods.size(); ++i) {
+    std::vector<std::string> rate_names, round_json;
+    for (const RateGrid& r : methods[i].rates) rate_names.push_back(JsonString(r.name));
+    for (const Round& round : rounds[i]) {
+      std::vector<std::string> scored;
+      for (const auto& [point, score] : round.scored) {
+        scored.push_back(absl::StrFormat("{\"values\": %s, \"score\": %s}", Numbers(point),
+                                         score_json(score)));
+      }
+      round_json.push_back(absl::StrFormat("{\"grid\": %s, \"points\": [%s]}",
+                                           grid_json(round.grid), absl::StrJoin(scored, ", ")));
+    }
+    // One line per method, its last round's grid first (paper/summarize marks choices at its
+    // ends), every round after the choice.
     lines.push_back(absl::StrFormat(
-        "    {\"name\": %s, \"rates\": [%s], \"grid\": [%s], \"points\": [%s], \"chosen\": %s, "
-        "\"chosen_score\": %s}",
-        JsonString(m.name), absl::StrJoin(rate_names, ", "), absl::StrJoin(grids, ", "),
-        absl::StrJoin(scored, ", "), Numbers(points[best]),
-        std::isfinite(best_score) ? absl::StrFormat("%.6g", best_score) : std::string("null")));
+        "    {\"name\": %s, \"rates\": [%s], \"grid\": %s, \"chosen\": %s, \"chosen_score\": %s, "
+        "\"settled\": %s, %s\"rounds\": [%s]}",
+        JsonString(methods[i].name), absl::StrJoin(rate_names, ", "),
+        grid_json(rounds[i].back().grid), Numbers(chosen[i]), score_json(chosen_score[i]),
+        settled[i] ? "true" : "false",
+        all_failed[i] ? "\"every_point_failed\": true, \"chosen_is\": \"the hand-set rates\", " : "",
+        absl::StrJoin(round_json, ", ")));
   }
   return absl::StrFormat(
       "{\n  \"procedure\": %s,\n  \"tuning_seed\": %d,\n  \"fingerprint\": %s,\n"
@@ -164,7 +255,11 @@ absl::StatusOr<std::string> Tune(Experiment e, const std::vector<TunableMethod>&
           "value), each run once at the tuning seed to the figure's budget; chosen: the lowest "
           "validation loss ",
           at == "retrained" ? "of the model retrained on g(x_final, .)" : "at y*(x_final)",
-          " (never the test set)")),
+          " (never the test set); a choice at an end of a rate's grid re-centres the grid on it "
+          "and runs it again, at most ",
+          kTuningRounds, " rounds in all (\"settled\": false when the last round still chose an "
+          "end); a method whose every point failed keeps its hand-set rates "
+          "(\"every_point_failed\")")),
       tuning_seed, JsonString(fingerprint), absl::StrJoin(lines, ",\n"));
 }
 

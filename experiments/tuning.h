@@ -10,6 +10,10 @@
 //   // the figure itself:
 //   absl::Status s = experiments::ApplyTuning(tuning_dir, tunable, &experiment);
 //
+// A choice at an end of a rate's grid means the grid may have been too narrow: the method's grid is
+// then re-centred on the choice (the same 3 values per rate, shifted) and run again, up to
+// kTuningRounds rounds, the same rule for every method; a point two rounds share runs once.
+//
 // The result is a small JSON file committed under experiments/tuning/ (<figure>_<preset>.json;
 // figure 4 tunes at its middle noise ratio and uses the file at all three): the grid, the score
 // of every grid point, the chosen values and a fingerprint of the settings it tuned. A figure
@@ -30,6 +34,10 @@
 
 namespace experiments {
 
+// Rounds of re-centring, the first included: a method whose last round still chose an end of its
+// grid is marked "settled": false in the file (and $^e$ in the paper's appendix).
+inline constexpr int kTuningRounds = 2;
+
 struct RateGrid {
   std::string name;            // e.g. "x_optimizer.learning_rate"
   std::vector<double> values;  // the grid, e.g. {10, 30, 100}
@@ -45,6 +53,14 @@ struct TunableMethod {
 // `base` rates as a grid {v/3, v, 3v} each: the grid every figure uses.
 std::vector<RateGrid> GridAround(const std::vector<std::pair<std::string, double>>& base);
 
+// `grid` shifted (geometrically) so that its middle values are `at`; a value `grid` already had
+// is kept exactly. `at` must hold one value per rate.
+std::vector<RateGrid> RecentredGrid(const std::vector<RateGrid>& grid,
+                                    const std::vector<double>& at);
+
+// Whether `point` lies at the first or last value of any rate of `grid`.
+bool AtAnEnd(const std::vector<RateGrid>& grid, const std::vector<double>& point);
+
 // The text a tuning file must match: the experiment's figure, preset, budget, yardstick and
 // notes, and every method's grid and settings at its first grid point.
 std::string TuningFingerprint(const Experiment& e, const std::vector<TunableMethod>& methods);
@@ -53,8 +69,9 @@ std::string TuningFingerprint(const Experiment& e, const std::vector<TunableMeth
 std::string TuningPath(const std::string& dir, const Experiment& e);
 
 // Runs every grid point of every method at seed `tuning_seed` (in <e.output_dir>/tuning_runs,
-// resumable like any experiment) and returns the tuning file's contents. Every method must have
-// the same number of grid points.
+// resumable like any experiment; runs are named <method>@<rates>), re-centring as above, and
+// returns the tuning file's contents. Every method must have the same number of grid points, an
+// odd number of values per rate.
 absl::StatusOr<std::string> Tune(Experiment e, const std::vector<TunableMethod>& methods,
                                  const TaskFactory& make_task, uint64_t tuning_seed);
 

@@ -147,12 +147,15 @@ std::string TuningRows(const std::string& label, const std::string& manifest_pat
     absl::StrAppendFormat(&rows, "%s & %s & %s & %s & %s \\\\\n", Tex(label),
                           Tex(field(line, "{\"name\": ", '"', '"')), Tex(rates),
                           absl::StrJoin(cells, ", "),
-                          [&] {  // the number after the key, up to the closing brace
+                          [&] {  // the number (or null) after the key
                             const std::string key = "\"chosen_score\": ";
                             const size_t at = line.find(key);
                             if (at == std::string::npos) return std::string();
-                            const size_t end = line.find('}', at);
-                            return line.substr(at + key.size(), end - at - key.size());
+                            const size_t begin = at + key.size();
+                            const std::string score =
+                                line.substr(begin, line.find_first_of(",}", begin) - begin);
+                            // null: every grid point failed; the hand-set rates ran.
+                            return score == "null" ? std::string("every point failed") : score;
                           }());
   }
   if (rows.empty()) {

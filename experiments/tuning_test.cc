@@ -1,0 +1,129 @@
+#include "experiments/tuning.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
+#include "experiments/common.h"
+#include "experiments/small_task_for_tests.h"
+
+namespace experiments {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST(RecentredGrid, ShiftsTheGridAndKeepsTheValuesItShares) {
+  const std::vector<RateGrid> grid = GridAround({{"a", 0.1}, {"b", 30}});
+  // At the top of a and the bottom of b: a's grid moves up one step, b's down one.
+  const std::vector<RateGrid> next = RecentredGrid(grid, {0.3, 10});
+  ASSERT_EQ(next.size(), 2u);
+  EXPECT_EQ(next[0].name, "a");
+  // Shared values are the very same doubles (their runs are reused by name).
+  EXPECT_EQ(next[0].values[0], grid[0].values[1]);
+  EXPECT_EQ(next[0].values[1], grid[0].values[2]);
+  EXPECT_NEAR(next[0].values[2], 0.9, 1e-12);
+  EXPECT_NEAR(next[1].values[0], 10.0 / 3, 1e-12);
+  EXPECT_EQ(next[1].values[1], grid[1].values[0]);
+  EXPECT_EQ(next[1].values[2], grid[1].values[1]);
+  // Centred on its own middle, a grid stays as it is.
+  const std::vector<RateGrid> same = RecentredGrid(grid, {0.1, 30});
+  EXPECT_EQ(same[0].values, grid[0].values);
+  EXPECT_EQ(same[1].values, grid[1].values);
+}
+
+TEST(AtAnEnd, IsTrueWhenAnyRateIsAtTheFirstOrLastValue) {
+  const std::vector<RateGrid> grid = GridAround({{"a", 1}, {"b", 1}});
+  EXPECT_FALSE(AtAnEnd(grid, {1, 1}));
+  EXPECT_TRUE(AtAnEnd(grid, {3, 1}));
+  EXPECT_TRUE(AtAnEnd(grid, {1, 1.0 / 3}));
+  EXPECT_TRUE(AtAnEnd(grid, {3, 3}));
+}
+
+// MinimaxOPT on a small logistic problem with an outer rate far too small to move x: the first
+// grid's best point is at its top, so a second round re-centres there; every point runs once.
+TEST(Tune, ReCentresAGridWhoseChoiceIsAtAnEnd) {
+  const fs::path root = fs::path(std::getenv("TEST_TMPDIR")) / "tune_rounds";
+  fs::remove_all(root);
+  Experiment e;
+  e.figure = "tuning_test";
+  e.preset = "ci";
+  e.output_dir = root.string();
+  e.yardstick = Yardstick::kExactInner;
+  e.exact_inner.gradient_tolerance = 1e-6;
+  e.exact_inner.max_iterations = 300;
+  e.checkpoint_every_seconds = 0;
+  std::vector<TunableMethod> methods = {Tunable(
+      "MinimaxOPT", {{"x_optimizer.learning_rate", 1e-4}, {"y,z learning_rate", 0.3}},
+      [](const std::vector<double>& r) {
+        bilevel::MinimaxOptOptions o;
+        o.num_stages = 2;
+        o.iterations_per_stage = 20;
+        o.x_optimizer.learning_rate = r[0];
+        o.y_optimizer.learning_rate = o.z_optimizer.learning_rate = r[1];
+        return MinimaxMethod("MinimaxOPT", o);
+      }),
+      // exp(x) overflows within a few steps at every point: nothing to re-centre on.
+      Tunable("Diverging", {{"x_optimizer.learning_rate", 1e6}, {"y,z learning_rate", 0.3}},
+              [](const std::vector<double>& r) {
+                bilevel::MinimaxOptOptions o;
+                o.num_stages = 1;
+                o.iterations_per_stage = 40;
+                o.x_optimizer.learning_rate = r[0];
+                o.y_optimizer.learning_rate = o.z_optimizer.learning_rate = r[1];
+                return MinimaxMethod("Diverging", o);
+              })};
+  absl::StatusOr<std::string> file = Tune(e, methods, SmallTask, 1000);
+  ASSERT_TRUE(file.ok()) << file.status();
+
+  // Two rounds, the second grid centred at the first choice, whose x rate was the top one.
+  const size_t rounds = file->find("\"rounds\": [");
+  ASSERT_NE(rounds, std::string::npos) << *file;
+  EXPECT_NE(file->find("{\"grid\": [[3.33333e-05, 0.0001, 0.0003], ", rounds), std::string::npos)
+      << *file;
+  EXPECT_NE(file->find("{\"grid\": [[0.0001, 0.0003, 0.0009], ", rounds), std::string::npos)
+      << *file;
+  // The last round's choice is a point of its grid with the best score of all; the top of the
+  // second grid is still best here (x barely moves), so the method is marked unsettled.
+  EXPECT_NE(file->find("\"grid\": [[0.0001, 0.0003, 0.0009], "), std::string::npos);
+  EXPECT_NE(file->find("\"chosen\": [0.0009, "), std::string::npos) << *file;
+  EXPECT_NE(file->find("\"settled\": false"), std::string::npos) << *file;
+  EXPECT_NE(file->find("up to 2 rounds"), std::string::npos);
+
+  // A method whose every point failed keeps its hand-set rates, unsettled, after one round.
+  const size_t diverging = file->find("{\"name\": \"Diverging\"");
+  ASSERT_NE(diverging, std::string::npos);
+  EXPECT_NE(file->find("\"chosen\": [1e+06, 0.3], \"chosen_score\": null, \"settled\": false, "
+                       "\"every_point_failed\": true",
+                       diverging),
+            std::string::npos)
+      << file->substr(diverging);
+  EXPECT_EQ(file->find("]]}, {\"grid\"", diverging), std::string::npos) << "a second round";
+
+  // MinimaxOPT: 9 points, then 9 more of which 3 or more are shared: each point ran exactly once.
+  int runs = 0, diverging_runs = 0;
+  for (const auto& entry : fs::directory_iterator(root / "tuning_runs" / "runs")) {
+    if (entry.path().extension() != ".json") continue;
+    (absl::StartsWith(entry.path().filename().string(), "Diverging@") ? diverging_runs : runs)++;
+  }
+  EXPECT_EQ(diverging_runs, 9);
+  EXPECT_GE(runs, 12);
+  EXPECT_LE(runs, 15);
+  EXPECT_TRUE(fs::exists(root / "tuning_runs" / "runs" / "MinimaxOPT@0.0009_0.3__seed1000.json"));
+
+  // The figure reads the choice back.
+  const std::string path = (root / "tuning_test_ci.json").string();
+  ASSERT_TRUE(WriteFileAtomically(path, *file).ok());
+  Experiment figure = e;
+  ASSERT_TRUE(ApplyTuning(path, methods, &figure).ok());
+  ASSERT_EQ(figure.methods.size(), 2u);
+  EXPECT_TRUE(absl::StrContains(figure.methods[0].settings, "x sgd lr 0.0009"))
+      << figure.methods[0].settings;
+}
+
+}  // namespace
+}  // namespace experiments
