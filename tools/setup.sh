@@ -31,6 +31,7 @@ PACKAGES=(
   libgtest-dev
   libgmock-dev
   libbenchmark-dev
+  cmake                  # the CMake build for LibTorch users (README, "CMake"): 3.25
   zlib1g-dev             # gzipped IDX files
   dataset-fashion-mnist  # Fashion-MNIST (gzipped IDX) under /usr/share/datasets
   fortunes               # the text corpus standing in for 20newsgroups
