@@ -80,6 +80,12 @@ int Main(const std::string& figure, int argc, char** argv,
                 << absl::GetFlag(FLAGS_seeds) << "'\n";
       return 2;
     }
+    if (std::find(s.seeds.begin(), s.seeds.end(), seed) != s.seeds.end()) {
+      // A seed twice would run twice and duplicate its rows in every table.
+      std::cerr << figure << ": --seeds lists seed " << seed << " more than once ('"
+                << absl::GetFlag(FLAGS_seeds) << "')\n";
+      return 2;
+    }
     s.seeds.push_back(seed);
   }
   if (s.seeds.empty()) {

@@ -57,9 +57,15 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Solves a quadratic bilevel problem with every solver and prints a JSON summary.");
   absl::ParseCommandLine(argc, argv);
-  if (absl::GetFlag(FLAGS_dim) < 1 || absl::GetFlag(FLAGS_inner_condition) < 1 ||
-      absl::GetFlag(FLAGS_threads) < 1) {
-    std::cerr << "quadratic_demo: --dim and --threads must be >= 1 and --inner_condition >= 1\n";
+  const double condition = absl::GetFlag(FLAGS_inner_condition);
+  // !(x >= 1) also catches NaN; a condition number must be finite.
+  if (!(condition >= 1) || !std::isfinite(condition)) {
+    std::cerr << "quadratic_demo: --inner_condition must be a finite number >= 1, got "
+              << condition << "\n";
+    return 2;
+  }
+  if (absl::GetFlag(FLAGS_dim) < 1 || absl::GetFlag(FLAGS_threads) < 1) {
+    std::cerr << "quadratic_demo: --dim and --threads must be >= 1\n";
     return 2;
   }
   bilevel::ConfigureCpuRuntime(absl::GetFlag(FLAGS_threads));

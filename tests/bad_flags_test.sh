@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Bad flags end with exit 2 and a message that names the flag, before any work is done:
+#   tests/bad_flags_test.sh <figure binary> <quadratic_demo binary>
+set -uo pipefail
+figure="$1"
+demo="$2"
+failures=0
+# expect <exit code> <text the message must contain> <command...>
+expect() {
+  local code="$1" text="$2"
+  shift 2
+  "$@" > "${TEST_TMPDIR}/out" 2> "${TEST_TMPDIR}/err"
+  local got=$?
+  if [[ ${got} -ne ${code} ]] || ! grep -qF -- "${text}" "${TEST_TMPDIR}/err"; then
+    echo "FAIL: $* exited ${got} (want ${code}); stderr must contain '${text}':" >&2
+    cat "${TEST_TMPDIR}/err" >&2
+    failures=$((failures + 1))
+  fi
+}
+out="--output_dir=${TEST_TMPDIR}/never_written"
+expect 2 "--seeds lists seed 1 more than once" "${figure}" --preset=ci --seeds=1,1 "${out}"
+expect 2 "--seeds must be comma-separated" "${figure}" --preset=ci --seeds=1,x "${out}"
+expect 2 "--inner_condition must be a finite number >= 1, got nan" "${demo}" --inner_condition=nan
+expect 2 "--inner_condition must be a finite number >= 1, got inf" "${demo}" --inner_condition=inf
+expect 2 "--inner_condition must be a finite number >= 1, got 0.5" "${demo}" --inner_condition=0.5
+expect 2 "--dim and --threads must be >= 1" "${demo}" --dim=0
+[[ -e "${TEST_TMPDIR}/never_written" ]] && { echo "FAIL: a bad flag wrote output" >&2; failures=$((failures + 1)); }
+echo "${failures} failure(s)"
+exit $((failures > 0))
