@@ -188,6 +188,39 @@ absl::StatusOr<tasks::TaskMetrics> ScoreReference(const Experiment& e, const Ref
 
 }  // namespace
 
+namespace {
+
+// What a finished run's numbers depend on besides its seed: the figure, preset, device, data,
+// yardstick (and its solve or retrain recipe), evaluation spacing and the method's settings.
+std::string RunFingerprint(const Experiment& e, const std::string& data_description,
+                           const std::string& settings) {
+  return absl::StrCat(e.figure, " | ", e.preset, " | ", e.device, " | ", data_description, " | ",
+                      ToString(e.yardstick), " | ",
+                      e.yardstick == Yardstick::kExactInner ? bilevel::ToString(e.exact_inner)
+                                                            : bilevel::ToString(e.retrain),
+                      " | eval every ", e.eval_every_gradient_calls, " | ", settings);
+}
+
+// A finished run (or reference) in the output folder counts only if it was written with the
+// settings and data of this experiment; else the folder belongs to another experiment.
+absl::Status CheckFinished(const std::string& json_path, const std::string& fingerprint) {
+  const std::string json = ReadFileToString(json_path);
+  if (json.empty() || json.back() != '}') {
+    return absl::DataLossError(absl::StrCat(json_path, " is empty or truncated; delete it (and its "
+                                            ".csv) to run it again"));
+  }
+  if (json.find(absl::StrCat("\"fingerprint\": ", JsonString(fingerprint), "}")) ==
+      std::string::npos) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        json_path, " was written with other settings, data or preset than this run has (its "
+                   "\"fingerprint\" differs; expected ",
+        JsonString(fingerprint), "); choose a fresh --output_dir or delete the old one"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status Run(const Experiment& e, const TaskFactory& make_task) {
   const auto start = std::chrono::steady_clock::now();
   const fs::path dir = e.output_dir;
@@ -214,7 +247,13 @@ absl::Status Run(const Experiment& e, const TaskFactory& make_task) {
       const std::string csv_path =
           (dir / "runs" / absl::StrCat("reference_", reference.name, "__seed", seed, ".csv"))
               .string();
-      if (!fs::exists(path) || !fs::exists(csv_path)) {
+      const std::string reference_fingerprint = RunFingerprint(
+          e, data_description, absl::StrCat("reference ", reference.name, ": ",
+                                            reference.description));
+      if (fs::exists(path) && fs::exists(csv_path)) {
+        absl::Status finished = CheckFinished(path, reference_fingerprint);
+        if (!finished.ok()) return finished;
+      } else {
         const auto t0 = std::chrono::steady_clock::now();
         std::string how;
         absl::StatusOr<tasks::TaskMetrics> m = ScoreReference(e, reference, seed, &how);
@@ -233,8 +272,10 @@ absl::Status Run(const Experiment& e, const TaskFactory& make_task) {
         absl::Status written = WriteFileAtomically(csv_path, row_header + "\n" + row + "\n");
         if (written.ok()) {
           written = WriteFileAtomically(
-              path, absl::StrFormat("{\"seed\": %d, \"how\": %s, \"seconds\": %.3f, \"metrics\": %s}",
-                                    seed, JsonString(how), seconds, MetricsJson(*m)));
+              path, absl::StrFormat("{\"seed\": %d, \"how\": %s, \"seconds\": %.3f, \"metrics\": %s, "
+                                    "\"fingerprint\": %s}",
+                                    seed, JsonString(how), seconds, MetricsJson(*m),
+                                    JsonString(reference_fingerprint)));
         }
         if (!written.ok()) return written;
       }
@@ -247,7 +288,10 @@ absl::Status Run(const Experiment& e, const TaskFactory& make_task) {
       const std::string run_csv = (dir / "runs" / (stem + ".csv")).string();
       const std::string run_json = (dir / "runs" / (stem + ".json")).string();
       run_files.push_back(run_csv);
+      const std::string fingerprint = RunFingerprint(e, data_description, method.settings);
       if (fs::exists(run_csv) && fs::exists(run_json)) {
+        absl::Status finished = CheckFinished(run_json, fingerprint);
+        if (!finished.ok()) return finished;
         std::cerr << e.figure << ": " << stem << " already done, skipping (resume)\n";
         run_summaries.push_back(ReadFileToString(run_json));
         continue;
@@ -419,7 +463,7 @@ absl::Status Run(const Experiment& e, const TaskFactory& make_task) {
           "\"evaluation_seconds\": %.3f, \"retrained_test_accuracy\": %s, "
           "\"linear_solver_solves\": %d, \"linear_solver_breakdowns\": %d, "
           "\"linear_solver_divergences\": %d, \"linear_solver_unconverged\": %d, "
-          "\"exact_inner_unconverged\": %d, \"settings\": %s}",
+          "\"exact_inner_unconverged\": %d, \"settings\": %s, \"fingerprint\": %s}",
           JsonString(method.name), seed, JsonString(bilevel::ToString(summary.termination)),
           summary.termination == bilevel::TerminationType::kNonFinite ? "true" : "false",
           JsonString(summary.message), summary.num_iterations, summary.resumed_iterations,
@@ -429,7 +473,7 @@ absl::Status Run(const Experiment& e, const TaskFactory& make_task) {
                    summary.oracle_calls.jacobian_vector_products),
           summary.total_time_seconds - evaluation_seconds, evaluation_seconds, retrained,
           ls.solves, ls.breakdowns, ls.divergences, ls.unconverged, exact_unconverged,
-          JsonString(method.settings));
+          JsonString(method.settings), JsonString(fingerprint));
       absl::Status written = WriteFileAtomically(run_csv, header + "\n" + rows);
       if (written.ok()) written = WriteFileAtomically(run_json, json);
       if (!written.ok()) return written;

@@ -156,12 +156,49 @@ TEST(RunnerTest, WithCheckpointsOffARerunStartsTheRunOver) {
   EXPECT_FALSE(fs::exists(root / "rerun" / "runs" / "MinimaxOPT__seed1.ckpt"));
 }
 
-TEST(RunnerTest, ManifestCarriesYardstickReferencesAndFailures) {
-  const fs::path root = fs::path(std::getenv("TEST_TMPDIR")) / "runner_manifest";
-  fs::remove_all(root);
-  Experiment e = SmallExperiment(root);
+// SmallExperiment in an empty folder, seed 1 only, without checkpoints.
+Experiment OneSeedFromScratch(const fs::path& dir) {
+  fs::remove_all(dir);
+  Experiment e = SmallExperiment(dir);
   e.seeds = {1};
   e.checkpoint_every_seconds = 0;
+  return e;
+}
+
+// A finished run is reused only by an experiment with its settings, preset and data: a folder
+// written at another preset (or with other data) is refused with a message, and an emptied run
+// file is reported as damaged, never merged.
+TEST(RunnerTest, FinishedRunsOfOtherSettingsAreRefusedNotReused) {
+  const fs::path root = fs::path(std::getenv("TEST_TMPDIR")) / "runner_reuse";
+  Experiment e = OneSeedFromScratch(root);
+  ASSERT_TRUE(experiments::Run(e, SmallTask).ok());
+  EXPECT_TRUE(experiments::Run(e, SmallTask).ok());  // the same experiment: every run reused
+
+  Experiment other_preset = e;
+  other_preset.preset = "default";
+  absl::Status status = experiments::Run(other_preset, SmallTask);
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
+  EXPECT_NE(status.message().find("choose a fresh --output_dir"), std::string::npos) << status;
+
+  Experiment other_settings = e;
+  bilevel::MinimaxOptOptions o;
+  o.num_stages = 3;
+  o.iterations_per_stage = 30;
+  other_settings.methods = {MinimaxMethod("MinimaxOPT", o)};
+  other_settings.references.clear();
+  status = experiments::Run(other_settings, SmallTask);
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
+  EXPECT_NE(status.message().find("MinimaxOPT__seed1.json"), std::string::npos) << status;
+
+  std::ofstream(root / "runs" / "MinimaxOPT__seed1.json").close();  // emptied
+  status = experiments::Run(e, SmallTask);
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
+  EXPECT_NE(status.message().find("empty or truncated"), std::string::npos) << status;
+}
+
+TEST(RunnerTest, ManifestCarriesYardstickReferencesAndFailures) {
+  const fs::path root = fs::path(std::getenv("TEST_TMPDIR")) / "runner_manifest";
+  Experiment e = OneSeedFromScratch(root);
   bilevel::MinimaxOptOptions diverging;
   diverging.num_stages = 1;
   diverging.iterations_per_stage = 500;
