@@ -20,6 +20,7 @@
 #include "absl/strings/str_split.h"
 #include "solvers/runtime.h"
 #include "tasks/data/data_files.h"
+#include "tasks/data/md5.h"
 
 ABSL_FLAG(std::string, preset, "default",
           "ci (each binary under a minute on 2 cores), default (faithful in kind, minutes on a "
@@ -144,10 +145,25 @@ absl::Status AddDataChecksums(const std::string& data_dir, const std::string& fo
   std::vector<std::string> lines;
   std::string line;
   while (std::getline(in, line)) {
-    const size_t file = line.find("  ");
-    if (file != std::string::npos && absl::StartsWith(line.substr(file + 2), folder + "/")) {
-      lines.push_back(line);
+    const size_t gap = line.find("  ");
+    if (gap == std::string::npos) continue;
+    const std::string file = line.substr(gap + 2), listed = line.substr(0, gap);
+    if (!absl::StartsWith(file, folder + "/")) continue;
+    const std::string file_path = absl::StrCat(data_dir, "/", file);
+    absl::StatusOr<std::string> measured =
+        std::filesystem::is_regular_file(file_path) ? tasks::Md5HexOfFile(file_path)
+                                       : absl::NotFoundError("not a readable file");
+    if (!measured.ok()) {
+      return absl::NotFoundError(absl::StrCat(file_path, " is listed in ", path,
+                                              " but cannot be read (", measured.status().message(),
+                                              "); run tools/setup.sh to fetch it again"));
     }
+    if (*measured != listed) {
+      return absl::DataLossError(absl::StrCat(file_path, " has md5 ", *measured, " but ", path,
+                                              " lists ", listed,
+                                              ": damaged or replaced; run tools/setup.sh"));
+    }
+    lines.push_back(absl::StrCat(*measured, "  ", file));
   }
   if (lines.empty()) {
     return absl::NotFoundError(

@@ -60,9 +60,11 @@ Experiment NewExperiment(const Settings& settings);
 int Main(const std::string& figure, int argc, char** argv,
          const std::function<absl::Status(const Settings&)>& body);
 
-// Puts the lines of <data_dir>/CHECKSUMS.md5 (written by tools/setup.sh, checked by the loaders)
-// for the files under `folder` ("mnist", "fashion-mnist", "fortunes") in the experiment's
-// manifest; an error if there are none.
+// Measures the md5 of every file that <data_dir>/CHECKSUMS.md5 (written by tools/setup.sh) lists
+// under `folder` ("mnist", "fashion-mnist", "fortunes") and puts "<md5>  <file>" in the
+// experiment's manifest: the sums of the files on disk, not copies of the list. NotFound when the
+// list has no such file or a listed file cannot be read (deleted, a dangling link, a folder),
+// DataLoss when a file's sum differs from the list's; each names the file and tools/setup.sh.
 absl::Status AddDataChecksums(const std::string& data_dir, const std::string& folder,
                               Experiment* experiment);
 

@@ -1,0 +1,60 @@
+#include "experiments/common.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+
+namespace experiments {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A data folder with CHECKSUMS.md5 listing two files under corpus/ and one elsewhere.
+fs::path DataFolder(const std::string& name) {
+  const fs::path dir = fs::path(std::getenv("TEST_TMPDIR")) / name;
+  fs::remove_all(dir);
+  fs::create_directories(dir / "corpus");
+  std::ofstream(dir / "corpus" / "a") << "abc";
+  std::ofstream(dir / "corpus" / "b") << "";
+  std::ofstream(dir / "CHECKSUMS.md5")
+      << "900150983cd24fb0d6963f7d28e17f72  corpus/a\n"   // md5("abc")
+      << "d41d8cd98f00b204e9800998ecf8427e  corpus/b\n"   // md5("")
+      << "00000000000000000000000000000000  other/c\n";  // not under corpus/: not read
+  return dir;
+}
+
+TEST(AddDataChecksums, ListsTheSumsOfTheFilesOnDisk) {
+  const fs::path dir = DataFolder("checksums_ok");
+  Experiment e;
+  ASSERT_TRUE(AddDataChecksums(dir.string(), "corpus", &e).ok());
+  ASSERT_EQ(e.data_checksums.size(), 2u);
+  EXPECT_EQ(e.data_checksums[0], "900150983cd24fb0d6963f7d28e17f72  corpus/a");
+  EXPECT_EQ(e.data_checksums[1], "d41d8cd98f00b204e9800998ecf8427e  corpus/b");
+  EXPECT_EQ(AddDataChecksums(dir.string(), "nothing", &e).code(), absl::StatusCode::kNotFound);
+}
+
+TEST(AddDataChecksums, ADeletedLinkedOrChangedFileIsAnErrorNamingIt) {
+  const fs::path dir = DataFolder("checksums_bad");
+  Experiment e;
+  fs::remove(dir / "corpus" / "b");
+  fs::create_symlink(dir / "corpus" / "gone", dir / "corpus" / "b");  // dangling
+  absl::Status status = AddDataChecksums(dir.string(), "corpus", &e);
+  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound) << status;
+  EXPECT_NE(status.message().find("corpus/b is listed in"), std::string::npos) << status;
+  EXPECT_NE(status.message().find("tools/setup.sh"), std::string::npos) << status;
+
+  fs::remove(dir / "corpus" / "b");
+  std::ofstream(dir / "corpus" / "b") << "";
+  std::ofstream(dir / "corpus" / "a") << "abd";  // replaced
+  status = AddDataChecksums(dir.string(), "corpus", &e);
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
+  EXPECT_NE(status.message().find("corpus/a has md5"), std::string::npos) << status;
+}
+
+}  // namespace
+}  // namespace experiments
