@@ -283,7 +283,14 @@ absl::Status Run(const Experiment& e, const TaskFactory& make_task) {
       reference_results[reference.name].push_back(ReadFileToString(path));
     }
 
+    // Every method starts from the task's random state as made (dropout masks of batches without
+    // a noise key): a method's numbers then depend on (seed, method) alone, not on which methods
+    // ran before it in this process — a rerun that skips finished runs gives the same curves.
+    bilevel::TensorList initial_random_state;
+    for (const at::Tensor& t : (*task)->RandomState()) initial_random_state.push_back(t.clone());
+
     for (const Method& method : e.methods) {
+      (*task)->SetRandomState(initial_random_state);
       const std::string stem = absl::StrCat(method.name, "__seed", seed);
       const std::string run_csv = (dir / "runs" / (stem + ".csv")).string();
       const std::string run_json = (dir / "runs" / (stem + ".json")).string();

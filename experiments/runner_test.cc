@@ -1,5 +1,7 @@
 #include "experiments/runner.h"
 
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -16,6 +18,7 @@
 #include "absl/strings/str_split.h"
 #include "experiments/common.h"
 #include "experiments/small_task_for_tests.h"
+#include "tasks/hyper_cleaning.h"
 
 namespace experiments {
 namespace {
@@ -194,6 +197,120 @@ TEST(RunnerTest, FinishedRunsOfOtherSettingsAreRefusedNotReused) {
   status = experiments::Run(e, SmallTask);
   EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
   EXPECT_NE(status.message().find("empty or truncated"), std::string::npos) << status;
+}
+
+// A hyper-cleaning task with dropout on tiny generated images (class-dependent means).
+absl::StatusOr<std::unique_ptr<tasks::Task>> TinyCleaningTask(uint64_t seed) {
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(5);
+  tasks::ImageDataset images;
+  images.source = tasks::ImageSource::kMnist;
+  images.train_labels = at::randint(10, {120}, gen, at::kLong);
+  images.test_labels = at::randint(10, {40}, gen, at::kLong);
+  auto draw = [&](const at::Tensor& labels) {
+    return at::rand({labels.size(0), 1, 4, 4}, gen) * 0.2 +
+           labels.to(at::kFloat).view({-1, 1, 1, 1}) / 10.0;
+  };
+  images.train_images = draw(images.train_labels);
+  images.test_images = draw(images.test_labels);
+  tasks::HyperCleaningSpec spec;
+  spec.num_train = 80;
+  spec.num_val = 40;
+  spec.num_test = 40;
+  spec.hidden = 8;
+  spec.dropout = 0.2;
+  spec.seed = seed;
+  absl::StatusOr<tasks::CleaningData> data = tasks::MakeCleaningData(images, spec);
+  if (!data.ok()) return data.status();
+  return std::unique_ptr<tasks::Task>(
+      new tasks::HyperCleaningTask(*std::move(data), spec, c10::Device(c10::kCPU)));
+}
+
+// The tiny cleaning task with the batches' noise keys removed: every dropout mask comes from the
+// task's own generator, as for a solver or task that does not key its batches.
+class UnkeyedDropoutTask : public tasks::Task {
+ public:
+  explicit UnkeyedDropoutTask(std::unique_ptr<tasks::Task> task) : task_(std::move(task)) {}
+  std::string Name() const override { return task_->Name(); }
+  std::string DataDescription() const override { return task_->DataDescription(); }
+  tasks::TaskMetrics Evaluate(const bilevel::TensorList& x, const bilevel::TensorList& y) override {
+    return task_->Evaluate(x, y);
+  }
+  bilevel::TensorList InitialOuter() override { return task_->InitialOuter(); }
+  bilevel::TensorList InitialInner() override { return task_->InitialInner(); }
+  at::Tensor OuterObjective(const bilevel::TensorList& x, const bilevel::TensorList& y,
+                            const bilevel::Batch& batch) override {
+    return task_->OuterObjective(x, y, Unkeyed(batch));
+  }
+  at::Tensor InnerObjective(const bilevel::TensorList& x, const bilevel::TensorList& y,
+                            const bilevel::Batch& batch) override {
+    return task_->InnerObjective(x, y, Unkeyed(batch));
+  }
+  int64_t NumOuterExamples() const override { return task_->NumOuterExamples(); }
+  int64_t NumInnerExamples() const override { return task_->NumInnerExamples(); }
+  bilevel::TensorList RandomState() const override { return task_->RandomState(); }
+  void SetRandomState(const bilevel::TensorList& s) override { task_->SetRandomState(s); }
+
+ private:
+  static bilevel::Batch Unkeyed(bilevel::Batch batch) {
+    batch.noise_key = 0;
+    return batch;
+  }
+  std::unique_ptr<tasks::Task> task_;
+};
+
+absl::StatusOr<std::unique_ptr<tasks::Task>> UnkeyedCleaningTask(uint64_t seed) {
+  absl::StatusOr<std::unique_ptr<tasks::Task>> task = TinyCleaningTask(seed);
+  if (!task.ok()) return task.status();
+  return std::unique_ptr<tasks::Task>(new UnkeyedDropoutTask(*std::move(task)));
+}
+
+// Several methods on a task with dropout, killed between runs and inside one: the rerun, which
+// skips the finished runs, gives every curve of the uninterrupted run (each method starts from
+// the task's random state as made, whatever ran before it in the process).
+TEST(RunnerTest, ARerunAfterAKillGivesEveryCurveOfTheUninterruptedRun) {
+  const fs::path root = fs::path(std::getenv("TEST_TMPDIR")) / "runner_dropout";
+  fs::remove_all(root);
+  Experiment e;
+  e.figure = "runner_test";
+  e.preset = "ci";
+  e.seeds = {1};
+  e.eval_every_gradient_calls = 20;
+  e.yardstick = Yardstick::kInnerIterate;
+  e.retrain.steps = 20;
+  e.retrain.batch_size = 16;
+  e.checkpoint_every_seconds = 1e-9;
+  for (const auto& [name, method] :
+       {std::make_pair("Reverse", bilevel::HypergradientMethod::kReverse),
+        std::make_pair("CG", bilevel::HypergradientMethod::kConjugateGradient),
+        std::make_pair("FixedPoint", bilevel::HypergradientMethod::kFixedPoint)}) {
+    bilevel::HypergradientOptions o;
+    o.method = method;
+    o.max_iterations = 6;
+    o.inner_steps = 5;
+    o.outer_batch_size = o.inner_batch_size = 16;
+    e.methods.push_back(HypergradientMethod(name, o));
+  }
+  // Keyed masks (as every solver's sampler gives) and masks from the task's generator.
+  for (const auto& [label, make_task] :
+       {std::make_pair(std::string("keyed"), TaskFactory(TinyCleaningTask)),
+        std::make_pair(std::string("unkeyed"), TaskFactory(UnkeyedCleaningTask))}) {
+    SCOPED_TRACE(label);
+    Experiment reference = e;
+    reference.output_dir = (root / label / "uninterrupted").string();
+    ASSERT_TRUE(experiments::Run(reference, make_task).ok());
+
+    Experiment killed = e;
+    killed.output_dir = (root / label / "killed").string();
+    Experiment first = killed;  // killed after the first method finished
+    first.methods.resize(1);
+    ASSERT_TRUE(experiments::Run(first, make_task).ok());
+    Experiment inside = killed;  // then killed inside the third
+    inside.methods[2] = InterruptedAt(killed.methods[2], /*seed=*/1, /*last=*/2);
+    ASSERT_EQ(experiments::Run(inside, make_task).code(), absl::StatusCode::kAborted);
+    ASSERT_TRUE(experiments::Run(killed, make_task).ok());
+    EXPECT_EQ(CurvesWithoutTime(root / label / "killed"),
+              CurvesWithoutTime(root / label / "uninterrupted"));
+  }
 }
 
 TEST(RunnerTest, ManifestCarriesYardstickReferencesAndFailures) {
