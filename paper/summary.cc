@@ -331,9 +331,10 @@ std::string ReferenceFinding(const Curves& curves, const std::string& column,
     if (!IsMethod(method)) continue;
     const Stat s = Headline(curves, method, column);
     if (s.n == 0) continue;
-    std::vector<std::string> beaten;
+    std::vector<std::string> beaten, not_beaten;
     for (const auto& [name, value] : references) {
-      if (higher_is_better ? s.mean > value : s.mean < value) beaten.push_back(Tex(name));
+      const bool beats = higher_is_better ? s.mean > value : s.mean < value;
+      (beats ? beaten : not_beaten).push_back(Tex(name));
     }
     const bool retrained = curves.count(method + kRetrainedSuffix) > 0;
     verdicts.push_back(absl::StrCat(
@@ -341,7 +342,9 @@ std::string ReferenceFinding(const Curves& curves, const std::string& column,
         beaten.empty() ? std::string("beats none")
         : beaten.size() == references.size()
             ? std::string("beats all")
-            : absl::StrCat("beats ", absl::StrJoin(beaten, " and "), " only")));
+            // "beats A and B, not C": a reference named "... only" reads well too.
+            : absl::StrCat("beats ", absl::StrJoin(beaten, " and "), ", not ",
+                           absl::StrJoin(not_beaten, " or "))));
   }
   return out + absl::StrJoin(verdicts, "; ") + ".";
 }

@@ -117,7 +117,7 @@ TEST(SummaryTest, SeparatesTheYardsticksSeriesAndJudgesAgainstReferences) {
   const std::string finding = ReferenceFinding(*curves, "test_accuracy", true, "%.1f", 100);
   EXPECT_NE(finding.find("uniform weights 80.0, validation only 90.0"), std::string::npos)
       << finding;
-  EXPECT_NE(finding.find("MinimaxOPT (retrained, 85.0) beats uniform weights only"),
+  EXPECT_NE(finding.find("MinimaxOPT (retrained, 85.0) beats uniform weights, not validation only"),
             std::string::npos)
       << finding;
   EXPECT_NE(finding.find("CG (retrained, 72.0) beats none"), std::string::npos) << finding;
