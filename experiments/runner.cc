@@ -18,6 +18,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "c10/util/Exception.h"
+#include "solvers/checkpoint.h"
 #include "solvers/runtime.h"
 
 namespace experiments {
@@ -79,10 +80,7 @@ absl::Status WriteFileAtomically(const std::string& path, const std::string& con
       return absl::PermissionDeniedError(absl::StrCat("cannot write ", tmp));
     }
   }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) return absl::InternalError(absl::StrCat("cannot rename ", tmp, ": ", ec.message()));
-  return absl::OkStatus();
+  return bilevel::DurableRename(tmp, path);  // fsync, rename, fsync of the folder
 }
 
 std::string BuildCommit() {

@@ -3,7 +3,12 @@
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <cstdio>
 #include <filesystem>
 #include <utility>
@@ -118,13 +123,34 @@ absl::Status SolverState::Save(const std::string& path) const {
     return absl::UnavailableError(
         absl::StrCat("cannot write the checkpoint ", tmp, ": ", e.what_without_backtrace()));
   }
+  return DurableRename(tmp, path);
+}
+
+absl::Status DurableRename(const std::string& tmp, const std::string& path) {
+  // fsync of `file` opened with `flags`; an error names the file and errno's message.
+  auto sync = [](const std::string& file, int flags) -> absl::Status {
+    const int fd = ::open(file.c_str(), flags);
+    if (fd < 0) {
+      return absl::UnavailableError(absl::StrCat("cannot open ", file, ": ", std::strerror(errno)));
+    }
+    const bool synced = ::fsync(fd) == 0;
+    const int error = errno;
+    ::close(fd);
+    if (!synced) {
+      return absl::UnavailableError(absl::StrCat("cannot fsync ", file, ": ", std::strerror(error)));
+    }
+    return absl::OkStatus();
+  };
+  if (absl::Status s = sync(tmp, O_RDONLY); !s.ok()) return s;
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
   if (ec) {
     return absl::UnavailableError(
         absl::StrCat("cannot rename ", tmp, " to ", path, ": ", ec.message()));
   }
-  return absl::OkStatus();
+  std::filesystem::path folder = std::filesystem::path(path).parent_path();
+  if (folder.empty()) folder = ".";
+  return sync(folder.string(), O_RDONLY | O_DIRECTORY);
 }
 
 absl::StatusOr<SolverState> SolverState::Load(const std::string& path) {

@@ -8,7 +8,8 @@
 // the CPU the resumed solve gives bit for bit the iterates of an uninterrupted one.
 //
 // SolverState is the container those files hold: named tensor lists, integers, doubles and
-// strings, written atomically (a temporary file, then a rename) through LibTorch's serializer.
+// strings, written atomically and durably (a temporary file, fsync, a rename, fsync of the folder)
+// through LibTorch's serializer.
 //
 //   bilevel::SolverState state;
 //   state.PutTensors("x", x);
@@ -57,6 +58,11 @@ class SolverState {
   std::map<std::string, double> doubles_;
   std::map<std::string, std::string> strings_;
 };
+
+// Makes the finished file `tmp` durable and moves it to `path`: fsync of the file, rename, fsync
+// of the folder, so that after a crash `path` holds either its old contents or the whole new
+// file. Unavailable (naming the file and the reason) when a step fails.
+absl::Status DurableRename(const std::string& tmp, const std::string& path);
 
 }  // namespace bilevel
 

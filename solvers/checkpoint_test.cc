@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -55,6 +56,18 @@ TEST(SolverStateTest, RoundTripsEveryKind) {
   EXPECT_EQ(*loaded->GetDouble("lambda"), 0.125);
   EXPECT_EQ(*loaded->GetString("note"), "a \"quoted\"\nline");
   EXPECT_FALSE(loaded->GetInt("missing").ok());
+}
+
+TEST(DurableRenameTest, MovesTheFileIntoPlaceOrNamesWhatFailed) {
+  const std::string tmp = TempPath("durable.tmp"), path = TempPath("durable");
+  { std::ofstream(tmp) << "contents"; }
+  ASSERT_TRUE(DurableRename(tmp, path).ok());
+  EXPECT_FALSE(std::filesystem::exists(tmp));
+  std::ifstream in(path);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), "contents");
+  const absl::Status missing = DurableRename(TempPath("nothing.tmp"), path);
+  EXPECT_EQ(missing.code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(missing.message().find("nothing.tmp"), std::string::npos) << missing;
 }
 
 TEST(SolverStateTest, RefusesTensorsOfAnotherShape) {
