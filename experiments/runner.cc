@@ -103,6 +103,12 @@ std::string BuildCommit() {
   return "unknown (not run from a git checkout; set BILEVEL_COMMIT)";
 }
 
+std::string DescribeYardstick(const Experiment& e) {
+  return absl::StrCat(ToString(e.yardstick), " | ",
+                      e.yardstick == Yardstick::kExactInner ? bilevel::ToString(e.exact_inner)
+                                                            : bilevel::ToString(e.retrain));
+}
+
 std::string ToString(Yardstick yardstick) {
   switch (yardstick) {
     case Yardstick::kExactInner:
@@ -184,25 +190,20 @@ absl::StatusOr<tasks::TaskMetrics> ScoreReference(const Experiment& e, const Ref
   return task.Evaluate(x, trained->y);
 }
 
-}  // namespace
-
-namespace {
-
 // What a finished run's numbers depend on besides its seed: the figure, preset, device, data,
 // yardstick (and its solve or retrain recipe), evaluation spacing and the method's settings.
 std::string RunFingerprint(const Experiment& e, const std::string& data_description,
                            const std::string& settings) {
   return absl::StrCat(e.figure, " | ", e.preset, " | ", e.device, " | ", data_description, " | ",
-                      ToString(e.yardstick), " | ",
-                      e.yardstick == Yardstick::kExactInner ? bilevel::ToString(e.exact_inner)
-                                                            : bilevel::ToString(e.retrain),
-                      " | eval every ", e.eval_every_gradient_calls, " | ", settings);
+                      DescribeYardstick(e), " | eval every ", e.eval_every_gradient_calls, " | ",
+                      settings);
 }
 
-// A finished run (or reference) in the output folder counts only if it was written with the
-// settings and data of this experiment; else the folder belongs to another experiment.
-absl::Status CheckFinished(const std::string& json_path, const std::string& fingerprint) {
-  const std::string json = ReadFileToString(json_path);
+// A finished run's (or reference's) JSON, which counts only if it was written with the settings
+// and data of this experiment; else the folder belongs to another experiment.
+absl::StatusOr<std::string> ReadFinished(const std::string& json_path,
+                                         const std::string& fingerprint) {
+  std::string json = ReadFileToString(json_path);
   if (json.empty() || json.back() != '}') {
     return absl::DataLossError(absl::StrCat(json_path, " is empty or truncated; delete it (and its "
                                             ".csv) to run it again"));
@@ -214,7 +215,7 @@ absl::Status CheckFinished(const std::string& json_path, const std::string& fing
                    "\"fingerprint\" differs; expected ",
         JsonString(fingerprint), "); choose a fresh --output_dir or delete the old one"));
   }
-  return absl::OkStatus();
+  return json;
 }
 
 }  // namespace
@@ -248,9 +249,11 @@ absl::Status Run(const Experiment& e, const TaskFactory& make_task) {
       const std::string reference_fingerprint = RunFingerprint(
           e, data_description, absl::StrCat("reference ", reference.name, ": ",
                                             reference.description));
+      std::string result;  // the reference's JSON
       if (fs::exists(path) && fs::exists(csv_path)) {
-        absl::Status finished = CheckFinished(path, reference_fingerprint);
-        if (!finished.ok()) return finished;
+        absl::StatusOr<std::string> finished = ReadFinished(path, reference_fingerprint);
+        if (!finished.ok()) return finished.status();
+        result = *std::move(finished);
       } else {
         const auto t0 = std::chrono::steady_clock::now();
         std::string how;
@@ -267,18 +270,15 @@ absl::Status Run(const Experiment& e, const TaskFactory& make_task) {
                                      seconds);
         const auto [row_header, row] =
             CsvRow(reference.name, seed, "reference", -1, bilevel::OracleCounts{}, 0.0, *m);
+        result = absl::StrFormat(
+            "{\"seed\": %d, \"how\": %s, \"seconds\": %.3f, \"metrics\": %s, \"fingerprint\": %s}",
+            seed, JsonString(how), seconds, MetricsJson(*m), JsonString(reference_fingerprint));
         absl::Status written = WriteFileAtomically(csv_path, row_header + "\n" + row + "\n");
-        if (written.ok()) {
-          written = WriteFileAtomically(
-              path, absl::StrFormat("{\"seed\": %d, \"how\": %s, \"seconds\": %.3f, \"metrics\": %s, "
-                                    "\"fingerprint\": %s}",
-                                    seed, JsonString(how), seconds, MetricsJson(*m),
-                                    JsonString(reference_fingerprint)));
-        }
+        if (written.ok()) written = WriteFileAtomically(path, result);
         if (!written.ok()) return written;
       }
       reference_rows.push_back(csv_path);
-      reference_results[reference.name].push_back(ReadFileToString(path));
+      reference_results[reference.name].push_back(std::move(result));
     }
 
     // Every method starts from the task's random state as made (dropout masks of batches without
@@ -295,10 +295,10 @@ absl::Status Run(const Experiment& e, const TaskFactory& make_task) {
       run_files.push_back(run_csv);
       const std::string fingerprint = RunFingerprint(e, data_description, method.settings);
       if (fs::exists(run_csv) && fs::exists(run_json)) {
-        absl::Status finished = CheckFinished(run_json, fingerprint);
-        if (!finished.ok()) return finished;
+        absl::StatusOr<std::string> finished = ReadFinished(run_json, fingerprint);
+        if (!finished.ok()) return finished.status();
         std::cerr << e.figure << ": " << stem << " already done, skipping (resume)\n";
-        run_summaries.push_back(ReadFileToString(run_json));
+        run_summaries.push_back(*std::move(finished));
         continue;
       }
       std::string rows;

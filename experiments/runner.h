@@ -120,6 +120,10 @@ struct Experiment {
 
 absl::Status Run(const Experiment& experiment, const TaskFactory& make_task);
 
+// The yardstick and its recipe, in words: "exact_inner | <the exact inner solve>" or
+// "inner_iterate | <the retrain recipe>" (part of the run and tuning fingerprints).
+std::string DescribeYardstick(const Experiment& e);
+
 // The whole file at `path` ("" when it cannot be read).
 std::string ReadFileToString(const std::string& path);
 

@@ -1,7 +1,6 @@
 #include "experiments/runner.h"
 
 #include <ATen/ATen.h>
-#include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -19,6 +18,7 @@
 #include "experiments/common.h"
 #include "experiments/small_task_for_tests.h"
 #include "tasks/hyper_cleaning.h"
+#include "tasks/testing/tiny_images.h"
 
 namespace experiments {
 namespace {
@@ -201,17 +201,7 @@ TEST(RunnerTest, FinishedRunsOfOtherSettingsAreRefusedNotReused) {
 
 // A hyper-cleaning task with dropout on tiny generated images (class-dependent means).
 absl::StatusOr<std::unique_ptr<tasks::Task>> TinyCleaningTask(uint64_t seed) {
-  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(5);
-  tasks::ImageDataset images;
-  images.source = tasks::ImageSource::kMnist;
-  images.train_labels = at::randint(10, {120}, gen, at::kLong);
-  images.test_labels = at::randint(10, {40}, gen, at::kLong);
-  auto draw = [&](const at::Tensor& labels) {
-    return at::rand({labels.size(0), 1, 4, 4}, gen) * 0.2 +
-           labels.to(at::kFloat).view({-1, 1, 1, 1}) / 10.0;
-  };
-  images.train_images = draw(images.train_labels);
-  images.test_images = draw(images.test_labels);
+  const tasks::ImageDataset images = tasks::TinyImages();  // 120 train / 40 test, 4x4 pixels
   tasks::HyperCleaningSpec spec;
   spec.num_train = 80;
   spec.num_val = 40;

@@ -1,7 +1,7 @@
 #include "experiments/tuning.h"
 
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -34,11 +34,13 @@ std::vector<std::vector<double>> Points(const std::vector<RateGrid>& grid) {
   return points;
 }
 
-std::string Numbers(const std::vector<double>& v) {
-  std::vector<std::string> parts;
-  for (double x : v) parts.push_back(absl::StrFormat("%.6g", x));
-  return absl::StrCat("[", absl::StrJoin(parts, ", "), "]");
+// The values with 6 significant digits, separated by `separator`.
+std::string Joined(const std::vector<double>& v, absl::string_view separator) {
+  return absl::StrJoin(v, separator,
+                       [](std::string* out, double x) { absl::StrAppendFormat(out, "%.6g", x); });
 }
+
+std::string Numbers(const std::vector<double>& v) { return absl::StrCat("[", Joined(v, ", "), "]"); }
 
 // The yardstick's score of a finished tuning run: the validation loss of its last headline row
 // (retrained, or at the exact inner solution); +inf for a failed or missing run.
@@ -69,9 +71,7 @@ double Score(const std::string& csv_path, const std::string& json_path, const st
 
 // A tuning run's name: the method and its rates, e.g. "CG@333.333_0.1".
 std::string RunName(const std::string& method, const std::vector<double>& rates) {
-  std::vector<std::string> parts;
-  for (double x : rates) parts.push_back(absl::StrFormat("%.6g", x));
-  return absl::StrCat(method, "@", absl::StrJoin(parts, "_"));
+  return absl::StrCat(method, "@", Joined(rates, "_"));
 }
 
 }  // namespace
@@ -106,12 +106,9 @@ bool AtAnEnd(const std::vector<RateGrid>& grid, const std::vector<double>& point
 }
 
 std::string TuningFingerprint(const Experiment& e, const std::vector<TunableMethod>& methods) {
-  std::string out = absl::StrCat("up to ", kTuningRounds, " rounds | ", e.figure, " | ", e.preset, " | ", e.budget, " | ",
-                                 ToString(e.yardstick), " | ",
-                                 e.yardstick == Yardstick::kExactInner
-                                     ? bilevel::ToString(e.exact_inner)
-                                     : bilevel::ToString(e.retrain),
-                                 " | ", e.notes);
+  std::string out = absl::StrCat("up to ", kTuningRounds, " rounds | ", e.figure, " | ",
+                                 e.preset, " | ", e.budget, " | ", DescribeYardstick(e), " | ",
+                                 e.notes);
   for (const TunableMethod& m : methods) {
     std::vector<std::string> grid;
     for (const RateGrid& r : m.rates) grid.push_back(absl::StrCat(r.name, " ", Numbers(r.values)));
@@ -161,8 +158,8 @@ absl::StatusOr<std::string> Tune(Experiment e, const std::vector<TunableMethod>&
     std::vector<std::pair<std::vector<double>, double>> scored;  // (rates, score)
   };
   std::vector<std::vector<Round>> rounds(methods.size());
-  std::vector<bool> settled(methods.size(), false), done(methods.size(), false),
-      all_failed(methods.size(), false);
+  // done: no further round (settled inside its grid, or every point failed).
+  std::vector<bool> done(methods.size(), false), all_failed(methods.size(), false);
   std::vector<std::vector<double>> chosen(methods.size());
   std::vector<double> chosen_score(methods.size(), INFINITY);
   e.methods.clear();
@@ -211,7 +208,7 @@ absl::StatusOr<std::string> Tune(Experiment e, const std::vector<TunableMethod>&
         continue;
       }
       // Settled when the choice is inside every rate's grid (re-centring would give this grid).
-      settled[i] = done[i] = !AtAnEnd(last.grid, chosen[i]);
+      done[i] = !AtAnEnd(last.grid, chosen[i]);
     }
   }
 
@@ -243,7 +240,7 @@ absl::StatusOr<std::string> Tune(Experiment e, const std::vector<TunableMethod>&
         "\"settled\": %s, %s\"rounds\": [%s]}",
         JsonString(methods[i].name), absl::StrJoin(rate_names, ", "),
         grid_json(rounds[i].back().grid), Numbers(chosen[i]), score_json(chosen_score[i]),
-        settled[i] ? "true" : "false",
+        done[i] && !all_failed[i] ? "true" : "false",  // settled
         all_failed[i] ? "\"every_point_failed\": true, \"chosen_is\": \"the hand-set rates\", " : "",
         absl::StrJoin(round_json, ", ")));
   }

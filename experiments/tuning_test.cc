@@ -44,6 +44,19 @@ TEST(AtAnEnd, IsTrueWhenAnyRateIsAtTheFirstOrLastValue) {
   EXPECT_TRUE(AtAnEnd(grid, {3, 3}));
 }
 
+// MinimaxOPT named `name`, `stages` x `iterations`, tuned around x rate `x_rate` and y, z rate 0.3.
+TunableMethod TunableMinimax(const std::string& name, double x_rate, int stages, int iterations) {
+  return Tunable(name, {{"x_optimizer.learning_rate", x_rate}, {"y,z learning_rate", 0.3}},
+                 [name, stages, iterations](const std::vector<double>& r) {
+                   bilevel::MinimaxOptOptions o;
+                   o.num_stages = stages;
+                   o.iterations_per_stage = iterations;
+                   o.x_optimizer.learning_rate = r[0];
+                   o.y_optimizer.learning_rate = o.z_optimizer.learning_rate = r[1];
+                   return MinimaxMethod(name, o);
+                 });
+}
+
 // MinimaxOPT on a small logistic problem with an outer rate far too small to move x: the first
 // grid's best point is at its top, so a second round re-centres there; every point runs once.
 TEST(Tune, ReCentresAGridWhoseChoiceIsAtAnEnd) {
@@ -57,26 +70,10 @@ TEST(Tune, ReCentresAGridWhoseChoiceIsAtAnEnd) {
   e.exact_inner.gradient_tolerance = 1e-6;
   e.exact_inner.max_iterations = 300;
   e.checkpoint_every_seconds = 0;
-  std::vector<TunableMethod> methods = {Tunable(
-      "MinimaxOPT", {{"x_optimizer.learning_rate", 1e-4}, {"y,z learning_rate", 0.3}},
-      [](const std::vector<double>& r) {
-        bilevel::MinimaxOptOptions o;
-        o.num_stages = 2;
-        o.iterations_per_stage = 20;
-        o.x_optimizer.learning_rate = r[0];
-        o.y_optimizer.learning_rate = o.z_optimizer.learning_rate = r[1];
-        return MinimaxMethod("MinimaxOPT", o);
-      }),
+  std::vector<TunableMethod> methods = {
+      TunableMinimax("MinimaxOPT", /*x_rate=*/1e-4, /*stages=*/2, /*iterations=*/20),
       // exp(x) overflows within a few steps at every point: nothing to re-centre on.
-      Tunable("Diverging", {{"x_optimizer.learning_rate", 1e6}, {"y,z learning_rate", 0.3}},
-              [](const std::vector<double>& r) {
-                bilevel::MinimaxOptOptions o;
-                o.num_stages = 1;
-                o.iterations_per_stage = 40;
-                o.x_optimizer.learning_rate = r[0];
-                o.y_optimizer.learning_rate = o.z_optimizer.learning_rate = r[1];
-                return MinimaxMethod("Diverging", o);
-              })};
+      TunableMinimax("Diverging", /*x_rate=*/1e6, /*stages=*/1, /*iterations=*/40)};
   absl::StatusOr<std::string> file = Tune(e, methods, SmallTask, 1000);
   ASSERT_TRUE(file.ok()) << file.status();
 

@@ -12,6 +12,7 @@
 #include "solvers/minimax_opt.h"
 #include "solvers/tensor_list.h"
 #include "tasks/hyper_cleaning.h"
+#include "tasks/testing/tiny_images.h"
 #include "tasks/weight_decay_logistic.h"
 
 namespace tasks {
@@ -226,22 +227,6 @@ TEST(CorruptLabels, BenchoptRedrawsFromAllClassesSoAboutATenthKeepTheirLabel) {
   }
 }
 
-ImageDataset TinyImages() {
-  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(5);
-  ImageDataset images;
-  images.source = ImageSource::kMnist;
-  // Class-dependent means so that the problem is learnable.
-  images.train_labels = at::randint(10, {120}, gen, at::kLong);
-  images.test_labels = at::randint(10, {40}, gen, at::kLong);
-  auto draw = [&](const at::Tensor& labels) {
-    at::Tensor base = at::rand({labels.size(0), 1, 4, 4}, gen) * 0.2;
-    return base + (labels.to(at::kFloat).view({-1, 1, 1, 1}) / 10.0);
-  };
-  images.train_images = draw(images.train_labels);
-  images.test_images = draw(images.test_labels);
-  return images;
-}
-
 HyperCleaningSpec TinyCleaningSpec() {
   HyperCleaningSpec spec;
   spec.num_train = 80;
@@ -366,18 +351,15 @@ namespace tasks {
 namespace {
 
 ImageDataset TinyColourImages() {
-  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(9);
-  ImageDataset images;
-  images.source = ImageSource::kCifar10;
-  images.train_labels = at::randint(10, {60}, gen, at::kLong);
-  images.test_labels = at::randint(10, {20}, gen, at::kLong);
-  auto draw = [&](const at::Tensor& labels) {
-    return at::rand({labels.size(0), 3, 8, 8}, gen) * 0.3 +
-           labels.to(at::kFloat).view({-1, 1, 1, 1}) / 10.0;
-  };
-  images.train_images = draw(images.train_labels);
-  images.test_images = draw(images.test_labels);
-  return images;
+  TinyImagesSpec spec;
+  spec.source = ImageSource::kCifar10;
+  spec.channels = 3;
+  spec.side = 8;
+  spec.num_train = 60;
+  spec.num_test = 20;
+  spec.spread = 0.3;
+  spec.seed = 9;
+  return TinyImages(spec);
 }
 
 ResnetSpec TinyResnetSpec() {
