@@ -17,6 +17,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "solvers/runtime.h"
 #include "tasks/data/data_files.h"
@@ -403,7 +404,14 @@ absl::Status RunTuned(const Settings& s, Experiment e, const std::vector<Tunable
   const std::string path = TuningPath(s.tuning_dir, e);
   if (s.tune) {
     if (tuned_on != nullptr && tuned_on->output_dir != e.output_dir) return absl::OkStatus();
-    absl::StatusOr<std::string> file = Tune(e, methods, make_task, kTuningSeed);
+    std::vector<std::string> reused;
+    absl::StatusOr<std::string> file =
+        Tune(e, methods, make_task, kTuningSeed,
+             std::filesystem::exists(path) ? ReadFileToString(path) : std::string(), &reused);
+    if (!reused.empty()) {
+      std::cerr << s.figure << ": kept the entries of " << absl::StrJoin(reused, ", ")
+                << " from " << path << " (their settings and grids are unchanged)\n";
+    }
     if (!file.ok()) return file.status();
     std::error_code ec;
     std::filesystem::create_directories(s.tuning_dir, ec);

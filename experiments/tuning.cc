@@ -74,6 +74,17 @@ std::string RunName(const std::string& method, const std::vector<double>& rates)
   return absl::StrCat(method, "@", Joined(rates, "_"));
 }
 
+// The start of a method's line in a tuning file: its name and fingerprint.
+std::string MethodLineStart(const TunableMethod& m) {
+  return absl::StrCat("{\"name\": ", JsonString(m.name),
+                      ", \"fingerprint\": ", JsonString(MethodTuningFingerprint(m)), ", ");
+}
+
+// The file-level fingerprint line of a tuning file.
+std::string FingerprintLine(const Experiment& e) {
+  return absl::StrCat("\"fingerprint\": ", JsonString(TuningFingerprint(e)), ",\n");
+}
+
 }  // namespace
 
 std::vector<RateGrid> GridAround(const std::vector<std::pair<std::string, double>>& base) {
@@ -105,19 +116,17 @@ bool AtAnEnd(const std::vector<RateGrid>& grid, const std::vector<double>& point
   return false;
 }
 
-std::string TuningFingerprint(const Experiment& e, const std::vector<TunableMethod>& methods) {
-  std::string out = absl::StrCat("up to ", kTuningRounds, " rounds | ", e.figure, " | ",
-                                 e.preset, " | ", e.budget, " | ", DescribeYardstick(e), " | ",
-                                 e.notes);
-  for (const TunableMethod& m : methods) {
-    std::vector<std::string> grid;
-    for (const RateGrid& r : m.rates) grid.push_back(absl::StrCat(r.name, " ", Numbers(r.values)));
-    std::vector<double> first;
-    for (const RateGrid& r : m.rates) first.push_back(r.values.front());
-    absl::StrAppend(&out, " || ", m.name, ": ", absl::StrJoin(grid, "; "), ": ",
-                    m.make(first).settings);
-  }
-  return out;
+std::string TuningFingerprint(const Experiment& e) {
+  return absl::StrCat("up to ", kTuningRounds, " rounds | ", e.figure, " | ", e.preset, " | ",
+                      e.budget, " | ", DescribeYardstick(e), " | ", e.notes);
+}
+
+std::string MethodTuningFingerprint(const TunableMethod& m) {
+  std::vector<std::string> grid;
+  for (const RateGrid& r : m.rates) grid.push_back(absl::StrCat(r.name, " ", Numbers(r.values)));
+  std::vector<double> first;
+  for (const RateGrid& r : m.rates) first.push_back(r.values.front());
+  return absl::StrCat(absl::StrJoin(grid, "; "), ": ", m.make(first).settings);
 }
 
 std::string TuningPath(const std::string& dir, const Experiment& e) {
@@ -125,8 +134,24 @@ std::string TuningPath(const std::string& dir, const Experiment& e) {
 }
 
 absl::StatusOr<std::string> Tune(Experiment e, const std::vector<TunableMethod>& methods,
-                                 const TaskFactory& make_task, uint64_t tuning_seed) {
-  const std::string fingerprint = TuningFingerprint(e, methods);
+                                 const TaskFactory& make_task, uint64_t tuning_seed,
+                                 const std::string& previous, std::vector<std::string>* reused) {
+  const std::string fingerprint = TuningFingerprint(e);
+  // The previous file's line of each method whose entry is still valid ("" when none).
+  const bool previous_valid =
+      previous.find(FingerprintLine(e)) != std::string::npos &&
+      previous.find(absl::StrCat("\"tuning_seed\": ", tuning_seed, ",\n")) != std::string::npos;
+  std::vector<std::string> kept(methods.size());
+  for (size_t i = 0; i < methods.size() && previous_valid; ++i) {
+    const std::string start = absl::StrCat("\n    ", MethodLineStart(methods[i]));
+    const size_t at = previous.find(start);
+    if (at == std::string::npos) continue;
+    const size_t end = previous.find('\n', at + 1);
+    if (end == std::string::npos) continue;
+    kept[i] = previous.substr(at + 1, end - at - 1);
+    if (!kept[i].empty() && kept[i].back() == ',') kept[i].pop_back();
+    if (reused != nullptr) reused->push_back(methods[i].name);
+  }
   size_t size = 0;
   for (const TunableMethod& m : methods) {
     const size_t points = Points(m.rates).size();
@@ -160,6 +185,7 @@ absl::StatusOr<std::string> Tune(Experiment e, const std::vector<TunableMethod>&
   std::vector<std::vector<Round>> rounds(methods.size());
   // done: no further round (settled inside its grid, or every point failed).
   std::vector<bool> done(methods.size(), false), all_failed(methods.size(), false);
+  for (size_t i = 0; i < methods.size(); ++i) done[i] = !kept[i].empty();
   std::vector<std::vector<double>> chosen(methods.size());
   std::vector<double> chosen_score(methods.size(), INFINITY);
   e.methods.clear();
@@ -222,6 +248,10 @@ absl::StatusOr<std::string> Tune(Experiment e, const std::vector<TunableMethod>&
   };
   std::vector<std::string> lines;
   for (size_t i = 0; i < methods.size(); ++i) {
+    if (!kept[i].empty()) {
+      lines.push_back(kept[i]);
+      continue;
+    }
     std::vector<std::string> rate_names, round_json;
     for (const RateGrid& r : methods[i].rates) rate_names.push_back(JsonString(r.name));
     for (const Round& round : rounds[i]) {
@@ -236,9 +266,9 @@ absl::StatusOr<std::string> Tune(Experiment e, const std::vector<TunableMethod>&
     // One line per method, its last round's grid first (paper/summarize marks choices at its
     // ends), every round after the choice.
     lines.push_back(absl::StrFormat(
-        "    {\"name\": %s, \"rates\": [%s], \"grid\": %s, \"chosen\": %s, \"chosen_score\": %s, "
+        "    %s\"rates\": [%s], \"grid\": %s, \"chosen\": %s, \"chosen_score\": %s, "
         "\"settled\": %s, %s\"rounds\": [%s]}",
-        JsonString(methods[i].name), absl::StrJoin(rate_names, ", "),
+        MethodLineStart(methods[i]), absl::StrJoin(rate_names, ", "),
         grid_json(rounds[i].back().grid), Numbers(chosen[i]), score_json(chosen_score[i]),
         done[i] && !all_failed[i] ? "true" : "false",  // settled
         all_failed[i] ? "\"every_point_failed\": true, \"chosen_is\": \"the hand-set rates\", " : "",
@@ -256,7 +286,8 @@ absl::StatusOr<std::string> Tune(Experiment e, const std::vector<TunableMethod>&
           "and runs it again, at most ",
           kTuningRounds, " rounds in all (\"settled\": false when the last round still chose an "
           "end); a method whose every point failed keeps its hand-set rates "
-          "(\"every_point_failed\")")),
+          "(\"every_point_failed\"); a method whose settings and grid (its \"fingerprint\") did "
+          "not change since the last tuning keeps its entry, since its runs would repeat")),
       tuning_seed, JsonString(fingerprint), absl::StrJoin(lines, ",\n"));
 }
 
@@ -278,16 +309,28 @@ absl::Status ApplyTuning(const std::string& path, const std::vector<TunableMetho
   }
   const std::string file = ReadFileToString(path);
   const Experiment& tuned = tuned_on != nullptr ? *tuned_on : *e;
-  const std::string expected =
-      absl::StrCat("\"fingerprint\": ", JsonString(TuningFingerprint(tuned, methods)), ",\n");
-  if (file.find(expected) == std::string::npos) {
+  const std::string retune = absl::StrCat("; rerun the tuning (bazel run //experiments:",
+                                          e->figure, " -- --tune --preset=", e->preset,
+                                          ") and commit the new file");
+  if (file.find(FingerprintLine(tuned)) == std::string::npos) {
     return absl::FailedPreconditionError(absl::StrCat(
-        path, " was tuned for other settings, grids or budget than this code has; rerun the "
-              "tuning (bazel run //experiments:",
-        e->figure, " -- --tune --preset=", e->preset, ") and commit the new file"));
+        path, " was tuned for another budget, yardstick or figure settings than this code has",
+        retune));
+  }
+  std::vector<std::string> changed;
+  for (const TunableMethod& m : methods) {
+    if (file.find(absl::StrCat("\n    ", MethodLineStart(m))) == std::string::npos) {
+      changed.push_back(m.name);
+    }
+  }
+  if (!changed.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        path, " was tuned for other grids or settings of ", absl::StrJoin(changed, ", "),
+        " than this code has (or has no entry for them)", retune,
+        "; only those methods are tuned again"));
   }
   for (const TunableMethod& m : methods) {
-    const size_t at = file.find(absl::StrCat("{\"name\": ", JsonString(m.name), ", "));
+    const size_t at = file.find(MethodLineStart(m));
     const size_t chosen = at == std::string::npos ? at : file.find("\"chosen\": [", at);
     if (chosen == std::string::npos) {
       return absl::DataLossError(absl::StrCat(path, " has no chosen values for ", m.name,

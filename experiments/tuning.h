@@ -17,9 +17,14 @@
 // The result is a small JSON file committed under experiments/tuning/ (<figure>_<preset>.json;
 // figure 4 tunes at its middle noise ratio and uses the file at all three): the grid, the score
 // of every grid point, the chosen values and a fingerprint of the settings it tuned. A figure
-// whose tuning file's fingerprint no longer matches its code refuses to run (and
+// whose tuning file's fingerprints no longer match its code refuses to run (and
 // //experiments:tuning_files_test fails), so a changed grid or setting cannot silently use stale
 // choices; without a file the figure runs its hand-set defaults and its manifest says "not tuned".
+// The fingerprint has two parts: the figure's (budget, yardstick, notes, rounds) and one per method
+// (its grid and settings). Re-tuning keeps the entry of every method whose own fingerprint still
+// matches under an unchanged figure fingerprint (runs are deterministic on CPU, so re-running it
+// would give the same entry) and tunes only the others: changing one method's settings re-tunes
+// that method alone.
 #ifndef EXPERIMENTS_TUNING_H_
 #define EXPERIMENTS_TUNING_H_
 
@@ -61,9 +66,12 @@ std::vector<RateGrid> RecentredGrid(const std::vector<RateGrid>& grid,
 // Whether `point` lies at the first or last value of any rate of `grid`.
 bool AtAnEnd(const std::vector<RateGrid>& grid, const std::vector<double>& point);
 
-// The text a tuning file must match: the experiment's figure, preset, budget, yardstick and
-// notes, and every method's grid and settings at its first grid point.
-std::string TuningFingerprint(const Experiment& e, const std::vector<TunableMethod>& methods);
+// The figure's part of a tuning file's fingerprint: figure, preset, budget, yardstick, notes and
+// the number of rounds.
+std::string TuningFingerprint(const Experiment& e);
+
+// A method's part: its grid and its settings at its first grid point.
+std::string MethodTuningFingerprint(const TunableMethod& m);
 
 // The tuning file of an experiment: <dir>/<figure>_<preset>.json.
 std::string TuningPath(const std::string& dir, const Experiment& e);
@@ -71,9 +79,13 @@ std::string TuningPath(const std::string& dir, const Experiment& e);
 // Runs every grid point of every method at seed `tuning_seed` (in <e.output_dir>/tuning_runs,
 // resumable like any experiment; runs are named <method>@<rates>), re-centring as above, and
 // returns the tuning file's contents. Every method must have the same number of grid points, an
-// odd number of values per rate.
+// odd number of values per rate. `previous` is the figure's current tuning file ("" when none):
+// a method whose entry there still matches (same figure fingerprint, tuning seed and method
+// fingerprint) keeps it and runs nothing; `reused`, when given, receives those methods' names.
 absl::StatusOr<std::string> Tune(Experiment e, const std::vector<TunableMethod>& methods,
-                                 const TaskFactory& make_task, uint64_t tuning_seed);
+                                 const TaskFactory& make_task, uint64_t tuning_seed,
+                                 const std::string& previous = "",
+                                 std::vector<std::string>* reused = nullptr);
 
 // Sets e->methods from `path`'s chosen values (and e->tuning to the file), or from the defaults
 // (e->tuning says "not tuned") when there is no file. The file must carry the fingerprint of

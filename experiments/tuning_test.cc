@@ -120,6 +120,40 @@ TEST(Tune, ReCentresAGridWhoseChoiceIsAtAnEnd) {
   ASSERT_EQ(figure.methods.size(), 2u);
   EXPECT_TRUE(absl::StrContains(figure.methods[0].settings, "x sgd lr 0.0009"))
       << figure.methods[0].settings;
+
+  // One method's settings change: the figure refuses the file, naming that method only...
+  methods[1] = TunableMinimax("Diverging", /*x_rate=*/1e6, /*stages=*/1, /*iterations=*/30);
+  const absl::Status stale = ApplyTuning(path, methods, &figure);
+  EXPECT_EQ(stale.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(absl::StrContains(stale.message(), "settings of Diverging than")) << stale;
+  EXPECT_FALSE(absl::StrContains(stale.message(), "MinimaxOPT")) << stale;
+  // ...and re-tuning keeps MinimaxOPT's entry as it was, without running it again.
+  fs::remove_all(root / "tuning_runs");
+  std::vector<std::string> reused;
+  absl::StatusOr<std::string> retuned = Tune(e, methods, SmallTask, 1000, *file, &reused);
+  ASSERT_TRUE(retuned.ok()) << retuned.status();
+  EXPECT_EQ(reused, std::vector<std::string>{"MinimaxOPT"});
+  const size_t line = file->find("    {\"name\": \"MinimaxOPT\"");
+  ASSERT_NE(line, std::string::npos);
+  EXPECT_NE(retuned->find(file->substr(line, file->find('\n', line) - line - 1)), std::string::npos)
+      << *retuned;
+  int rerun = 0;
+  for (const auto& entry : fs::directory_iterator(root / "tuning_runs" / "runs")) {
+    if (entry.path().extension() != ".json") continue;
+    EXPECT_TRUE(absl::StartsWith(entry.path().filename().string(), "Diverging@")) << entry.path();
+    ++rerun;
+  }
+  EXPECT_EQ(rerun, 9);
+  ASSERT_TRUE(WriteFileAtomically(path, *retuned).ok());
+  EXPECT_TRUE(ApplyTuning(path, methods, &figure).ok());
+  // A changed figure setting (here its budget text) invalidates every entry.
+  Experiment other = e;
+  other.budget = "another budget";
+  reused.clear();
+  fs::remove_all(root / "tuning_runs");
+  ASSERT_TRUE(Tune(other, {methods[1]}, SmallTask, 1000, *retuned, &reused).ok());
+  EXPECT_TRUE(reused.empty());
+  EXPECT_EQ(ApplyTuning(path, methods, &other).code(), absl::StatusCode::kFailedPrecondition);
 }
 
 }  // namespace
