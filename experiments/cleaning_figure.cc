@@ -113,9 +113,12 @@ absl::Status RunCleaningFigure(const Settings& s, bool linear) {
         o.truncation = method == bilevel::HypergradientMethod::kReverse ? 10 : 0;
         o.linear_solver_iterations = method == bilevel::HypergradientMethod::kStocBiO ? 5 : 10;
         o.linear_solver_step = inner_lr;
-        // The MLP's Hessian is indefinite: undamped CG breaks down.
+        // CG solves (H + δI)v = ∇_y f. The MLP's Hessian is indefinite: at δ = 0.1 CG broke down
+        // (non-positive curvature) in every solve, so v = 0 and x never moved; δ = 1, the
+        // smallest of {0.1, 1, 10} without a breakdown in the tuning runs, works. The linear
+        // model's Hessian is positive definite (ridge 0.2): its δ stays 0.1.
         if (method == bilevel::HypergradientMethod::kConjugateGradient) {
-          o.linear_solver_damping = 0.1;
+          o.linear_solver_damping = linear ? 0.1 : 1.0;
         }
         o.outer_batch_size = o.inner_batch_size = batch;
         o.outer_optimizer.learning_rate = r[0];
