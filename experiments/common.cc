@@ -408,11 +408,11 @@ absl::Status RunTuned(const Settings& s, Experiment e, const std::vector<Tunable
     absl::StatusOr<std::string> file =
         Tune(e, methods, make_task, kTuningSeed,
              std::filesystem::exists(path) ? ReadFileToString(path) : std::string(), &reused);
+    if (!file.ok()) return file.status();
     if (!reused.empty()) {
       std::cerr << s.figure << ": kept the entries of " << absl::StrJoin(reused, ", ")
                 << " from " << path << " (their settings and grids are unchanged)\n";
     }
-    if (!file.ok()) return file.status();
     std::error_code ec;
     std::filesystem::create_directories(s.tuning_dir, ec);
     absl::Status written = WriteFileAtomically(path, *file);

@@ -80,6 +80,18 @@ std::string MethodLineStart(const TunableMethod& m) {
                       ", \"fingerprint\": ", JsonString(MethodTuningFingerprint(m)), ", ");
 }
 
+// A method's line in a tuning file whose name and fingerprint match `m` (no trailing comma), or
+// "" when the file has none.
+std::string MethodLine(const std::string& file, const TunableMethod& m) {
+  const size_t at = file.find(absl::StrCat("\n    ", MethodLineStart(m)));
+  if (at == std::string::npos) return "";
+  const size_t end = file.find('\n', at + 1);
+  if (end == std::string::npos) return "";
+  std::string line = file.substr(at + 1, end - at - 1);
+  if (!line.empty() && line.back() == ',') line.pop_back();
+  return line;
+}
+
 // The file-level fingerprint line of a tuning file.
 std::string FingerprintLine(const Experiment& e) {
   return absl::StrCat("\"fingerprint\": ", JsonString(TuningFingerprint(e)), ",\n");
@@ -143,14 +155,8 @@ absl::StatusOr<std::string> Tune(Experiment e, const std::vector<TunableMethod>&
       previous.find(absl::StrCat("\"tuning_seed\": ", tuning_seed, ",\n")) != std::string::npos;
   std::vector<std::string> kept(methods.size());
   for (size_t i = 0; i < methods.size() && previous_valid; ++i) {
-    const std::string start = absl::StrCat("\n    ", MethodLineStart(methods[i]));
-    const size_t at = previous.find(start);
-    if (at == std::string::npos) continue;
-    const size_t end = previous.find('\n', at + 1);
-    if (end == std::string::npos) continue;
-    kept[i] = previous.substr(at + 1, end - at - 1);
-    if (!kept[i].empty() && kept[i].back() == ',') kept[i].pop_back();
-    if (reused != nullptr) reused->push_back(methods[i].name);
+    kept[i] = MethodLine(previous, methods[i]);
+    if (!kept[i].empty() && reused != nullptr) reused->push_back(methods[i].name);
   }
   size_t size = 0;
   for (const TunableMethod& m : methods) {
@@ -317,11 +323,10 @@ absl::Status ApplyTuning(const std::string& path, const std::vector<TunableMetho
         path, " was tuned for another budget, yardstick or figure settings than this code has",
         retune));
   }
-  std::vector<std::string> changed;
+  std::vector<std::string> lines, changed;
   for (const TunableMethod& m : methods) {
-    if (file.find(absl::StrCat("\n    ", MethodLineStart(m))) == std::string::npos) {
-      changed.push_back(m.name);
-    }
+    lines.push_back(MethodLine(file, m));
+    if (lines.back().empty()) changed.push_back(m.name);
   }
   if (!changed.empty()) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -329,15 +334,15 @@ absl::Status ApplyTuning(const std::string& path, const std::vector<TunableMetho
         " than this code has (or has no entry for them)", retune,
         "; only those methods are tuned again"));
   }
-  for (const TunableMethod& m : methods) {
-    const size_t at = file.find(MethodLineStart(m));
-    const size_t chosen = at == std::string::npos ? at : file.find("\"chosen\": [", at);
+  for (size_t i = 0; i < methods.size(); ++i) {
+    const TunableMethod& m = methods[i];
+    const size_t chosen = lines[i].find("\"chosen\": [");
     if (chosen == std::string::npos) {
       return absl::DataLossError(absl::StrCat(path, " has no chosen values for ", m.name,
                                               "; rerun the tuning"));
     }
     std::vector<double> values;
-    const char* p = file.c_str() + chosen + 11;
+    const char* p = lines[i].c_str() + chosen + 11;
     while (*p != ']' && *p != '\0') {
       char* end = nullptr;
       const double v = std::strtod(p, &end);
