@@ -1,9 +1,12 @@
 #include "tasks/data/data_files.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -22,16 +25,44 @@ std::string DefaultDataDir() {
   return absl::StrCat(home != nullptr ? home : ".", "/.cache/hessian-free-bilevel");
 }
 
-absl::StatusOr<std::string> ReadDataFile(const std::string& path) {
+absl::Status CheckReadableFile(const std::string& path) {
   struct stat info;
-  if (stat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode)) {
-    return absl::NotFoundError(absl::StrCat(
-        "data file ", path, " is missing: run ", kFetchCommand,
-        " to fetch the data sets (or point BILEVEL_DATA_DIR at the folder that holds them)"));
+  if (stat(path.c_str(), &info) != 0) {
+    const int error = errno;
+    if (error == ENOENT || error == ENOTDIR) {
+      struct stat link;
+      const bool dangling = lstat(path.c_str(), &link) == 0 && S_ISLNK(link.st_mode);
+      return absl::NotFoundError(absl::StrCat(
+          "data file ", path, " is missing", dangling ? " (a link to nothing)" : "", ": run ",
+          kFetchCommand,
+          " to fetch the data sets (or point BILEVEL_DATA_DIR at the folder that holds them)"));
+    }
+    return absl::PermissionDeniedError(absl::StrCat("data file ", path, " cannot be read (",
+                                                    std::strerror(error),
+                                                    "): check the permissions of its folders"));
   }
+  if (S_ISDIR(info.st_mode)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "data file ", path, " is a directory, not a file: remove it and run ", kFetchCommand));
+  }
+  if (!S_ISREG(info.st_mode)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "data file ", path, " is not a regular file: remove it and run ", kFetchCommand));
+  }
+  if (access(path.c_str(), R_OK) != 0) {
+    return absl::PermissionDeniedError(absl::StrCat("data file ", path, " cannot be read (",
+                                                    std::strerror(errno),
+                                                    "): check its permissions"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ReadDataFile(const std::string& path) {
+  if (absl::Status readable = CheckReadableFile(path); !readable.ok()) return readable;
   gzFile file = gzopen(path.c_str(), "rb");  // reads plain files as they are
   if (file == nullptr) {
-    return absl::PermissionDeniedError(absl::StrCat("cannot open data file ", path));
+    return absl::PermissionDeniedError(absl::StrCat("data file ", path, " cannot be opened (",
+                                                    std::strerror(errno), ")"));
   }
   std::string out;
   char chunk[1 << 16];
@@ -49,10 +80,12 @@ absl::StatusOr<std::string> ReadDataFile(const std::string& path) {
 }
 
 absl::Status VerifyMd5(const std::string& path, const std::string& expected) {
+  if (absl::Status readable = CheckReadableFile(path); !readable.ok()) return readable;
   absl::StatusOr<std::string> actual = Md5HexOfFile(path);
   if (!actual.ok()) {
-    return absl::NotFoundError(absl::StrCat("data file ", path, " is missing: run ", kFetchCommand,
-                                            " to fetch the data sets"));
+    return absl::DataLossError(absl::StrCat("data file ", path, " could not be read to its end (",
+                                            actual.status().message(), "): run ", kFetchCommand,
+                                            " to fetch it again"));
   }
   if (*actual != expected) {
     return absl::DataLossError(absl::StrCat("data file ", path, " has md5 ", *actual, ", expected ",

@@ -22,7 +22,13 @@ inline constexpr char kFetchCommand[] = "tools/setup.sh";
 // $BILEVEL_DATA_DIR when set, else $HOME/.cache/hessian-free-bilevel (setup.sh's default).
 std::string DefaultDataDir();
 
+// OK when `path` is a regular file (or a link to one) that this process can read; otherwise an
+// error that says which: NotFound "is missing" (nothing there, or a dangling link), FailedPrecondition
+// "is a directory" / "is not a regular file", PermissionDenied "cannot be read". Each names the file.
+absl::Status CheckReadableFile(const std::string& path);
+
 // The whole file, gunzipped when it is gzip-compressed (plain files are read as they are).
+// CheckReadableFile's errors, or DataLoss "is corrupt" for a damaged gzip stream.
 absl::StatusOr<std::string> ReadDataFile(const std::string& path);
 
 // The file's md5 equals `expected` (32 hex digits).

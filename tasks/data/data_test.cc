@@ -3,8 +3,12 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <iterator>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -105,6 +109,38 @@ TEST(DataFiles, ChecksumMismatchAndManifest) {
                       kFetchCommand);
 }
 
+// A missing file, a dangling link, a directory and an unreadable file each get their own message
+// (before, all four were "missing"), from the reader and from the checksum check alike.
+TEST(DataFiles, SaysWhatIsWrongWithAPathThatIsNotAReadableFile) {
+  namespace fs = std::filesystem;
+  const std::string dir = TempDir() + "/kinds";
+  fs::remove_all(dir);
+  fs::create_directories(dir + "/a-directory.gz");
+  fs::create_symlink(dir + "/nothing", dir + "/dangling.gz");
+  for (const auto& read : {std::function<absl::Status(const std::string&)>(
+                               [](const std::string& p) { return ReadDataFile(p).status(); }),
+                           std::function<absl::Status(const std::string&)>(
+                               [](const std::string& p) { return VerifyMd5(p, "0"); })}) {
+    const absl::Status missing = read(dir + "/absent.gz");
+    EXPECT_TRUE(absl::IsNotFound(missing)) << missing;
+    ExpectErrorMentions(missing, "absent.gz", "is missing: run tools/setup.sh");
+    const absl::Status dangling = read(dir + "/dangling.gz");
+    EXPECT_TRUE(absl::IsNotFound(dangling)) << dangling;
+    ExpectErrorMentions(dangling, "dangling.gz", "a link to nothing");
+    const absl::Status directory = read(dir + "/a-directory.gz");
+    EXPECT_TRUE(absl::IsFailedPrecondition(directory)) << directory;
+    ExpectErrorMentions(directory, "a-directory.gz", "is a directory, not a file");
+  }
+  const std::string locked = WriteFile("kinds/locked.gz", "abc");
+  fs::permissions(locked, fs::perms::none);
+  if (access(locked.c_str(), R_OK) == 0) {
+    GTEST_SKIP() << "this process reads files without read permission (root)";
+  }
+  const absl::Status unreadable = ReadDataFile(locked).status();
+  EXPECT_TRUE(absl::IsPermissionDenied(unreadable)) << unreadable;
+  ExpectErrorMentions(unreadable, "locked.gz", "cannot be read");
+}
+
 TEST(MnistLike, MissingDataNamesFileAndCommand) {
   absl::StatusOr<ImageDataset> d =
       LoadMnistLike(ImageSource::kFashionMnist, TempDir() + "/empty-cache");
@@ -142,6 +178,20 @@ TEST(Cifar10, LoadsAllBatches) {
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_EQ(d->train_images.size(0), 5);
   EXPECT_EQ(d->test_labels.numel(), 2);
+}
+
+// A damaged CIFAR-10 gzip is "corrupt", not "missing ... cannot be fetched".
+TEST(Cifar10, ACorruptGzipBatchIsCorruptNotMissing) {
+  std::string gz;
+  {
+    std::ifstream in(WriteGzip("cifar-whole.gz", CifarRecord(1, 5)), std::ios::binary);
+    gz.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  WriteFile("cifar-bad/data_batch_1.bin", gz.substr(0, gz.size() / 2));  // cut mid-stream
+  const absl::Status status = LoadCifar10(TempDir() + "/cifar-bad").status();
+  EXPECT_TRUE(absl::IsDataLoss(status)) << status;
+  ExpectErrorMentions(status, "data_batch_1.bin", "corrupt");
+  EXPECT_EQ(status.message().find("is missing"), std::string::npos) << status;
 }
 
 TEST(Libsvm, ParsesSparseRowsAndNamesBadLines) {

@@ -106,11 +106,17 @@ absl::StatusOr<ImageDataset> LoadCifar10(const std::string& dir) {
     const std::string name = b <= 5 ? absl::StrCat("data_batch_", b, ".bin") : "test_batch.bin";
     const std::string path = absl::StrCat(dir, "/", name);
     absl::StatusOr<std::string> bytes = ReadDataFile(path);
-    if (!bytes.ok()) {
+    if (absl::IsNotFound(bytes.status())) {
       return absl::NotFoundError(absl::StrCat(
           "CIFAR-10 batch ", path,
           " is missing: CIFAR-10 cannot be fetched on this machine; "
           "download the binary version (cifar-10-binary.tar.gz) elsewhere and pass its folder"));
+    }
+    if (!bytes.ok()) {  // there, but a directory, unreadable or a damaged gzip stream
+      return absl::Status(bytes.status().code(),
+                          absl::StrCat("CIFAR-10 batch: ", bytes.status().message(),
+                                       " (CIFAR-10 cannot be fetched on this machine: copy "
+                                       "cifar-10-binary.tar.gz's batches from elsewhere)"));
     }
     at::Tensor x, y;
     absl::Status parsed = ParseCifar10Batch(*bytes, path, &x, &y);
