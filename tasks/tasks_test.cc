@@ -181,6 +181,17 @@ TEST(TextLogistic, TfidfStatisticsIgnoreTheTestDocuments) {
   EXPECT_FALSE(at::equal(a->test_x.to_dense(), b->test_x.to_dense()));
 }
 
+// A corpus without a usable word (binary junk, one-letter tokens) has no tf-idf feature: an error
+// that says so, not a model of nothing whose accuracy is the majority class's.
+TEST(TextLogistic, ACorpusWithoutUsableWordsIsAnError) {
+  TextCorpus junk = TinyCorpus();
+  for (std::string& document : junk.documents) document = "a b c ! ? \x01\x02 ...";
+  absl::StatusOr<LogisticData> data = MakeTextLogisticData(junk, TfidfOptions{}, 0.2, 3, "junk");
+  EXPECT_EQ(data.status().code(), absl::StatusCode::kFailedPrecondition) << data.status();
+  EXPECT_NE(data.status().message().find("junk: no term"), std::string::npos) << data.status();
+  EXPECT_NE(data.status().message().find("no tf-idf features"), std::string::npos);
+}
+
 TEST(TextLogistic, MinimaxOptLowersValidationLoss) {
   WeightDecayLogisticTask task(
       "text", *MakeTextLogisticData(TinyCorpus(), TfidfOptions{}, 0.2, 3, "toy corpus"),

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "tasks/data/data_files.h"
 
 namespace tasks {
 WeightDecayLogisticTask::WeightDecayLogisticTask(std::string name, LogisticData data,
@@ -125,6 +126,14 @@ absl::StatusOr<LogisticData> MakeTextLogisticData(const TextCorpus& corpus,
   const int64_t* index = order.data_ptr<int64_t>();
   for (int64_t i = 0; i < n - n_test; ++i) training_documents.push_back(corpus.documents[index[i]]);
   const TfidfMatrix fitted = FitTfidf(training_documents, tfidf);
+  if (fitted.vocabulary.empty()) {  // every row would be zero: a model of nothing
+    return absl::FailedPreconditionError(absl::StrCat(
+        description, ": no term of 2 or more letters or digits occurs in ", tfidf.min_df,
+        " or more of the ", training_documents.size(),
+        " training documents, so there are no tf-idf features; is the corpus text (not binary)? "
+        "Fetch it again with ",
+        kFetchCommand, " or lower min_df"));
+  }
   auto take = [&](int64_t begin, int64_t end, at::Tensor* x, at::Tensor* y) {
     std::vector<std::string> documents;
     for (int64_t i = begin; i < end; ++i) documents.push_back(corpus.documents[index[i]]);
