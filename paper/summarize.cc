@@ -18,6 +18,7 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -50,6 +51,34 @@ std::string ManifestField(const std::string& path, const std::string& field) {
     return end == std::string::npos ? value : value.substr(0, end);
   }
   return "(not recorded)";
+}
+
+// The runs that failed (a non-finite value: rolled back to the last finite iterate, scored there),
+// from the manifests' run lines: "CG (seeds 1, 2, 3)", with the folder's label when there are
+// several (figure 4's noise ratios). A sentence either way, so a failure never goes unsaid.
+std::string FailedRuns(const std::vector<std::pair<std::string, std::string>>& labelled_manifests) {
+  std::map<std::string, std::vector<std::string>> failed;  // method -> "seed 2" or "0.9: seed 2"
+  for (const auto& [label, path] : labelled_manifests) {
+    std::ifstream in(path);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.find("\"failed\": true") == std::string::npos) continue;
+      const size_t m = line.find("\"method\": \""), sd = line.find("\"seed\": ");
+      if (m == std::string::npos || sd == std::string::npos) continue;
+      const size_t start = m + 11;
+      const std::string method = line.substr(start, line.find('"', start) - start);
+      const std::string seed = line.substr(sd + 8, line.find_first_of(",}", sd + 8) - sd - 8);
+      failed[method].push_back(label.empty() ? seed : absl::StrCat(seed, " at ", label));
+    }
+  }
+  if (failed.empty()) return "No run failed.";
+  std::vector<std::string> parts;
+  for (const auto& [method, seeds] : failed) {
+    parts.push_back(absl::StrCat(Tex(method), " (seed", seeds.size() == 1 ? " " : "s ",
+                                 absl::StrJoin(seeds, ", "), ")"));
+  }
+  return absl::StrCat("Failed runs (a non-finite value; each is scored at its last finite iterate, "
+                      "as the manifest records): ", absl::StrJoin(parts, "; "), ".");
 }
 
 // One pgfplots axis: `y` against `x` on each method's curve averaged over its seeds (and
@@ -215,6 +244,16 @@ int main(int argc, char** argv) {
     macro(name + "Notes", Tex(notes));
     macro(name + "Budget", Tex(ManifestField(manifest, "budget")));
     macro(name + "Tuning", Tex(ManifestField(manifest, "procedure")));
+    std::vector<std::pair<std::string, std::string>> manifests = {{"", manifest}};
+    if (absl::EndsWith(dir, "/noise_0.5")) {  // figure 4: every noise ratio
+      const std::string root = dir.substr(0, dir.size() - 10);
+      manifests.clear();
+      for (const char* noise : {"0.5", "0.7", "0.9"}) {
+        manifests.push_back({absl::StrCat("noise ", noise),
+                             absl::StrCat(root, "/noise_", noise, "/manifest.json")});
+      }
+    }
+    macro(name + "Failures", FailedRuns(manifests));
   }
 
   // Figures 1 and 2: validation loss against gradient calls; final values per method.
