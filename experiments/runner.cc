@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "c10/util/Exception.h"
 #include "solvers/checkpoint.h"
 #include "solvers/runtime.h"
@@ -218,6 +219,36 @@ absl::StatusOr<std::string> ReadFinished(const std::string& json_path,
   return json;
 }
 
+// A checkpoint that cannot be read back whole (truncated, overwritten, not one of ours, or
+// lacking a part every solver writes) is moved aside to `<path>.damaged` with a warning, and the
+// run starts over: the damaged bytes are kept for inspection and nobody must delete a file by
+// hand. A readable checkpoint of other settings is not damaged: the solver refuses it by name.
+absl::Status SetAsideIfDamaged(const std::string& path, const std::string& who) {
+  if (!fs::exists(path)) return absl::OkStatus();
+  absl::StatusOr<bilevel::SolverState> state = bilevel::SolverState::Load(path);
+  std::string problem;
+  if (!state.ok()) {
+    problem = absl::StrReplaceAll(state.status().message(), {{"; delete it to start over", ""}});
+  } else {
+    for (const char* key : {"solver", "fingerprint", "user_state"}) {
+      if (problem.empty() && !state->GetString(key).ok()) problem = absl::StrCat("no '", key, "'");
+    }
+    if (problem.empty() && !state->GetInt("seed").ok()) problem = "no 'seed'";
+  }
+  if (problem.empty()) return absl::OkStatus();
+  const std::string aside = path + ".damaged";
+  std::error_code ec;
+  fs::rename(path, aside, ec);
+  if (ec) {
+    return absl::DataLossError(absl::StrCat("the checkpoint ", path, " is damaged (", problem,
+                                            ") and cannot be moved aside to ", aside, ": ",
+                                            ec.message(), "; delete it to start the run over"));
+  }
+  std::cerr << who << ": WARNING: the checkpoint " << path << " is damaged (" << problem
+            << "); moved it to " << aside << ", the run starts over\n";
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status Run(const Experiment& e, const TaskFactory& make_task) {
@@ -398,6 +429,10 @@ absl::Status Run(const Experiment& e, const TaskFactory& make_task) {
                     << std::count(rows.begin(), rows.end(), '\n') << " curve points so far)\n";
           return absl::OkStatus();
         };
+      }
+      if (!checkpoint.path.empty()) {
+        absl::Status usable = SetAsideIfDamaged(run_checkpoint, e.figure);
+        if (!usable.ok()) return usable;
       }
       if (checkpoint.path.empty() || !fs::exists(run_checkpoint)) {  // a fresh start
         const bilevel::TensorList y0 = (*task)->InitialInner();

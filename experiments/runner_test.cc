@@ -7,9 +7,11 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -17,6 +19,7 @@
 #include "absl/strings/str_split.h"
 #include "experiments/common.h"
 #include "experiments/small_task_for_tests.h"
+#include "solvers/checkpoint.h"
 #include "tasks/hyper_cleaning.h"
 #include "tasks/testing/tiny_images.h"
 
@@ -135,6 +138,49 @@ TEST(RunnerTest, ACheckpointOfOtherSettingsIsRefusedWithAMessage) {
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(status.message().find("MinimaxOPT__seed1.ckpt"), std::string::npos) << status;
   EXPECT_NE(status.message().find("delete it"), std::string::npos) << status;
+}
+
+// A checkpoint that cannot be read back (truncated, overwritten with other bytes, or lacking the
+// runner's part) is moved aside to `.damaged` and the run starts over: the rerun succeeds, keeps the
+// damaged bytes, and gives the uninterrupted curve.
+TEST(RunnerTest, ADamagedCheckpointIsMovedAsideAndTheRunStartsOver) {
+  const fs::path root = fs::path(std::getenv("TEST_TMPDIR")) / "runner_damaged";
+  fs::remove_all(root);
+  Experiment reference = SmallExperiment(root / "reference");
+  reference.seeds = {1};
+  reference.checkpoint_every_seconds = 0;
+  ASSERT_TRUE(experiments::Run(reference, SmallTask).ok());
+  const std::vector<std::string> expected = CurvesWithoutTime(root / "reference");
+
+  bilevel::SolverState incomplete;  // a readable checkpoint of this library without its keys
+  incomplete.PutInt("observed", 3);
+  const std::vector<std::pair<std::string, std::function<void(const fs::path&)>>> damages = {
+      {"truncated",
+       [](const fs::path& p) { fs::resize_file(p, fs::file_size(p) / 2); }},
+      {"overwritten", [](const fs::path& p) { std::ofstream(p) << "not a checkpoint"; }},
+      {"incomplete", [&](const fs::path& p) { ASSERT_TRUE(incomplete.Save(p.string()).ok()); }}};
+  for (const auto& [name, damage] : damages) {
+    SCOPED_TRACE(name);
+    Experiment e = SmallExperiment(root / name);
+    e.seeds = {1};
+    e.checkpoint_every_seconds = 1e-9;
+    Experiment interrupted = e;
+    interrupted.methods[0] = InterruptedAt(e.methods[0], /*seed=*/1, /*last=*/5);
+    ASSERT_EQ(experiments::Run(interrupted, SmallTask).code(), absl::StatusCode::kAborted);
+    const fs::path checkpoint = root / name / "runs" / "MinimaxOPT__seed1.ckpt";
+    ASSERT_TRUE(fs::exists(checkpoint));
+    damage(checkpoint);
+    const std::string damaged = ReadAll(checkpoint);
+
+    const absl::Status status = experiments::Run(e, SmallTask);
+    ASSERT_TRUE(status.ok()) << status;
+    EXPECT_FALSE(fs::exists(checkpoint));
+    EXPECT_EQ(ReadAll(checkpoint.string() + ".damaged"), damaged);
+    EXPECT_NE(ReadAll(root / name / "runs" / "MinimaxOPT__seed1.json")
+                  .find("\"resumed_iterations\": 0"),
+              std::string::npos);
+    EXPECT_EQ(CurvesWithoutTime(root / name), expected);
+  }
 }
 
 TEST(RunnerTest, WithCheckpointsOffARerunStartsTheRunOver) {
