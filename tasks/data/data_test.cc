@@ -95,6 +95,20 @@ TEST(Idx, MalformedFilesGiveErrorsNamingTheFile) {
   ExpectErrorMentions(
       ReadIdx(WriteFile("cut2.idx.gz", gz_bytes.substr(0, gz_bytes.size() / 2))).status(),
       "cut2.idx.gz", "corrupt");
+  // Sizes whose product passes 2^64 (2^31 x 2^31 x 4 wraps around to 0) over no data: a header
+  // that promises too much, not an empty tensor read from past the end of the buffer.
+  const std::string wraps("\0\0\x08\x03\x80\0\0\0\x80\0\0\0\0\0\0\x04", 16);
+  ExpectErrorMentions(ParseIdx(wraps, "wraps.idx").status(), "wraps.idx",
+                      "sizes 2147483648 x 2147483648 x 4 are too large");
+  // Found by tests/fuzz:idx_fuzzer: a zero size after sizes whose product passes 2^63.
+  const std::string zero_last("\0\0\x08\x04\x1f\x02\x1f\0\0\x08\0\x04\0\x03\x04\0\0\0\0\0",
+                              20);
+  ExpectErrorMentions(ParseIdx(zero_last, "zero_last.idx").status(), "zero_last.idx",
+                      "too large");
+  const std::string empty_dim("\0\0\x08\x02\0\0\0\0\0\0\0\x05", 12);  // 0 x 5: empty
+  absl::StatusOr<at::Tensor> empty = ParseIdx(empty_dim, "empty.idx");
+  ASSERT_TRUE(empty.ok()) << empty.status();
+  EXPECT_EQ(empty->sizes(), (std::vector<int64_t>{0, 5}));
 }
 
 TEST(DataFiles, ChecksumMismatchAndManifest) {
@@ -204,7 +218,9 @@ TEST(Libsvm, ParsesSparseRowsAndNamesBadLines) {
   EXPECT_FLOAT_EQ(dense[0][2].item<float>(), 2.0f);
   EXPECT_FLOAT_EQ(dense[1][1].item<float>(), 1.5f);
   EXPECT_FLOAT_EQ(d->labels[1].item<float>(), -1.0f);
-  ExpectErrorMentions(ParseLibsvm("1 1:2\nx 1:1\n", "f").status(), "line 2", "not a number");
+  ExpectErrorMentions(ParseLibsvm("1 1:2\nx 1:1\n", "f").status(), "line 2", "not a finite number");
+  ExpectErrorMentions(ParseLibsvm("nan 1:1\n", "f").status(), "line 1", "not a finite number");
+  ExpectErrorMentions(ParseLibsvm("1 2:inf\n", "f").status(), "line 1", "not finite");
   ExpectErrorMentions(ParseLibsvm("1 0:2\n", "f").status(), "line 1", "1-based");
   ExpectErrorMentions(ParseLibsvm("1 3:2 2:1\n", "f").status(), "line 1", "not increasing");
   ExpectErrorMentions(ParseLibsvm("1 3:abc\n", "f").status(), "line 1", "index:value");

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "tasks/data/data_files.h"
 
 namespace tasks {
@@ -36,16 +37,32 @@ absl::StatusOr<at::Tensor> ParseIdx(absl::string_view bytes, const std::string& 
   if (dims < 1 || dims > 4) return bad(absl::StrCat(dims, " dimensions (expected 1 to 4)"));
   if (bytes.size() < 4 + 4 * static_cast<size_t>(dims)) return bad("truncated header");
   std::vector<int64_t> sizes;
-  uint64_t count = 1;
+  const size_t header = 4 + 4 * static_cast<size_t>(dims);
+  const uint64_t available = bytes.size() - header;
+  // The product of up to four 32-bit sizes can pass 2^64 and wrap around to a length the data
+  // happens to have; the product of the nonzero sizes is bounded before every multiplication.
+  constexpr uint64_t kMaxElements = uint64_t{1} << 62;
+  uint64_t nonzero_product = 1;
+  bool empty = false, too_large = false;
   for (int d = 0; d < dims; ++d) {
     sizes.push_back(BigEndian32(p + 4 + 4 * d));
-    count *= static_cast<uint64_t>(sizes.back());
+    const uint64_t size = static_cast<uint64_t>(sizes.back());
+    if (size == 0) {
+      empty = true;
+    } else if (nonzero_product > kMaxElements / size) {
+      too_large = true;
+    } else {
+      nonzero_product *= size;
+    }
   }
-  const size_t header = 4 + 4 * static_cast<size_t>(dims);
-  if (bytes.size() - header != count) {
+  if (too_large) {
+    return bad(absl::StrCat("sizes ", absl::StrJoin(sizes, " x "), " are too large (over 2^62 "
+                            "elements) for the ", available, " bytes of data"));
+  }
+  const uint64_t count = empty ? 0 : nonzero_product;
+  if (available != count) {
     return bad(absl::StrCat("header promises ", count, " bytes of data but the file has ",
-                            bytes.size() - header,
-                            bytes.size() - header < count ? " (truncated)" : ""));
+                            available, available < count ? " (truncated)" : ""));
   }
   return at::from_blob(const_cast<unsigned char*>(p + header), sizes, at::kByte).clone();
 }

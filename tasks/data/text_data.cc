@@ -50,8 +50,8 @@ absl::StatusOr<SparseDataset> ParseLibsvm(absl::string_view text, const std::str
     };
     std::vector<absl::string_view> fields = absl::StrSplit(line, ' ', absl::SkipWhitespace());
     float label;
-    if (!absl::SimpleAtof(fields[0], &label)) {
-      return bad(absl::StrCat("label '", fields[0], "' is not a number"));
+    if (!absl::SimpleAtof(fields[0], &label) || !std::isfinite(label)) {
+      return bad(absl::StrCat("label '", fields[0], "' is not a finite number"));
     }
     const int64_t row = static_cast<int64_t>(labels.size());
     labels.push_back(label);
@@ -63,6 +63,7 @@ absl::StatusOr<SparseDataset> ParseLibsvm(absl::string_view text, const std::str
       if (!absl::SimpleAtoi(kv.first, &index) || !absl::SimpleAtof(kv.second, &value)) {
         return bad(absl::StrCat("'", fields[f], "' is not index:value"));
       }
+      if (!std::isfinite(value)) return bad(absl::StrCat("value of '", fields[f], "' is not finite"));
       if (index < 1) return bad(absl::StrCat("index ", index, " is not 1-based"));
       if (index <= previous) return bad(absl::StrCat("indices not increasing at ", index));
       if (num_features > 0 && index > num_features) {
@@ -93,10 +94,7 @@ absl::StatusOr<SparseDataset> ReadLibsvm(const std::string& path, int64_t num_fe
   return ParseLibsvm(*bytes, path, num_features);
 }
 
-namespace {
-
-// Records of a fortune file: blocks separated by lines that hold only "%".
-std::vector<std::string> SplitFortunes(const std::string& text) {
+std::vector<std::string> ParseFortunes(absl::string_view text) {
   std::vector<std::string> records;
   std::string current;
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
@@ -110,6 +108,8 @@ std::vector<std::string> SplitFortunes(const std::string& text) {
   if (!absl::StripAsciiWhitespace(current).empty()) records.push_back(current);
   return records;
 }
+
+namespace {
 
 absl::StatusOr<std::vector<std::string>> SortedEntries(const std::string& dir, bool folders) {
   std::error_code ec;
@@ -141,7 +141,7 @@ absl::StatusOr<TextCorpus> LoadFortunes(const std::string& data_dir, int min_doc
     if (!verified.ok()) return verified;
     absl::StatusOr<std::string> text = ReadDataFile(absl::StrCat(dir, "/", name));
     if (!text.ok()) return text.status();
-    std::vector<std::string> records = SplitFortunes(*text);
+    std::vector<std::string> records = ParseFortunes(*text);
     if (static_cast<int>(records.size()) < min_documents) continue;
     const int64_t label = static_cast<int64_t>(corpus.categories.size());
     corpus.categories.push_back(name);

@@ -43,11 +43,15 @@ struct TextCorpus {
 // setup.sh's CHECKSUMS.md5.
 absl::StatusOr<TextCorpus> LoadFortunes(const std::string& data_dir, int min_documents = 50);
 
+// The records of one fortunes file: blocks separated by lines that hold only "%" (blank records
+// are dropped).
+std::vector<std::string> ParseFortunes(absl::string_view text);
+
 // The 20newsgroups layout: <dir>/<topic>/<document>, one folder per topic.
 absl::StatusOr<TextCorpus> LoadTopicFolders(const std::string& dir);
 
-// Lower-cased tokens of two or more letters or digits (scikit-learn's default token pattern for
-// ASCII text).
+// Lower-cased tokens of two or more letters, digits or '_' (scikit-learn's default token pattern
+// \w\w+ for ASCII text).
 std::vector<std::string> Tokenize(absl::string_view text);
 
 struct TfidfOptions {
