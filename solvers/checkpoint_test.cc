@@ -94,6 +94,34 @@ TEST(SolverStateTest, NamesTheFileThatCannotBeRead) {
             absl::StatusCode::kNotFound);
 }
 
+// Every stored entry's CRC-32 is checked before LibTorch parses the archive: a flipped byte
+// anywhere in an entry's data is "damaged", never a silently different state. The byte flipped
+// here is the top byte of a string's length in the pickle, which LibTorch 1.13 trusted and
+// allocated 4 GiB for (found by tests/fuzz:checkpoint_fuzzer).
+TEST(SolverStateTest, AFlippedByteFailsTheEntrysCrc) {
+  const std::string path = TempPath("flipped.ckpt");
+  SolverState state;
+  state.PutString("user_state", "1 2 0.5 0\nheader\nrow\n");
+  state.PutTensors("x", {at::arange(6, at::kFloat)});
+  ASSERT_TRUE(state.Save(path).ok());
+  std::string bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const std::string length_of_text = std::string("\x15\0\0\0", 4) + "1 2 0.5";
+  const size_t at = bytes.find(length_of_text);
+  ASSERT_NE(at, std::string::npos);
+  bytes[at + 3] = '\xfb';
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+  absl::StatusOr<SolverState> loaded = SolverState::Load(path);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(loaded.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(loaded.status().message().find("fails its CRC-32"), std::string::npos)
+      << loaded.status();
+  EXPECT_NE(loaded.status().message().find(path), std::string::npos) << loaded.status();
+}
+
 // Ridge regression whose training loss is scaled by a random factor drawn from the problem's own
 // generator: a resumed solve repeats the uninterrupted one only if that state is restored too.
 class NoisyRidge : public testing::RidgeProblem {
