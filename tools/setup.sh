@@ -31,6 +31,9 @@ PACKAGES=(
   libgtest-dev
   libgmock-dev
   libbenchmark-dev
+  clang-14               # the fuzz targets (tests/fuzz): libFuzzer with ASan and UBSan
+  libclang-rt-14-dev     # libFuzzer's and the sanitizers' runtimes for clang-14
+  pkg-config             # Abseil's link flags for the fuzz targets (tests/fuzz/build_fuzzer.sh)
   cmake                  # the CMake build for LibTorch users (README, "CMake"): 3.25
   zlib1g-dev             # gzipped IDX files
   dataset-fashion-mnist  # Fashion-MNIST (gzipped IDX) under /usr/share/datasets
