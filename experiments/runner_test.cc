@@ -90,6 +90,15 @@ Experiment SmallExperiment(const fs::path& dir) {
   return e;
 }
 
+// SmallExperiment in an empty folder, seed 1 only, without checkpoints.
+Experiment OneSeedFromScratch(const fs::path& dir) {
+  fs::remove_all(dir);
+  Experiment e = SmallExperiment(dir);
+  e.seeds = {1};
+  e.checkpoint_every_seconds = 0;
+  return e;
+}
+
 TEST(RunnerTest, AnInterruptedRunResumesWithTheSameCurve) {
   const fs::path root = fs::path(std::getenv("TEST_TMPDIR")) / "runner_resume";
   fs::remove_all(root);
@@ -146,10 +155,7 @@ TEST(RunnerTest, ACheckpointOfOtherSettingsIsRefusedWithAMessage) {
 TEST(RunnerTest, ADamagedCheckpointIsMovedAsideAndTheRunStartsOver) {
   const fs::path root = fs::path(std::getenv("TEST_TMPDIR")) / "runner_damaged";
   fs::remove_all(root);
-  Experiment reference = SmallExperiment(root / "reference");
-  reference.seeds = {1};
-  reference.checkpoint_every_seconds = 0;
-  ASSERT_TRUE(experiments::Run(reference, SmallTask).ok());
+  ASSERT_TRUE(experiments::Run(OneSeedFromScratch(root / "reference"), SmallTask).ok());
   const std::vector<std::string> expected = CurvesWithoutTime(root / "reference");
 
   bilevel::SolverState incomplete;  // a readable checkpoint of this library without its keys
@@ -186,10 +192,7 @@ TEST(RunnerTest, ADamagedCheckpointIsMovedAsideAndTheRunStartsOver) {
 TEST(RunnerTest, WithCheckpointsOffARerunStartsTheRunOver) {
   const fs::path root = fs::path(std::getenv("TEST_TMPDIR")) / "runner_off";
   fs::remove_all(root);
-  Experiment reference = SmallExperiment(root / "reference");
-  reference.seeds = {1};
-  reference.checkpoint_every_seconds = 0;
-  ASSERT_TRUE(experiments::Run(reference, SmallTask).ok());
+  ASSERT_TRUE(experiments::Run(OneSeedFromScratch(root / "reference"), SmallTask).ok());
 
   Experiment e = SmallExperiment(root / "rerun");
   e.seeds = {1};
@@ -203,15 +206,6 @@ TEST(RunnerTest, WithCheckpointsOffARerunStartsTheRunOver) {
   ASSERT_TRUE(experiments::Run(e, SmallTask).ok());
   EXPECT_EQ(CurvesWithoutTime(root / "rerun"), CurvesWithoutTime(root / "reference"));
   EXPECT_FALSE(fs::exists(root / "rerun" / "runs" / "MinimaxOPT__seed1.ckpt"));
-}
-
-// SmallExperiment in an empty folder, seed 1 only, without checkpoints.
-Experiment OneSeedFromScratch(const fs::path& dir) {
-  fs::remove_all(dir);
-  Experiment e = SmallExperiment(dir);
-  e.seeds = {1};
-  e.checkpoint_every_seconds = 0;
-  return e;
 }
 
 // A finished run is reused only by an experiment with its settings, preset and data: a folder
