@@ -28,7 +28,7 @@ ABSL_FLAG(std::string, preset, "default",
           "2-core CPU) or paper (the paper's scale, for a GPU)");
 ABSL_FLAG(std::string, output_dir, "",
           "where the CSV curves and manifest go (default: experiments/output/<figure>/<preset> "
-          "in the workspace)");
+          "in the workspace; figure 3 with --cifar10_dir: .../<preset>_cifar10)");
 ABSL_FLAG(std::string, device, "cpu", "cpu or cuda");
 ABSL_FLAG(std::string, seeds, "", "comma-separated seeds (default: the preset's)");
 ABSL_FLAG(std::string, data_dir, "",
@@ -49,7 +49,8 @@ ABSL_FLAG(double, checkpoint_seconds, 60,
 namespace experiments {
 
 int Main(const std::string& figure, int argc, char** argv,
-         const std::function<absl::Status(const Settings&)>& body) {
+         const std::function<absl::Status(const Settings&)>& body,
+         const std::function<std::string()>& data_source) {
   absl::SetProgramUsageMessage(absl::StrCat("Runs the experiment behind ", figure,
                                             " of the paper and writes its CSV curves and "
                                             "manifest.\n  bazel run //experiments:",
@@ -109,6 +110,8 @@ int Main(const std::string& figure, int argc, char** argv,
     const char* ws = std::getenv("BUILD_WORKSPACE_DIRECTORY");
     s.output_dir =
         absl::StrCat(ws != nullptr ? ws : ".", "/experiments/output/", figure, "/", s.preset);
+    const std::string source = data_source ? data_source() : "";
+    if (!source.empty()) absl::StrAppend(&s.output_dir, "_", source);
   }
   s.tune = absl::GetFlag(FLAGS_tune);
   s.check_tuning = absl::GetFlag(FLAGS_check_tuning);

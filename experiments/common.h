@@ -56,9 +56,12 @@ Experiment NewExperiment(const Settings& settings);
 
 // Parses the command line (Abseil flags), validates the common flags, configures the CPU runtime,
 // and runs `body`. Returns the process exit code: 0, 1 on a failed run, 2 on a bad flag; errors
-// go to stderr with what to do.
+// go to stderr with what to do. `data_source`, called after the flags are parsed, names a data
+// source other than the figure's own ("" for its own): the default output folder then ends in
+// `_<source>`, so that runs on two data sets never meet in one folder.
 int Main(const std::string& figure, int argc, char** argv,
-         const std::function<absl::Status(const Settings&)>& body);
+         const std::function<absl::Status(const Settings&)>& body,
+         const std::function<std::string()>& data_source = nullptr);
 
 // Measures the md5 of every file that <data_dir>/CHECKSUMS.md5 (written by tools/setup.sh) lists
 // under `folder` ("mnist", "fashion-mnist", "fortunes") and puts "<md5>  <file>" in the

@@ -11,6 +11,7 @@
 #include <iostream>
 #include <iterator>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -18,6 +19,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "c10/util/Exception.h"
 #include "solvers/checkpoint.h"
 #include "solvers/runtime.h"
@@ -192,7 +194,8 @@ absl::StatusOr<tasks::TaskMetrics> ScoreReference(const Experiment& e, const Ref
 }
 
 // What a finished run's numbers depend on besides its seed: the figure, preset, device, data,
-// yardstick (and its solve or retrain recipe), evaluation spacing and the method's settings.
+// yardstick (and its solve or retrain recipe), evaluation spacing and the method's settings —
+// written in this order, " | " between them (the yardstick's kind and recipe are two parts).
 std::string RunFingerprint(const Experiment& e, const std::string& data_description,
                            const std::string& settings) {
   return absl::StrCat(e.figure, " | ", e.preset, " | ", e.device, " | ", data_description, " | ",
@@ -200,30 +203,136 @@ std::string RunFingerprint(const Experiment& e, const std::string& data_descript
                       settings);
 }
 
-// A finished run's (or reference's) JSON, which counts only if it was written with the settings
-// and data of this experiment; else the folder belongs to another experiment.
-absl::StatusOr<std::string> ReadFinished(const std::string& json_path,
-                                         const std::string& fingerprint) {
+// Why a recorded fingerprint is not this run's, in words: the first part that differs.
+std::string FingerprintDifference(const std::string& recorded, const std::string& expected) {
+  static const char* const kParts[] = {"figure",    "preset",           "device",
+                                       "data",      "yardstick",        "yardstick's recipe",
+                                       "evaluation spacing", "settings"};
+  constexpr size_t kNumParts = sizeof(kParts) / sizeof(kParts[0]);
+  const std::vector<std::string> there =
+      absl::StrSplit(recorded, absl::MaxSplits(" | ", kNumParts - 1));
+  const std::vector<std::string> here =
+      absl::StrSplit(expected, absl::MaxSplits(" | ", kNumParts - 1));
+  if (there.size() == kNumParts && here.size() == kNumParts) {
+    for (size_t i = 0; i < kNumParts; ++i) {
+      if (there[i] == here[i]) continue;
+      // Long parts (settings, data) are lists "a, b, c": name only the items that differ.
+      std::vector<std::string> a = absl::StrSplit(there[i], ", "), b = absl::StrSplit(here[i], ", ");
+      if (a.size() != b.size()) a = {there[i]}, b = {here[i]};
+      std::vector<std::string> was, is;
+      for (size_t k = 0; k < a.size(); ++k) {
+        if (a[k] != b[k]) was.push_back(a[k]), is.push_back(b[k]);
+      }
+      return absl::StrCat("its ", kParts[i], " differ", i + 1 == kNumParts ? "" : "s", ": '",
+                          absl::StrJoin(was, ", "), "' there, '", absl::StrJoin(is, ", "),
+                          "' here");
+    }
+  }
+  return absl::StrCat("its fingerprint differs: '", recorded, "' there, '", expected, "' here");
+}
+
+// The value of the last `"fingerprint": "..."` in a JSON object written by this runner, or
+// nullopt when there is none (JsonString's escapes undone).
+std::optional<std::string> RecordedFingerprint(const std::string& json) {
+  static constexpr char kKey[] = "\"fingerprint\": \"";
+  const size_t at = json.rfind(kKey);
+  if (at == std::string::npos) return std::nullopt;
+  std::string value;
+  for (size_t i = at + sizeof(kKey) - 1; i < json.size(); ++i) {
+    const char c = json[i];
+    if (c == '"') return value;
+    if (c != '\\') {
+      value += c;
+      continue;
+    }
+    if (++i == json.size()) return std::nullopt;
+    switch (json[i]) {
+      case 'n':
+        value += '\n';
+        break;
+      case 't':
+        value += '\t';
+        break;
+      case 'u': {
+        unsigned code = 0;
+        if (i + 4 >= json.size() ||
+            std::sscanf(json.substr(i + 1, 4).c_str(), "%4x", &code) != 1) {
+          return std::nullopt;
+        }
+        value += static_cast<char>(code);
+        i += 4;
+        break;
+      }
+      default:  // \" and \\ .
+        value += json[i];
+    }
+  }
+  return std::nullopt;
+}
+
+// Why a finished run's (or reference's) files cannot be reused, or "" when they can: both must
+// parse (a JSON object; a CSV of a header and at least one row, every line as wide as the header)
+// and the JSON must record this run's fingerprint.
+std::string WhyNotReusable(const std::string& json, const std::string& csv,
+                           const std::string& fingerprint) {
+  if (json.empty() || json.front() != '{' || json.back() != '}') {
+    return "its JSON is empty or truncated";
+  }
+  if (csv.empty() || csv.back() != '\n') return "its CSV is empty or truncated";
+  const std::vector<std::string> lines =
+      absl::StrSplit(absl::string_view(csv).substr(0, csv.size() - 1), '\n');
+  if (lines.size() < 2) return "its CSV has no row";
+  const auto width = std::count(lines[0].begin(), lines[0].end(), ',');
+  for (const std::string& line : lines) {
+    if (std::count(line.begin(), line.end(), ',') != width) return "its CSV is malformed";
+  }
+  const std::optional<std::string> recorded = RecordedFingerprint(json);
+  if (!recorded) return "its JSON records no fingerprint";
+  if (*recorded != fingerprint) return FingerprintDifference(*recorded, fingerprint);
+  return "";
+}
+
+// Moves each existing file of `paths` to `<path>.stale` (replacing an older one): results that
+// are not reused are kept for inspection, never merged, never deleted.
+absl::Status SetAside(const std::vector<std::string>& paths) {
+  for (const std::string& path : paths) {
+    if (!fs::exists(path)) continue;
+    std::error_code ec;
+    fs::rename(path, path + ".stale", ec);
+    if (ec) {
+      return absl::PermissionDeniedError(absl::StrCat("cannot move ", path, " aside to ", path,
+                                                      ".stale: ", ec.message(),
+                                                      "; move or delete it and rerun"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// A finished run's (or reference's) JSON when its files can be reused (it was written by this
+// experiment and both files parse); nullopt when it must be computed — none there, or files that
+// are set aside with one line saying why.
+absl::StatusOr<std::optional<std::string>> ReuseFinished(const std::string& json_path,
+                                                         const std::string& csv_path,
+                                                         const std::string& fingerprint,
+                                                         const std::string& who) {
+  if (!fs::exists(json_path) || !fs::exists(csv_path)) return std::nullopt;
   std::string json = ReadFileToString(json_path);
-  if (json.empty() || json.back() != '}') {
-    return absl::DataLossError(absl::StrCat(json_path, " is empty or truncated; delete it (and its "
-                                            ".csv) to run it again"));
-  }
-  if (json.find(absl::StrCat("\"fingerprint\": ", JsonString(fingerprint), "}")) ==
-      std::string::npos) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        json_path, " was written with other settings, data or preset than this run has (its "
-                   "\"fingerprint\" differs; expected ",
-        JsonString(fingerprint), "); choose a fresh --output_dir or delete the old one"));
-  }
-  return json;
+  const std::string why = WhyNotReusable(json, ReadFileToString(csv_path), fingerprint);
+  if (why.empty()) return std::optional<std::string>(std::move(json));
+  absl::Status moved = SetAside({json_path, csv_path});
+  if (!moved.ok()) return moved;
+  std::cerr << who << ": not reusing " << json_path << " (" << why
+            << "); moved it and its .csv to *.stale, computing it again\n";
+  return std::nullopt;
 }
 
 // A checkpoint that cannot be read back whole (truncated, overwritten, not one of ours, or
 // lacking a part every solver writes) is moved aside to `<path>.damaged` with a warning, and the
 // run starts over: the damaged bytes are kept for inspection and nobody must delete a file by
-// hand. A readable checkpoint of other settings is not damaged: the solver refuses it by name.
-absl::Status SetAsideIfDamaged(const std::string& path, const std::string& who) {
+// hand. A whole checkpoint of another run (its fingerprint differs) is moved to `<path>.stale`
+// with one line saying why, and the run starts over too.
+absl::Status SetAsideIfUnusable(const std::string& path, const std::string& fingerprint,
+                                const std::string& who) {
   if (!fs::exists(path)) return absl::OkStatus();
   absl::StatusOr<bilevel::SolverState> state = bilevel::SolverState::Load(path);
   std::string problem;
@@ -235,7 +344,16 @@ absl::Status SetAsideIfDamaged(const std::string& path, const std::string& who) 
     }
     if (problem.empty() && !state->GetInt("seed").ok()) problem = "no 'seed'";
   }
-  if (problem.empty()) return absl::OkStatus();
+  if (problem.empty()) {
+    const std::string recorded = *state->GetString("fingerprint");
+    if (recorded == fingerprint) return absl::OkStatus();
+    absl::Status moved = SetAside({path});
+    if (!moved.ok()) return moved;
+    std::cerr << who << ": not resuming " << path << " ("
+              << FingerprintDifference(recorded, fingerprint) << "); moved it to " << path
+              << ".stale, the run starts over\n";
+    return absl::OkStatus();
+  }
   const std::string aside = path + ".damaged";
   std::error_code ec;
   fs::rename(path, aside, ec);
@@ -280,12 +398,11 @@ absl::Status Run(const Experiment& e, const TaskFactory& make_task) {
       const std::string reference_fingerprint = RunFingerprint(
           e, data_description, absl::StrCat("reference ", reference.name, ": ",
                                             reference.description));
-      std::string result;  // the reference's JSON
-      if (fs::exists(path) && fs::exists(csv_path)) {
-        absl::StatusOr<std::string> finished = ReadFinished(path, reference_fingerprint);
-        if (!finished.ok()) return finished.status();
-        result = *std::move(finished);
-      } else {
+      absl::StatusOr<std::optional<std::string>> finished =
+          ReuseFinished(path, csv_path, reference_fingerprint, e.figure);
+      if (!finished.ok()) return finished.status();
+      std::string result = finished->value_or("");  // the reference's JSON
+      if (!finished->has_value()) {
         const auto t0 = std::chrono::steady_clock::now();
         std::string how;
         absl::StatusOr<tasks::TaskMetrics> m = ScoreReference(e, reference, seed, &how);
@@ -325,11 +442,12 @@ absl::Status Run(const Experiment& e, const TaskFactory& make_task) {
       const std::string run_json = (dir / "runs" / (stem + ".json")).string();
       run_files.push_back(run_csv);
       const std::string fingerprint = RunFingerprint(e, data_description, method.settings);
-      if (fs::exists(run_csv) && fs::exists(run_json)) {
-        absl::StatusOr<std::string> finished = ReadFinished(run_json, fingerprint);
-        if (!finished.ok()) return finished.status();
+      absl::StatusOr<std::optional<std::string>> finished =
+          ReuseFinished(run_json, run_csv, fingerprint, e.figure);
+      if (!finished.ok()) return finished.status();
+      if (finished->has_value()) {
         std::cerr << e.figure << ": " << stem << " already done, skipping (resume)\n";
-        run_summaries.push_back(*std::move(finished));
+        run_summaries.push_back(**std::move(finished));
         continue;
       }
       std::string rows;
@@ -410,7 +528,7 @@ absl::Status Run(const Experiment& e, const TaskFactory& make_task) {
         checkpoint.path = run_checkpoint;
         checkpoint.every_iterations = 0;
         checkpoint.every_seconds = e.checkpoint_every_seconds;
-        checkpoint.fingerprint = absl::StrCat(e.figure, " ", e.preset, " ", method.settings);
+        checkpoint.fingerprint = fingerprint;
         checkpoint.save_user_state = [&] {
           return absl::StrFormat("%d %d %.17g %d\n%s\n%s", next_eval, last_evaluated,
                                  evaluation_seconds, exact_unconverged, header, rows);
@@ -431,7 +549,7 @@ absl::Status Run(const Experiment& e, const TaskFactory& make_task) {
         };
       }
       if (!checkpoint.path.empty()) {
-        absl::Status usable = SetAsideIfDamaged(run_checkpoint, e.figure);
+        absl::Status usable = SetAsideIfUnusable(run_checkpoint, fingerprint, e.figure);
         if (!usable.ok()) return usable;
       }
       if (checkpoint.path.empty() || !fs::exists(run_checkpoint)) {  // a fresh start

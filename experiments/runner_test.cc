@@ -129,24 +129,36 @@ TEST(RunnerTest, AnInterruptedRunResumesWithTheSameCurve) {
   EXPECT_EQ(CurvesWithoutTime(root / "resumed"), expected);
 }
 
-TEST(RunnerTest, ACheckpointOfOtherSettingsIsRefusedWithAMessage) {
+// A checkpoint written with other solver settings is never mixed in: it is moved to `.stale` and
+// the run starts over, giving the curve of a fresh run with the new settings.
+TEST(RunnerTest, ACheckpointOfOtherSettingsIsSetAsideAndTheRunStartsOver) {
   const fs::path root = fs::path(std::getenv("TEST_TMPDIR")) / "runner_mismatch";
   fs::remove_all(root);
-  Experiment e = SmallExperiment(root);
+  Experiment e = SmallExperiment(root / "interrupted");
   e.seeds = {1};
   e.checkpoint_every_seconds = 1e-9;
   Experiment interrupted = e;
   interrupted.methods[0] = InterruptedAt(e.methods[0], /*seed=*/1, /*last=*/5);
   ASSERT_EQ(experiments::Run(interrupted, SmallTask).code(), absl::StatusCode::kAborted);
-  // The same output folder with other solver settings: the checkpoint must not be mixed in.
+  const fs::path checkpoint = root / "interrupted" / "runs" / "MinimaxOPT__seed1.ckpt";
+  ASSERT_TRUE(fs::exists(checkpoint));
+  const std::string old_checkpoint = ReadAll(checkpoint);
+
   bilevel::MinimaxOptOptions other;
   other.num_stages = 3;
   other.outer_batch_size = other.inner_batch_size = 20;
-  e.methods = {MinimaxMethod("MinimaxOPT", other)};
+  Experiment fresh = OneSeedFromScratch(root / "fresh");
+  fresh.methods = {MinimaxMethod("MinimaxOPT", other)};
+  ASSERT_TRUE(experiments::Run(fresh, SmallTask).ok());
+
+  e.methods = fresh.methods;
   const absl::Status status = experiments::Run(e, SmallTask);
-  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_NE(status.message().find("MinimaxOPT__seed1.ckpt"), std::string::npos) << status;
-  EXPECT_NE(status.message().find("delete it"), std::string::npos) << status;
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_EQ(ReadAll(checkpoint.string() + ".stale"), old_checkpoint);
+  EXPECT_NE(ReadAll(root / "interrupted" / "runs" / "MinimaxOPT__seed1.json")
+                .find("\"resumed_iterations\": 0"),
+            std::string::npos);
+  EXPECT_EQ(CurvesWithoutTime(root / "interrupted"), CurvesWithoutTime(root / "fresh"));
 }
 
 // A checkpoint that cannot be read back (truncated, overwritten with other bytes, or lacking the
@@ -208,35 +220,49 @@ TEST(RunnerTest, WithCheckpointsOffARerunStartsTheRunOver) {
   EXPECT_FALSE(fs::exists(root / "rerun" / "runs" / "MinimaxOPT__seed1.ckpt"));
 }
 
-// A finished run is reused only by an experiment with its settings, preset and data: a folder
-// written at another preset (or with other data) is refused with a message, and an emptied run
-// file is reported as damaged, never merged.
-TEST(RunnerTest, FinishedRunsOfOtherSettingsAreRefusedNotReused) {
+// A finished run is reused only by an experiment with its settings, preset and data, and only
+// when its files parse: anything else is moved to `.stale` and computed again, giving the numbers
+// of a run in an empty folder.
+TEST(RunnerTest, FinishedRunsOfOtherSettingsOrDamagedAreComputedAgain) {
   const fs::path root = fs::path(std::getenv("TEST_TMPDIR")) / "runner_reuse";
+  const fs::path runs = root / "runs";
   Experiment e = OneSeedFromScratch(root);
   ASSERT_TRUE(experiments::Run(e, SmallTask).ok());
-  EXPECT_TRUE(experiments::Run(e, SmallTask).ok());  // the same experiment: every run reused
+  const std::string first_json = ReadAll(runs / "MinimaxOPT__seed1.json");
+  ASSERT_TRUE(experiments::Run(e, SmallTask).ok());  // the same experiment: every run reused
+  EXPECT_EQ(ReadAll(runs / "MinimaxOPT__seed1.json"), first_json);  // not recomputed (its time)
+  EXPECT_FALSE(fs::exists(runs / "MinimaxOPT__seed1.json.stale"));
 
   Experiment other_preset = e;
   other_preset.preset = "default";
-  absl::Status status = experiments::Run(other_preset, SmallTask);
-  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
-  EXPECT_NE(status.message().find("choose a fresh --output_dir"), std::string::npos) << status;
+  ASSERT_TRUE(experiments::Run(other_preset, SmallTask).ok());
+  EXPECT_EQ(ReadAll(runs / "MinimaxOPT__seed1.json.stale"), first_json);
+  EXPECT_TRUE(fs::exists(runs / "MinimaxOPT__seed1.csv.stale"));
+  EXPECT_TRUE(fs::exists(runs / "reference_no tuning__seed1.json.stale"));
+  EXPECT_NE(ReadAll(runs / "MinimaxOPT__seed1.json").find("| default |"), std::string::npos);
+  EXPECT_NE(ReadAll(root / "manifest.json").find("\"preset\": \"default\""), std::string::npos);
 
   Experiment other_settings = e;
   bilevel::MinimaxOptOptions o;
   o.num_stages = 3;
   o.iterations_per_stage = 30;
   other_settings.methods = {MinimaxMethod("MinimaxOPT", o)};
-  other_settings.references.clear();
-  status = experiments::Run(other_settings, SmallTask);
-  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
-  EXPECT_NE(status.message().find("MinimaxOPT__seed1.json"), std::string::npos) << status;
+  ASSERT_TRUE(experiments::Run(other_settings, SmallTask).ok());
+  Experiment fresh = OneSeedFromScratch(root.string() + "_fresh");
+  fresh.methods = other_settings.methods;
+  ASSERT_TRUE(experiments::Run(fresh, SmallTask).ok());
+  EXPECT_EQ(CurvesWithoutTime(root), CurvesWithoutTime(root.string() + "_fresh"));
 
-  std::ofstream(root / "runs" / "MinimaxOPT__seed1.json").close();  // emptied
-  status = experiments::Run(e, SmallTask);
-  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
-  EXPECT_NE(status.message().find("empty or truncated"), std::string::npos) << status;
+  // Damaged files of this very experiment: an emptied JSON, a truncated CSV.
+  const std::vector<std::string> expected = CurvesWithoutTime(root);
+  std::ofstream(runs / "MinimaxOPT__seed1.json").close();
+  ASSERT_TRUE(experiments::Run(other_settings, SmallTask).ok());
+  EXPECT_EQ(ReadAll(runs / "MinimaxOPT__seed1.json.stale"), "");
+  EXPECT_EQ(CurvesWithoutTime(root), expected);
+  const std::string csv = ReadAll(runs / "MinimaxOPT__seed1.csv");
+  std::ofstream(runs / "MinimaxOPT__seed1.csv") << csv.substr(0, csv.size() / 2);
+  ASSERT_TRUE(experiments::Run(other_settings, SmallTask).ok());
+  EXPECT_EQ(CurvesWithoutTime(root), expected);
 }
 
 // A hyper-cleaning task with dropout on tiny generated images (class-dependent means).
