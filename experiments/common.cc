@@ -19,6 +19,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "solvers/options_fingerprint.h"
 #include "solvers/runtime.h"
 #include "tasks/data/data_files.h"
 #include "tasks/data/md5.h"
@@ -196,6 +197,7 @@ Method MakeMethod(std::string name, Options options, std::string settings,
   Method m;
   m.name = std::move(name);
   m.settings = std::move(settings);
+  m.options = bilevel::Fingerprint(options);
   m.total_iterations = total_iterations;
   m.run = [options](tasks::Task* task, uint64_t seed, const bilevel::IterateCallback& observer,
                     const bilevel::CheckpointOptions& checkpoint, bilevel::SolverSummary* summary) {

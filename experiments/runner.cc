@@ -194,7 +194,7 @@ absl::StatusOr<tasks::TaskMetrics> ScoreReference(const Experiment& e, const Ref
 }
 
 // What a finished run's numbers depend on besides its seed: the figure, preset, device, data,
-// yardstick (and its solve or retrain recipe), evaluation spacing and the method's settings —
+// yardstick (and its solve or retrain recipe), evaluation spacing and the method's options —
 // written in this order, " | " between them (the yardstick's kind and recipe are two parts).
 std::string RunFingerprint(const Experiment& e, const std::string& data_description,
                            const std::string& settings) {
@@ -207,7 +207,7 @@ std::string RunFingerprint(const Experiment& e, const std::string& data_descript
 std::string FingerprintDifference(const std::string& recorded, const std::string& expected) {
   static const char* const kParts[] = {"figure",    "preset",           "device",
                                        "data",      "yardstick",        "yardstick's recipe",
-                                       "evaluation spacing", "settings"};
+                                       "evaluation spacing", "options"};
   constexpr size_t kNumParts = sizeof(kParts) / sizeof(kParts[0]);
   const std::vector<std::string> there =
       absl::StrSplit(recorded, absl::MaxSplits(" | ", kNumParts - 1));
@@ -441,7 +441,8 @@ absl::Status Run(const Experiment& e, const TaskFactory& make_task) {
       const std::string run_csv = (dir / "runs" / (stem + ".csv")).string();
       const std::string run_json = (dir / "runs" / (stem + ".json")).string();
       run_files.push_back(run_csv);
-      const std::string fingerprint = RunFingerprint(e, data_description, method.settings);
+      const std::string fingerprint = RunFingerprint(
+          e, data_description, method.options.empty() ? method.settings : method.options);
       absl::StatusOr<std::optional<std::string>> finished =
           ReuseFinished(run_json, run_csv, fingerprint, e.figure);
       if (!finished.ok()) return finished.status();

@@ -55,6 +55,9 @@ struct Method {
   std::string name;
   RunMethod run;
   std::string settings;  // the method's options in words, for the manifest
+  // Every option that can change the numbers (bilevel::Fingerprint): part of the fingerprint a
+  // finished run or a checkpoint must match to be reused. Empty: `settings` stands for it.
+  std::string options;
   // Iterations a run makes when nothing stops it early, for the time-left estimate; 0 unknown.
   int64_t total_iterations = 0;
   // Whether the solver writes checkpoints (MinimaxOPT and the hypergradient solvers); without,

@@ -263,6 +263,17 @@ TEST(RunnerTest, FinishedRunsOfOtherSettingsOrDamagedAreComputedAgain) {
   std::ofstream(runs / "MinimaxOPT__seed1.csv") << csv.substr(0, csv.size() / 2);
   ASSERT_TRUE(experiments::Run(other_settings, SmallTask).ok());
   EXPECT_EQ(CurvesWithoutTime(root), expected);
+
+  // An option the settings in words leave out (y's momentum β) counts as much.
+  o.y_optimizer.momentum = 0.5;
+  Experiment other_beta = e;
+  other_beta.methods = {MinimaxMethod("MinimaxOPT", o)};
+  EXPECT_EQ(other_beta.methods[0].settings, other_settings.methods[0].settings);
+  ASSERT_TRUE(experiments::Run(other_beta, SmallTask).ok());
+  EXPECT_NE(ReadAll(runs / "MinimaxOPT__seed1.json").find("y_optimizer.momentum=0.5"),
+            std::string::npos);
+  EXPECT_NE(ReadAll(runs / "MinimaxOPT__seed1.json.stale").find("y_optimizer.momentum=0.9"),
+            std::string::npos);
 }
 
 // A hyper-cleaning task with dropout on tiny generated images (class-dependent means).

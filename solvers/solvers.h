@@ -17,6 +17,7 @@
 #include "solvers/inner_solve.h"
 #include "solvers/memory_tracker.h"
 #include "solvers/minimax_opt.h"
+#include "solvers/options_fingerprint.h"
 #include "solvers/penalty_method.h"
 #include "solvers/runtime.h"
 #include "solvers/solver_types.h"
