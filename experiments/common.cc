@@ -49,9 +49,11 @@ ABSL_FLAG(double, checkpoint_seconds, 60,
 
 namespace experiments {
 
-int Main(const std::string& figure, int argc, char** argv,
-         const std::function<absl::Status(const Settings&)>& body,
-         const std::function<std::string()>& data_source) {
+namespace {
+
+int UnguardedMain(const std::string& figure, int argc, char** argv,
+                  const std::function<absl::Status(const Settings&)>& body,
+                  const std::function<std::string()>& data_source) {
   absl::SetProgramUsageMessage(absl::StrCat("Runs the experiment behind ", figure,
                                             " of the paper and writes its CSV curves and "
                                             "manifest.\n  bazel run //experiments:",
@@ -137,6 +139,15 @@ int Main(const std::string& figure, int argc, char** argv,
   }
   std::cerr << figure << ": wrote " << s.output_dir << "\n";
   return 0;
+}
+
+}  // namespace
+
+int Main(const std::string& figure, int argc, char** argv,
+         const std::function<absl::Status(const Settings&)>& body,
+         const std::function<std::string()>& data_source) {
+  return bilevel::RunMain(figure,
+                          [&] { return UnguardedMain(figure, argc, argv, body, data_source); });
 }
 
 absl::Status AddDataChecksums(const std::string& data_dir, const std::string& folder,

@@ -29,7 +29,8 @@ ABSL_FLAG(int, batches, 200, "minibatches the x-gradient is sampled on");
 ABSL_FLAG(int, batch_size, 256, "training and validation minibatch size");
 ABSL_FLAG(std::string, data_dir, "", "the data cache (default: $BILEVEL_DATA_DIR or ~/.cache/...)");
 
-int main(int argc, char** argv) {
+// The program; main() turns an exception escaping it into a message (bilevel::RunMain).
+static int UnguardedMain(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   bilevel::ConfigureCpuRuntime(1);
   std::string dir = absl::GetFlag(FLAGS_data_dir);
@@ -91,4 +92,8 @@ int main(int argc, char** argv) {
         common ? "on" : "off", lambda, variance, mean.pow(2).sum().item<double>(), n, batch);
   }
   return 0;
+}
+
+int main(int argc, char** argv) {
+  return bilevel::RunMain("crn_variance", [&] { return UnguardedMain(argc, argv); });
 }

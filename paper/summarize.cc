@@ -24,6 +24,7 @@
 #include "absl/strings/str_split.h"
 #include "experiments/runner.h"
 #include "paper/summary.h"
+#include "solvers/runtime.h"
 
 ABSL_FLAG(std::string, fig1, "", "output folder of fig1_logreg_synthetic");
 ABSL_FLAG(std::string, fig2, "", "output folder of fig2_logreg_text");
@@ -203,7 +204,8 @@ int NumSeeds(const Curves& curves) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+// The program; main() turns an exception escaping it into a message (bilevel::RunMain).
+static int UnguardedMain(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   const std::string out_dir = absl::GetFlag(FLAGS_out_dir);
   bool ok = true;
@@ -449,4 +451,8 @@ int main(int argc, char** argv) {
   }
   write("results.tex", results);
   return ok ? 0 : 1;
+}
+
+int main(int argc, char** argv) {
+  return bilevel::RunMain("summarize", [&] { return UnguardedMain(argc, argv); });
 }

@@ -168,7 +168,8 @@ BENCHMARK(BM_OuterIteration)->Apply(AllMethods)->Unit(benchmark::kMillisecond);
 }  // namespace
 }  // namespace bilevel
 
-int main(int argc, char** argv) {
+// The program; main() turns an exception escaping it into a message (bilevel::RunMain).
+static int UnguardedMain(int argc, char** argv) {
   bilevel::ConfigureCpuRuntime(/*threads=*/1);
   benchmark::AddCustomContext("runtime", bilevel::DescribeCpuRuntime());
   benchmark::Initialize(&argc, argv);
@@ -176,4 +177,8 @@ int main(int argc, char** argv) {
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;
+}
+
+int main(int argc, char** argv) {
+  return bilevel::RunMain("baselines_benchmark", [&] { return UnguardedMain(argc, argv); });
 }

@@ -111,7 +111,8 @@ BENCHMARK(BM_MinimaxOptIteration)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond)
 }  // namespace
 }  // namespace bilevel
 
-int main(int argc, char** argv) {
+// The program; main() turns an exception escaping it into a message (bilevel::RunMain).
+static int UnguardedMain(int argc, char** argv) {
   // --threads=N (ours) sets LibTorch's intra-op threads; default 1, the fastest here next to
   // OpenBLAS's own pool (see runtime.h).
   int threads = 1;
@@ -138,4 +139,8 @@ int main(int argc, char** argv) {
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;
+}
+
+int main(int argc, char** argv) {
+  return bilevel::RunMain("minimax_benchmark", [&] { return UnguardedMain(argc, argv); });
 }

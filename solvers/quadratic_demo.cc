@@ -53,7 +53,8 @@ double RelativeError(const SolverSummary& summary, const at::Tensor& x_star) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+// The program; main() turns an exception escaping it into a message (bilevel::RunMain).
+static int UnguardedMain(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Solves a quadratic bilevel problem with every solver and prints a JSON summary.");
   absl::ParseCommandLine(argc, argv);
@@ -137,4 +138,8 @@ int main(int argc, char** argv) {
   }
   std::cout << "{" << absl::StrJoin(json, ", ") << "}" << std::endl;
   return 0;
+}
+
+int main(int argc, char** argv) {
+  return bilevel::RunMain("quadratic_demo", [&] { return UnguardedMain(argc, argv); });
 }

@@ -5,7 +5,12 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <exception>
+#include <iostream>
+#include <new>
 #include <thread>
+
+#include "c10/util/Exception.h"
 
 #include "absl/strings/str_cat.h"
 
@@ -40,6 +45,22 @@ std::string DescribeCpuRuntime() {
   return absl::StrCat("torch threads ", at::get_num_threads(), ", BLAS ", BlasLibrary(),
                       " (OPENBLAS_NUM_THREADS=", blas_threads ? blas_threads : "unset", ")",
                       ", malloc keeps freed memory: ", keeps_freed_memory ? "yes" : "no");
+}
+
+int RunMain(const std::string& program, const std::function<int()>& body) {
+  try {
+    return body();
+  } catch (const c10::Error& e) {  // without LibTorch's C++ backtrace
+    std::cerr << program << ": error: " << e.what_without_backtrace()
+              << " (a LibTorch error this program did not expect; if a flag or file caused it, "
+                 "change it, else report it with the command line)\n";
+  } catch (const std::bad_alloc&) {
+    std::cerr << program << ": error: out of memory; try a smaller preset, problem or batch\n";
+  } catch (const std::exception& e) {
+    std::cerr << program << ": error: " << e.what()
+              << " (an error this program did not expect; report it with the command line)\n";
+  }
+  return 1;
 }
 
 }  // namespace bilevel

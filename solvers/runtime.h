@@ -2,6 +2,7 @@
 //
 //   bilevel::ConfigureCpuRuntime(/*threads=*/1);        // LibTorch intra-op threads
 //   std::cerr << bilevel::DescribeCpuRuntime() << "\n";  // "torch threads 2, BLAS ..."
+//   int main(int argc, char** argv) { return bilevel::RunMain("demo", [&] { return Demo(); }); }
 //
 // Two facts measured on the 2-core development machines (../shared/docs/ENVIRONMENT.md and
 // solvers/README.md):
@@ -16,6 +17,7 @@
 #ifndef SOLVERS_RUNTIME_H_
 #define SOLVERS_RUNTIME_H_
 
+#include <functional>
 #include <string>
 
 namespace bilevel {
@@ -29,6 +31,12 @@ std::string BlasLibrary();
 
 // "torch threads N, BLAS <path> (OPENBLAS_NUM_THREADS=...), malloc keeps freed memory: yes|no".
 std::string DescribeCpuRuntime();
+
+// Runs a program's body and returns its exit code. An exception that escapes it (a LibTorch
+// check, an allocation that fails, anything else) becomes one line on stderr —
+// "<program>: error: <what happened> (...what to do)" — and exit code 1, instead of
+// std::terminate's abort and a stack trace. Every `main` of this repository goes through it.
+int RunMain(const std::string& program, const std::function<int()>& body);
 
 }  // namespace bilevel
 

@@ -17,10 +17,12 @@
 #include "tasks/hyper_cleaning.h"
 #include "tasks/resnet_weight_decay.h"
 #include "tasks/weight_decay_logistic.h"
+#include "solvers/runtime.h"
 
 ABSL_FLAG(std::string, data_dir, "", "the data cache (default: $BILEVEL_DATA_DIR or ~/.cache/...)");
 
-int main(int argc, char** argv) {
+// The program; main() turns an exception escaping it into a message (bilevel::RunMain).
+static int UnguardedMain(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   std::string dir = absl::GetFlag(FLAGS_data_dir);
   if (dir.empty()) dir = tasks::DefaultDataDir();
@@ -87,4 +89,8 @@ int main(int argc, char** argv) {
     }
   }
   return failures == 0 ? 0 : 1;
+}
+
+int main(int argc, char** argv) {
+  return bilevel::RunMain("data_summary", [&] { return UnguardedMain(argc, argv); });
 }

@@ -28,6 +28,7 @@
 #include "theory/example1.h"
 #include "theory/example1_problem.h"
 #include "theory/instances_for_checks.h"
+#include "solvers/runtime.h"
 
 ABSL_FLAG(std::string, output_dir, "",
           "where to write theory_checks.csv and theory_table.tex (default: theory/output under "
@@ -191,8 +192,13 @@ int Run() {
 }  // namespace
 }  // namespace theory
 
-int main(int argc, char** argv) {
+// The program; main() turns an exception escaping it into a message (bilevel::RunMain).
+static int UnguardedMain(int argc, char** argv) {
   absl::SetProgramUsageMessage("Checks the minimax reformulation's theory and writes its table.");
   absl::ParseCommandLine(argc, argv);
   return theory::Run();
+}
+
+int main(int argc, char** argv) {
+  return bilevel::RunMain("theory_report", [&] { return UnguardedMain(argc, argv); });
 }
