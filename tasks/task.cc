@@ -1,5 +1,9 @@
 #include "tasks/task.h"
 
+#include <ATen/ATen.h>
+
+#include "absl/strings/str_cat.h"
+
 namespace tasks {
 
 std::vector<std::pair<std::string, double>> TaskMetrics::Named() const {
@@ -9,6 +13,18 @@ std::vector<std::pair<std::string, double>> TaskMetrics::Named() const {
   if (cleaning_precision) out.emplace_back("cleaning_precision", *cleaning_precision);
   if (cleaning_recall) out.emplace_back("cleaning_recall", *cleaning_recall);
   return out;
+}
+
+absl::Status CheckTwoOrMoreClasses(const std::string& what, const at::Tensor& labels) {
+  const int64_t n = labels.numel();
+  if (n == 0) return absl::FailedPreconditionError(absl::StrCat(what, ": no examples"));
+  const at::Tensor flat = labels.reshape({-1});
+  if (flat.eq(flat[0]).all().item<bool>()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        what, ": all ", n, " examples have label ", flat[0].item<int64_t>(),
+        "; a classifier of one class learns nothing: check the data files or enlarge the split"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace tasks

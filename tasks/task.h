@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "solvers/bilevel_problem.h"
 
 namespace tasks {
@@ -40,6 +41,11 @@ class Task : public bilevel::BilevelProblem {
   // Metrics at (x, y) on the full validation and test sets, without dropout.
   virtual TaskMetrics Evaluate(const bilevel::TensorList& x, const bilevel::TensorList& y) = 0;
 };
+
+// An error naming `what` (e.g. "MNIST validation labels") when `labels` hold fewer than two
+// classes: a classifier fitted to one class learns nothing, and every accuracy it reports is that
+// class's share. The message gives the numbers (examples, the one class).
+absl::Status CheckTwoOrMoreClasses(const std::string& what, const at::Tensor& labels);
 
 }  // namespace tasks
 

@@ -426,5 +426,32 @@ TEST(Resnet, MinimaxOptLowersValidationLoss) {
   ExpectMinimaxLowersValidationLoss(task->get(), options);
 }
 
+// Data of one class (a label file of zeros, a split that caught one class) is an error with the
+// numbers, for every task that reads real data — not a model whose accuracy is that class's share.
+TEST(DegenerateData, OneClassIsAnErrorWithTheNumbers) {
+  ImageDataset one_class = TinyImages();
+  one_class.train_labels = at::zeros_like(one_class.train_labels);
+  absl::StatusOr<CleaningData> cleaning = MakeCleaningData(one_class, TinyCleaningSpec());
+  EXPECT_EQ(cleaning.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(cleaning.status().message().find("training labels: all 80 examples have label 0"),
+            std::string::npos)
+      << cleaning.status();
+
+  auto resnet = ResnetWeightDecayTask::Create(one_class, TinyResnetSpec(), c10::Device(c10::kCPU));
+  EXPECT_EQ(resnet.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(resnet.status().message().find("examples have label 0"), std::string::npos)
+      << resnet.status();
+
+  TextCorpus one_topic = TinyCorpus();
+  std::fill(one_topic.labels.begin(), one_topic.labels.end(), 1);
+  absl::StatusOr<LogisticData> text =
+      MakeTextLogisticData(one_topic, TfidfOptions{}, 0.2, 3, "one topic");
+  EXPECT_EQ(text.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(text.status().message().find("one topic: the training labels: all 4 examples have "
+                                         "label 1"),
+            std::string::npos)
+      << text.status();
+}
+
 }  // namespace
 }  // namespace tasks
