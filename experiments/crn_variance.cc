@@ -61,7 +61,7 @@ static int UnguardedMain(int argc, char** argv) {
     std::cerr << "crn_variance: " << status.message() << summary.message << "\n";
     return 1;
   }
-  const double lambda = summary.final_lambda;
+  const double lambda = summary.final_lambda.value();  // MinimaxOPT records its λ
   std::cout << summary.BriefReport() << "\n";
 
   // Hyper-cleaning's f does not depend on x, so ∇_x L_λ = λ(∇_x g(x, y) − ∇_x g(x, z)).

@@ -504,9 +504,9 @@ absl::Status Run(const Experiment& e, const TaskFactory& make_task) {
         if (iteration >= 0 && method.total_iterations > 0) {
           absl::StrAppend(&where, "/", method.total_iterations);
         }
-        if (record != nullptr && record->lambda > 0) {  // staged solvers
-          where =
-              absl::StrFormat("stage %d, lambda %.4g, %s", record->stage, record->lambda, where);
+        if (record != nullptr && !bilevel::StageWeight(*record).empty()) {  // staged solvers
+          where = absl::StrFormat("stage %d, %s, %s", record->stage, bilevel::StageWeight(*record),
+                                  where);
         }
         std::string left;
         if (method.total_iterations > 0 && iteration >= 0) {

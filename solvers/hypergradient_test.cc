@@ -259,7 +259,7 @@ TEST(F2sa, ReachesTheSolution) {
   EXPECT_LT(RelativeError(summary.x[0], problem.Solution()), 1e-3) << summary.BriefReport();
   EXPECT_EQ(summary.oracle_calls.hessian_vector_products, 0);
   EXPECT_EQ(summary.oracle_calls.GradientCalls(), 500 * (3 * 10 + 3));
-  EXPECT_DOUBLE_EQ(summary.final_lambda, 1.0 + 20.0 * 499);
+  EXPECT_DOUBLE_EQ(summary.final_lambda.value_or(-1), 1.0 + 20.0 * 499);
 }
 
 TEST(StocBiO, FreshBatchesAreDeterministicGivenTheSeed) {

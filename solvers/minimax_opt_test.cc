@@ -127,7 +127,8 @@ TEST(MinimaxOpt, CountsThreeGradientCallsPerIterationAndSixWhenAlternating) {
     EXPECT_EQ(summary.oracle_calls.g_examples, 10 * g_per_iteration * 20);
     EXPECT_EQ(summary.num_iterations, 10);
     EXPECT_EQ(summary.num_stages, 2);
-    EXPECT_DOUBLE_EQ(summary.final_lambda, 2.0);
+    EXPECT_DOUBLE_EQ(summary.final_lambda.value_or(-1), 2.0);
+    EXPECT_FALSE(summary.final_penalty_rho.has_value());
     EXPECT_EQ(summary.iterations.size(), 10u);
     EXPECT_EQ(summary.iterations.back().oracle_calls.GradientCalls(),
               summary.oracle_calls.GradientCalls());

@@ -177,7 +177,7 @@ absl::Status Solve(const PenaltyOptions& options, BilevelProblem* problem, Solve
     IterationRecord record;
     record.iteration = iteration;
     record.stage = stage;
-    record.lambda = state.rho;
+    record.penalty_rho = state.rho;
     record.outer_objective = up.f.item<double>();
     record.inner_objective = up.g.item<double>();
     record.inner_stationarity = Norm(up.grad_y_g);

@@ -103,9 +103,13 @@ TEST(PenaltyMethod, StagesRaiseThePenalty) {
   SolverSummary summary;
   ASSERT_TRUE(Solve(options, &problem, &summary).ok());
   EXPECT_EQ(summary.num_stages, 4);  // three ended, the fourth started
-  EXPECT_DOUBLE_EQ(summary.iterations[0].lambda, 1.0);
-  EXPECT_DOUBLE_EQ(summary.iterations[10].lambda, 1.1);
-  EXPECT_NEAR(summary.iterations[29].lambda, 1.21, 1e-12);
+  EXPECT_DOUBLE_EQ(summary.iterations[0].penalty_rho.value_or(-1), 1.0);
+  EXPECT_DOUBLE_EQ(summary.iterations[10].penalty_rho.value_or(-1), 1.1);
+  EXPECT_NEAR(summary.iterations[29].penalty_rho.value_or(-1), 1.21, 1e-12);
+  // The record says what its weight is: a penalty ρ, never a multiplier λ.
+  EXPECT_FALSE(summary.iterations[0].lambda.has_value());
+  EXPECT_FALSE(summary.final_lambda.has_value());
+  EXPECT_NEAR(summary.final_penalty_rho.value_or(-1), 1.21, 1e-12);
 }
 
 TEST(PenaltyMethod, SameSeedGivesBitwiseIdenticalIterates) {

@@ -37,9 +37,10 @@ bilevel::IterationCallback StageLogger(const std::string& solver,
   return [solver, problem](const bilevel::IterationRecord& r) {
     if (r.stage_end) {
       std::cout << absl::StrFormat(
-                       "%-10s stage %3d  iter %6d  lambda %-9.4g f %-12.6g |grad_x| %-10.3g "
+                       "%-10s stage %3d  iter %6d  %-16s f %-12.6g |grad_x| %-10.3g "
                        "gradient calls %d",
-                       solver, r.stage, r.iteration, r.lambda, r.outer_objective, r.grad_norm_x,
+                       solver, r.stage, r.iteration, bilevel::StageWeight(r), r.outer_objective,
+                       r.grad_norm_x,
                        r.oracle_calls.GradientCalls())
                 << std::endl;
     }

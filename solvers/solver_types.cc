@@ -170,14 +170,23 @@ bool SolverSummary::IsSolutionUsable() const {
   return termination != TerminationType::kInvalidOptions && !x.empty();
 }
 
+std::string StageWeight(const IterationRecord& record) {
+  if (record.lambda) return absl::StrFormat("lambda %.4g", *record.lambda);
+  if (record.penalty_rho) return absl::StrFormat("rho %.4g", *record.penalty_rho);
+  return "";
+}
+
 std::string SolverSummary::BriefReport() const {
   std::string last_f = iterations.empty()
                            ? std::string("n/a")
                            : absl::StrFormat("%.6g", iterations.back().outer_objective);
+  std::string weight;
+  if (final_lambda) weight = absl::StrFormat(", lambda = %.4g", *final_lambda);
+  if (final_penalty_rho) weight = absl::StrFormat(", rho = %.4g", *final_penalty_rho);
   return absl::StrFormat(
-      "%s: %s after %d iterations in %d stages, f = %s, lambda = %.4g, gradient calls = %d "
+      "%s: %s after %d iterations in %d stages, f = %s%s, gradient calls = %d "
       "(f %d, g %d), Hessian-vector %d, Jacobian-vector %d, %.3f s",
-      solver, ToString(termination), num_iterations, num_stages, last_f, final_lambda,
+      solver, ToString(termination), num_iterations, num_stages, last_f, weight,
       oracle_calls.GradientCalls(), oracle_calls.f_gradients, oracle_calls.g_gradients,
       oracle_calls.hessian_vector_products, oracle_calls.jacobian_vector_products,
       total_time_seconds) +
@@ -195,9 +204,9 @@ std::string SolverSummary::FullReport() const {
   for (const IterationRecord& r : iterations) {
     if (!r.stage_end) continue;
     absl::StrAppendFormat(&out,
-                          "  stage %3d  iter %8d  lambda %-10.4g f %-12.6g g %-12.6g |gx| %-10.3g "
+                          "  stage %3d  iter %8d  %-17s f %-12.6g g %-12.6g |gx| %-10.3g "
                           "calls %d\n",
-                          r.stage, r.iteration, r.lambda, r.outer_objective, r.inner_objective,
+                          r.stage, r.iteration, StageWeight(r), r.outer_objective, r.inner_objective,
                           r.grad_norm_x, r.oracle_calls.GradientCalls());
   }
   return out;
@@ -230,6 +239,7 @@ bool IterationMonitor::Observe(IterationRecord record, const TensorList& x, cons
   record.oracle_calls = summary_->oracle_calls;
   summary_->num_iterations = record.iteration + 1;
   summary_->final_lambda = record.lambda;
+  summary_->final_penalty_rho = record.penalty_rho;
   summary_->total_time_seconds = record.wall_time_seconds;
   if (record.stage_end || record.iteration % options_.record_every == 0) {
     summary_->iterations.push_back(record);
@@ -342,9 +352,7 @@ absl::Status IterationMonitor::Restore(
   summary_->num_iterations = get_int("num_iterations");
   summary_->num_stages = static_cast<int>(get_int("num_stages"));
   absl::StatusOr<double> elapsed = state.GetDouble("elapsed_seconds");
-  absl::StatusOr<double> lambda = state.GetDouble("final_lambda");
   if (status.ok() && !elapsed.ok()) status = elapsed.status();
-  if (status.ok() && !lambda.ok()) status = lambda.status();
   TensorList random = problem->RandomState();
   if (status.ok()) status = state.RestoreTensors("problem_random_state", &random);
   if (status.ok()) problem->SetRandomState(random);
@@ -356,7 +364,12 @@ absl::Status IterationMonitor::Restore(
     return absl::DataLossError(absl::StrCat("cannot resume from the checkpoint ", c.path, ": ",
                                             status.message(), "; delete it to start over"));
   }
-  summary_->final_lambda = *lambda;
+  // Written only by solvers with a stage weight.
+  for (auto [key, weight] : {std::pair{"final_lambda", &summary_->final_lambda},
+                             std::pair{"final_penalty_rho", &summary_->final_penalty_rho}}) {
+    absl::StatusOr<double> value = state.GetDouble(key);
+    *weight = value.ok() ? std::optional<double>(*value) : std::nullopt;
+  }
   summary_->resumed_iterations = observed_;
   start_ = std::chrono::steady_clock::now() -
            std::chrono::duration_cast<std::chrono::steady_clock::duration>(
@@ -385,7 +398,10 @@ bool IterationMonitor::MaybeCheckpoint(BilevelProblem* problem,
   state.PutInt("observed", observed_);
   state.PutInt("num_iterations", summary_->num_iterations);
   state.PutInt("num_stages", summary_->num_stages);
-  state.PutDouble("final_lambda", summary_->final_lambda);
+  if (summary_->final_lambda) state.PutDouble("final_lambda", *summary_->final_lambda);
+  if (summary_->final_penalty_rho) {
+    state.PutDouble("final_penalty_rho", *summary_->final_penalty_rho);
+  }
   state.PutDouble("elapsed_seconds", now);
   state.PutTensors("problem_random_state", problem->RandomState());
   if (c.save_user_state) state.PutString("user_state", c.save_user_state());

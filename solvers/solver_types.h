@@ -80,7 +80,10 @@ std::string ToString(TerminationType type);
 struct IterationRecord {
   int64_t iteration = 0;       // 0-based count of updates of x over the whole solve
   int stage = 0;               // 0-based stage index
-  double lambda = 0;           // MinimaxOPT: the multiplier λ_k; penalty method: the penalty ρ
+  // The stage's weight, under the name of what it is (at most one is set; none for the
+  // hypergradient methods): MinimaxOPT's and F2SA's multiplier λ_k, the penalty method's ρ.
+  std::optional<double> lambda;
+  std::optional<double> penalty_rho;
   double outer_objective = 0;  // f(x, y) on this iteration's batch
   double inner_objective = 0;  // g(x, y) on this iteration's batch
   // MinimaxOPT: the value-function gap estimate g(x, y) − g(x, z) (≥ 0 when z = y*(x)).
@@ -95,6 +98,9 @@ struct IterationRecord {
   double wall_time_seconds = 0;       // since Solve started
   bool stage_end = false;             // the last iteration of its stage
 };
+
+// "lambda 2" or "rho 1.1" (the record's stage weight, %.4g), or "" for a solver without one.
+std::string StageWeight(const IterationRecord& record);
 
 // Return value of an iteration callback.
 enum class CallbackResult { kContinue, kStop };
@@ -197,7 +203,9 @@ struct SolverSummary {
   OracleCounts oracle_calls;
   int64_t num_iterations = 0;
   int num_stages = 0;  // stages started
-  double final_lambda = 0;
+  // The last record's stage weight: λ (MinimaxOPT, F2SA) or ρ (penalty method); unset otherwise.
+  std::optional<double> final_lambda;
+  std::optional<double> final_penalty_rho;
   double total_time_seconds = 0;  // includes the time before a resume, excludes checkpoint writes
   // Iterations restored from a checkpoint (0: the solve started at x0, y0). `iterations` then holds
   // only the records of the iterations run after the resume.
