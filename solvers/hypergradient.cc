@@ -28,22 +28,6 @@ std::string ToString(HypergradientMethod method) {
   return "unknown";
 }
 
-std::string ToString(LinearSolveOutcome outcome) {
-  switch (outcome) {
-    case LinearSolveOutcome::kNone:
-      return "none";
-    case LinearSolveOutcome::kConverged:
-      return "converged";
-    case LinearSolveOutcome::kIterationLimit:
-      return "iteration_limit";
-    case LinearSolveOutcome::kBreakdown:
-      return "breakdown";
-    case LinearSolveOutcome::kDiverged:
-      return "diverged";
-  }
-  return "unknown";
-}
-
 absl::Status Validate(const HypergradientOptions& options) {
   absl::Status status = ValidateBaseOptions(options);
   if (!status.ok()) return status;
@@ -94,13 +78,6 @@ absl::Status Validate(const HypergradientOptions& options) {
 }
 
 namespace {
-
-TensorList Scaled(const TensorList& v, double alpha) {
-  TensorList out;
-  out.reserve(v.size());
-  for (const at::Tensor& t : v) out.push_back(t * alpha);
-  return out;
-}
 
 // The linear-solver counters in a checkpoint.
 std::vector<std::pair<const char*, int64_t LinearSolverCounts::*>> LinearSolverFields() {
@@ -153,87 +130,30 @@ HypergradientEstimate ImplicitHypergradient(BilevelProblem* problem, const Tenso
 
   const int iterations = options.linear_solver_iterations;
   const double beta = options.linear_solver_step;
-  const bool warm = options.warm_start_linear_solver && warm_v != nullptr && !warm_v->empty();
-  const double fy_norm = std::sqrt(Dot(fy, fy));
-  const double stop = options.linear_solver_tolerance * fy_norm;
-  TensorList v;
+  const TensorList* start =
+      options.warm_start_linear_solver && warm_v != nullptr && !warm_v->empty() ? warm_v
+                                                                                : nullptr;
+  const double stop = options.linear_solver_tolerance * std::sqrt(Dot(fy, fy));
+  LinearSolveResult solved;
   switch (options.method) {
-    case HypergradientMethod::kT1T2:
-      v = DetachedClone(fy);
+    case HypergradientMethod::kT1T2:  // H⁻¹ ≈ I
+      solved.solution = DetachedClone(fy);
       break;
-    case HypergradientMethod::kFixedPoint: {
-      // v ← v + β r with r = ∇_y f − (H + δI) v; the residual contracts by ‖I − β(H + δI)‖.
-      v = warm ? DetachedClone(*warm_v) : Scaled(fy, 0.0);
-      out.linear_solve = LinearSolveOutcome::kIterationLimit;
-      TensorList best = DetachedClone(v);
-      double initial = -1, smallest = INFINITY;
-      for (int k = 0; k < iterations; ++k) {
-        const TensorList r = Combination(fy, -1.0, hvp(v));
-        const double norm = std::sqrt(Dot(r, r));
-        if (initial < 0) initial = norm;
-        if (!(norm <= 2 * initial)) {  // growing (or NaN): the iteration diverges
-          out.linear_solve = LinearSolveOutcome::kDiverged;
-          v = best;
-          break;
-        }
-        if (norm < smallest) {
-          smallest = norm;
-          best = v;
-        }
-        if (norm <= stop) {
-          out.linear_solve = LinearSolveOutcome::kConverged;
-          break;
-        }
-        v = Combination(v, beta, r);
-      }
+    case HypergradientMethod::kFixedPoint:
+      solved = FixedPointIteration(hvp, fy, start, iterations, beta, stop);
       break;
-    }
     case HypergradientMethod::kNeumann:
-    case HypergradientMethod::kStocBiO: {
-      // v = β Σ_{i=0}^{K} (I − β(H + δI))^i ∇_y f: a fixed number of terms, so no tolerance.
-      TensorList term = DetachedClone(fy);
-      TensorList sum = DetachedClone(fy);
-      out.linear_solve = LinearSolveOutcome::kIterationLimit;
-      for (int k = 0; k < iterations; ++k) {
-        term = Combination(term, -beta, hvp(term));
-        if (!(std::sqrt(Dot(term, term)) <= 2 * fy_norm)) {  // the series diverges
-          out.linear_solve = LinearSolveOutcome::kDiverged;
-          break;
-        }
-        for (size_t i = 0; i < sum.size(); ++i) sum[i] = sum[i] + term[i];
-      }
-      v = Scaled(sum, beta);
+    case HypergradientMethod::kStocBiO:
+      solved = NeumannSeries(hvp, fy, iterations, beta);
       break;
-    }
-    case HypergradientMethod::kConjugateGradient: {
-      v = warm ? DetachedClone(*warm_v) : Scaled(fy, 0.0);
-      TensorList r = warm ? Combination(fy, -1.0, hvp(v)) : DetachedClone(fy);
-      TensorList p = DetachedClone(r);
-      double rs = Dot(r, r);
-      out.linear_solve = LinearSolveOutcome::kIterationLimit;
-      for (int k = 0; k < iterations; ++k) {
-        if (std::sqrt(rs) <= stop) break;
-        const TensorList hp = hvp(p);
-        const double curvature = Dot(p, hp);
-        if (!(curvature > 0)) {  // H + δI is not positive definite along p
-          out.linear_solve = LinearSolveOutcome::kBreakdown;
-          break;
-        }
-        const double alpha = rs / curvature;
-        v = Combination(v, alpha, p);
-        r = Combination(r, -alpha, hp);
-        const double rs_new = Dot(r, r);
-        p = Combination(r, rs_new / rs, p);
-        rs = rs_new;
-      }
-      if (out.linear_solve != LinearSolveOutcome::kBreakdown && std::sqrt(rs) <= stop) {
-        out.linear_solve = LinearSolveOutcome::kConverged;
-      }
+    case HypergradientMethod::kConjugateGradient:
+      solved = ConjugateGradient(hvp, fy, start, iterations, stop);
       break;
-    }
     case HypergradientMethod::kReverse:
       TORCH_CHECK(false, "ImplicitHypergradient: use ReverseHypergradient for kReverse");
   }
+  out.linear_solve = solved.outcome;
+  const TensorList& v = solved.solution;
 
   // ∇F ≈ ∇_x f − ∇²_xy g · v: the x-derivative of ⟨∇_y g, v⟩.
   const TensorList mixed = VectorJacobianProducts(gy, xs, v, /*retain_graph=*/false);

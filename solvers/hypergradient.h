@@ -33,6 +33,7 @@
 
 #include "absl/status/status.h"
 #include "solvers/bilevel_problem.h"
+#include "solvers/linear_solvers.h"
 #include "solvers/minibatch_sampler.h"
 #include "solvers/optimizer.h"
 #include "solvers/solver_types.h"
@@ -86,18 +87,6 @@ struct HypergradientOptions : SolverOptionsBase {
 };
 
 absl::Status Validate(const HypergradientOptions& options);
-
-// How an AID linear solve ended (SolverSummary::linear_solver counts them over a solve).
-enum class LinearSolveOutcome {
-  kNone,            // no linear solve (kReverse, kT1T2)
-  kConverged,       // residual below linear_solver_tolerance
-  kIterationLimit,  // every iteration ran; CG and fixed point: residual still above the tolerance
-  kBreakdown,       // CG: p^T (H + δI) p <= 0; v is the iterate reached before that direction
-  kDiverged,        // fixed point: residual grew past 2× the initial one (v is the iterate with
-                    // the smallest residual); Neumann: a term grew past 2× ∇_y f (v sums the
-                    // terms before it). Typically β >= 2/L, or H indefinite.
-};
-std::string ToString(LinearSolveOutcome outcome);
 
 // One hypergradient estimate and what was computed on the way.
 struct HypergradientEstimate {

@@ -15,6 +15,7 @@
 #include "solvers/f2sa.h"
 #include "solvers/hypergradient.h"
 #include "solvers/inner_solve.h"
+#include "solvers/linear_solvers.h"
 #include "solvers/memory_tracker.h"
 #include "solvers/minimax_opt.h"
 #include "solvers/options_fingerprint.h"
