@@ -38,6 +38,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "experiments/results.h"
 #include "solvers/inner_solve.h"
 #include "solvers/solver_types.h"
 #include "tasks/task.h"
@@ -126,15 +127,6 @@ absl::Status Run(const Experiment& experiment, const TaskFactory& make_task);
 // The yardstick and its recipe, in words: "exact_inner | <the exact inner solve>" or
 // "inner_iterate | <the retrain recipe>" (part of the run and tuning fingerprints).
 std::string DescribeYardstick(const Experiment& e);
-
-// The whole file at `path` ("" when it cannot be read).
-std::string ReadFileToString(const std::string& path);
-
-// `s` as a JSON string literal, quotes included.
-std::string JsonString(const std::string& s);
-
-// Writes `contents` to `path` through a temporary file and a rename.
-absl::Status WriteFileAtomically(const std::string& path, const std::string& contents);
 
 // The commit the experiment runs at: $BILEVEL_COMMIT (the experiment genrules set it from
 // Bazel's volatile workspace status, tools/workspace_status.sh; "-dirty" marks uncommitted

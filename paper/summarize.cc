@@ -22,7 +22,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "experiments/runner.h"
+#include "experiments/results.h"
 #include "paper/summary.h"
 #include "solvers/runtime.h"
 
