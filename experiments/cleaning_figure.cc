@@ -13,7 +13,7 @@
 namespace experiments {
 
 absl::Status RunCleaningFigure(const Settings& s, bool linear) {
-  const bool ci = s.preset == "ci", paper = s.preset == "paper";
+  const bool ci = s.preset == Preset::kCi, paper = s.preset == Preset::kPaper;
   absl::StatusOr<tasks::ImageDataset> mnist =
       tasks::LoadMnistLike(tasks::ImageSource::kMnist, s.data_dir);
   if (!mnist.ok()) return mnist.status();

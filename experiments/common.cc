@@ -49,6 +49,25 @@ ABSL_FLAG(double, checkpoint_seconds, 60,
 
 namespace experiments {
 
+std::string ToString(Preset preset) {
+  switch (preset) {
+    case Preset::kCi:
+      return "ci";
+    case Preset::kDefault:
+      return "default";
+    case Preset::kPaper:
+      return "paper";
+  }
+  return "unknown";
+}
+
+std::optional<Preset> ParsePreset(const std::string& name) {
+  for (Preset p : {Preset::kCi, Preset::kDefault, Preset::kPaper}) {
+    if (ToString(p) == name) return p;
+  }
+  return std::nullopt;
+}
+
 namespace {
 
 int UnguardedMain(const std::string& figure, int argc, char** argv,
@@ -61,11 +80,13 @@ int UnguardedMain(const std::string& figure, int argc, char** argv,
   absl::ParseCommandLine(argc, argv);
   Settings s;
   s.figure = figure;
-  s.preset = absl::GetFlag(FLAGS_preset);
-  if (s.preset != "ci" && s.preset != "default" && s.preset != "paper") {
-    std::cerr << figure << ": --preset must be ci, default or paper, got '" << s.preset << "'\n";
+  const std::optional<Preset> preset = ParsePreset(absl::GetFlag(FLAGS_preset));
+  if (!preset) {
+    std::cerr << figure << ": --preset must be ci, default or paper, got '"
+              << absl::GetFlag(FLAGS_preset) << "'\n";
     return 2;
   }
+  s.preset = *preset;
   const std::string device = absl::GetFlag(FLAGS_device);
   if (device == "cuda") {
     if (!at::hasCUDA()) {
@@ -95,9 +116,9 @@ int UnguardedMain(const std::string& figure, int argc, char** argv,
     s.seeds.push_back(seed);
   }
   if (s.seeds.empty()) {
-    s.seeds = s.preset == "ci"        ? std::vector<uint64_t>{1}
-              : s.preset == "default" ? std::vector<uint64_t>{1, 2, 3}
-                                      : std::vector<uint64_t>{1, 2, 3, 4, 5};
+    s.seeds = s.preset == Preset::kCi        ? std::vector<uint64_t>{1}
+              : s.preset == Preset::kDefault ? std::vector<uint64_t>{1, 2, 3}
+                                             : std::vector<uint64_t>{1, 2, 3, 4, 5};
   }
   s.checkpoint_seconds = absl::GetFlag(FLAGS_checkpoint_seconds);
   if (!(s.checkpoint_seconds >= 0) || std::isinf(s.checkpoint_seconds)) {
@@ -112,7 +133,8 @@ int UnguardedMain(const std::string& figure, int argc, char** argv,
   if (s.output_dir.empty()) {
     const char* ws = std::getenv("BUILD_WORKSPACE_DIRECTORY");
     s.output_dir =
-        absl::StrCat(ws != nullptr ? ws : ".", "/experiments/output/", figure, "/", s.preset);
+        absl::StrCat(ws != nullptr ? ws : ".", "/experiments/output/", figure, "/",
+                     ToString(s.preset));
     const std::string source = data_source ? data_source() : "";
     if (!source.empty()) absl::StrAppend(&s.output_dir, "_", source);
   }
@@ -130,7 +152,7 @@ int UnguardedMain(const std::string& figure, int argc, char** argv,
   s.data_dir = absl::GetFlag(FLAGS_data_dir);
   if (s.data_dir.empty()) s.data_dir = tasks::DefaultDataDir();
   bilevel::ConfigureCpuRuntime(absl::GetFlag(FLAGS_threads));
-  std::cerr << figure << ": preset " << s.preset << ", device " << device << ", output "
+  std::cerr << figure << ": preset " << ToString(s.preset) << ", device " << device << ", output "
             << s.output_dir << ", " << bilevel::DescribeCpuRuntime() << "\n";
   const absl::Status status = body(s);
   if (!status.ok()) {
@@ -192,7 +214,7 @@ absl::Status AddDataChecksums(const std::string& data_dir, const std::string& fo
 Experiment NewExperiment(const Settings& s) {
   Experiment e;
   e.figure = s.figure;
-  e.preset = s.preset;
+  e.preset = ToString(s.preset);
   e.output_dir = s.output_dir;
   e.device = s.device.str();
   e.seeds = s.seeds;

@@ -11,6 +11,7 @@
 
 #include <cmath>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,9 +27,16 @@
 
 namespace experiments {
 
+// How big a figure's runs are: ci (each binary under a minute on 2 cores, for the tests), default
+// (faithful in kind, minutes on a 2-core CPU; the paper build) or paper (the paper's scale).
+enum class Preset { kCi, kDefault, kPaper };
+std::string ToString(Preset preset);  // "ci", "default", "paper": the flag's words
+// The preset a --preset value names; nullopt for any other word.
+std::optional<Preset> ParsePreset(const std::string& name);
+
 struct Settings {
   std::string figure;
-  std::string preset;  // ci | default | paper
+  Preset preset = Preset::kDefault;
   std::string output_dir;
   c10::Device device = c10::Device(c10::kCPU);
   std::vector<uint64_t> seeds;  // --seeds, or the preset's: ci 1; default 1,2,3; paper 1..5

@@ -56,5 +56,16 @@ TEST(AddDataChecksums, ADeletedLinkedOrChangedFileIsAnErrorNamingIt) {
   EXPECT_NE(status.message().find("corpus/a has md5"), std::string::npos) << status;
 }
 
+// The presets are an enum; the flag's words map onto it both ways, and nothing else does.
+TEST(Preset, TheFlagsWordsRoundTripAndOthersAreRefused) {
+  for (Preset p : {Preset::kCi, Preset::kDefault, Preset::kPaper}) {
+    EXPECT_EQ(ParsePreset(ToString(p)), p);
+  }
+  EXPECT_EQ(ToString(Preset::kCi), "ci");
+  EXPECT_FALSE(ParsePreset("CI").has_value());
+  EXPECT_FALSE(ParsePreset("").has_value());
+  EXPECT_FALSE(ParsePreset("fast").has_value());
+}
+
 }  // namespace
 }  // namespace experiments

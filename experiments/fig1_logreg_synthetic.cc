@@ -13,7 +13,7 @@ namespace experiments {
 namespace {
 
 absl::Status Fig1(const Settings& s) {
-  const bool ci = s.preset == "ci";
+  const bool ci = s.preset == Preset::kCi;
   tasks::SyntheticLogisticSpec data;
   data.num_features = ci ? 20 : 100;
   data.num_examples = ci ? 200 : 1000;
@@ -29,7 +29,7 @@ absl::Status Fig1(const Settings& s) {
 
   LogisticComparison c;
   c.learning_rate = 1.0;  // one learning rate for all, as in the paper
-  c.budget = ci ? 600 : (s.preset == "paper" ? 10000 : 6000);
+  c.budget = ci ? 600 : (s.preset == Preset::kPaper ? 10000 : 6000);
   c.inner_steps = inner;
   c.num_stages = ci ? 4 : 8;
   LogisticTaskSpec task;

@@ -16,7 +16,7 @@ namespace experiments {
 namespace {
 
 absl::Status Fig2(const Settings& s) {
-  const bool ci = s.preset == "ci", paper = s.preset == "paper";
+  const bool ci = s.preset == Preset::kCi, paper = s.preset == Preset::kPaper;
   absl::StatusOr<tasks::TextCorpus> corpus = tasks::LoadFortunes(s.data_dir);
   if (!corpus.ok()) return corpus.status();
   if (ci) {  // a tenth of the documents keeps the ci preset under a minute

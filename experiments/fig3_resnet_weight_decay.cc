@@ -20,7 +20,7 @@ namespace experiments {
 namespace {
 
 absl::Status Fig3(const Settings& s) {
-  const bool ci = s.preset == "ci", paper = s.preset == "paper";
+  const bool ci = s.preset == Preset::kCi, paper = s.preset == Preset::kPaper;
   const std::string cifar = absl::GetFlag(FLAGS_cifar10_dir);
   absl::StatusOr<tasks::ImageDataset> images =
       cifar.empty() ? tasks::LoadMnistLike(tasks::ImageSource::kFashionMnist, s.data_dir)

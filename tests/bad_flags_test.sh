@@ -19,6 +19,7 @@ expect() {
   fi
 }
 out="--output_dir=${TEST_TMPDIR}/never_written"
+expect 2 "--preset must be ci, default or paper, got 'fast'" "${figure}" --preset=fast "${out}"
 expect 2 "--seeds lists seed 1 more than once" "${figure}" --preset=ci --seeds=1,1 "${out}"
 expect 2 "--seeds must be comma-separated" "${figure}" --preset=ci --seeds=1,x "${out}"
 expect 2 "--inner_condition must be a finite number >= 1, got nan" "${demo}" --inner_condition=nan
