@@ -1,5 +1,6 @@
 #include "experiments/results.h"
 
+#include <cstdio>
 #include <fstream>
 #include <iterator>
 
@@ -34,6 +35,43 @@ std::string JsonString(const std::string& s) {
     }
   }
   return out + "\"";
+}
+
+std::optional<std::string> JsonStringField(absl::string_view json, absl::string_view key) {
+  const std::string pattern = absl::StrCat("\"", key, "\": \"");
+  const size_t at = json.find(pattern);
+  if (at == absl::string_view::npos) return std::nullopt;
+  std::string value;
+  for (size_t i = at + pattern.size(); i < json.size(); ++i) {
+    const char c = json[i];
+    if (c == '"') return value;
+    if (c != '\\') {
+      value += c;
+      continue;
+    }
+    if (++i == json.size()) return std::nullopt;
+    switch (json[i]) {
+      case 'n':
+        value += '\n';
+        break;
+      case 't':
+        value += '\t';
+        break;
+      case 'u': {
+        unsigned code = 0;
+        if (i + 4 >= json.size() ||
+            std::sscanf(std::string(json.substr(i + 1, 4)).c_str(), "%4x", &code) != 1) {
+          return std::nullopt;
+        }
+        value += static_cast<char>(code);
+        i += 4;
+        break;
+      }
+      default:  // \" and \\ .
+        value += json[i];
+    }
+  }
+  return std::nullopt;
 }
 
 std::string ReadFileToString(const std::string& path) {

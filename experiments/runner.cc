@@ -7,7 +7,6 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <iterator>
 #include <map>
@@ -42,9 +41,6 @@ std::string Hostname() {
 }
 
 }  // namespace
-
-
-
 
 std::string BuildCommit() {
   if (const char* commit = std::getenv("BILEVEL_COMMIT"); commit != nullptr && *commit) {
@@ -191,45 +187,6 @@ std::string FingerprintDifference(const std::string& recorded, const std::string
   return absl::StrCat("its fingerprint differs: '", recorded, "' there, '", expected, "' here");
 }
 
-// The value of the last `"fingerprint": "..."` in a JSON object written by this runner, or
-// nullopt when there is none (JsonString's escapes undone).
-std::optional<std::string> RecordedFingerprint(const std::string& json) {
-  static constexpr char kKey[] = "\"fingerprint\": \"";
-  const size_t at = json.rfind(kKey);
-  if (at == std::string::npos) return std::nullopt;
-  std::string value;
-  for (size_t i = at + sizeof(kKey) - 1; i < json.size(); ++i) {
-    const char c = json[i];
-    if (c == '"') return value;
-    if (c != '\\') {
-      value += c;
-      continue;
-    }
-    if (++i == json.size()) return std::nullopt;
-    switch (json[i]) {
-      case 'n':
-        value += '\n';
-        break;
-      case 't':
-        value += '\t';
-        break;
-      case 'u': {
-        unsigned code = 0;
-        if (i + 4 >= json.size() ||
-            std::sscanf(json.substr(i + 1, 4).c_str(), "%4x", &code) != 1) {
-          return std::nullopt;
-        }
-        value += static_cast<char>(code);
-        i += 4;
-        break;
-      }
-      default:  // \" and \\ .
-        value += json[i];
-    }
-  }
-  return std::nullopt;
-}
-
 // Why a finished run's (or reference's) files cannot be reused, or "" when they can: both must
 // parse (a JSON object; a CSV of a header and at least one row, every line as wide as the header)
 // and the JSON must record this run's fingerprint.
@@ -246,22 +203,22 @@ std::string WhyNotReusable(const std::string& json, const std::string& csv,
   for (const std::string& line : lines) {
     if (std::count(line.begin(), line.end(), ',') != width) return "its CSV is malformed";
   }
-  const std::optional<std::string> recorded = RecordedFingerprint(json);
+  const std::optional<std::string> recorded = JsonStringField(json, "fingerprint");
   if (!recorded) return "its JSON records no fingerprint";
   if (*recorded != fingerprint) return FingerprintDifference(*recorded, fingerprint);
   return "";
 }
 
-// Moves each existing file of `paths` to `<path>.stale` (replacing an older one): results that
-// are not reused are kept for inspection, never merged, never deleted.
-absl::Status SetAside(const std::vector<std::string>& paths) {
+// Moves each existing file of `paths` to `<path><suffix>` (".stale", ".damaged"; replacing an
+// older one): files that are not used are kept for inspection, never merged, never deleted.
+absl::Status SetAside(const std::vector<std::string>& paths, const std::string& suffix) {
   for (const std::string& path : paths) {
     if (!fs::exists(path)) continue;
     std::error_code ec;
-    fs::rename(path, path + ".stale", ec);
+    fs::rename(path, path + suffix, ec);
     if (ec) {
       return absl::PermissionDeniedError(absl::StrCat("cannot move ", path, " aside to ", path,
-                                                      ".stale: ", ec.message(),
+                                                      suffix, ": ", ec.message(),
                                                       "; move or delete it and rerun"));
     }
   }
@@ -279,7 +236,7 @@ absl::StatusOr<std::optional<std::string>> ReuseFinished(const std::string& json
   std::string json = ReadFileToString(json_path);
   const std::string why = WhyNotReusable(json, ReadFileToString(csv_path), fingerprint);
   if (why.empty()) return std::optional<std::string>(std::move(json));
-  absl::Status moved = SetAside({json_path, csv_path});
+  absl::Status moved = SetAside({json_path, csv_path}, ".stale");
   if (!moved.ok()) return moved;
   std::cerr << who << ": not reusing " << json_path << " (" << why
             << "); moved it and its .csv to *.stale, computing it again\n";
@@ -307,23 +264,20 @@ absl::Status SetAsideIfUnusable(const std::string& path, const std::string& fing
   if (problem.empty()) {
     const std::string recorded = *state->GetString("fingerprint");
     if (recorded == fingerprint) return absl::OkStatus();
-    absl::Status moved = SetAside({path});
+    absl::Status moved = SetAside({path}, ".stale");
     if (!moved.ok()) return moved;
     std::cerr << who << ": not resuming " << path << " ("
               << FingerprintDifference(recorded, fingerprint) << "); moved it to " << path
               << ".stale, the run starts over\n";
     return absl::OkStatus();
   }
-  const std::string aside = path + ".damaged";
-  std::error_code ec;
-  fs::rename(path, aside, ec);
-  if (ec) {
-    return absl::DataLossError(absl::StrCat("the checkpoint ", path, " is damaged (", problem,
-                                            ") and cannot be moved aside to ", aside, ": ",
-                                            ec.message(), "; delete it to start the run over"));
+  absl::Status moved = SetAside({path}, ".damaged");
+  if (!moved.ok()) {
+    return absl::DataLossError(
+        absl::StrCat("the checkpoint ", path, " is damaged (", problem, ") and ", moved.message()));
   }
   std::cerr << who << ": WARNING: the checkpoint " << path << " is damaged (" << problem
-            << "); moved it to " << aside << ", the run starts over\n";
+            << "); moved it to " << path << ".damaged, the run starts over\n";
   return absl::OkStatus();
 }
 
@@ -464,9 +418,9 @@ absl::Status Run(const Experiment& e, const TaskFactory& make_task) {
         if (iteration >= 0 && method.total_iterations > 0) {
           absl::StrAppend(&where, "/", method.total_iterations);
         }
-        if (record != nullptr && !bilevel::StageWeight(*record).empty()) {  // staged solvers
-          where = absl::StrFormat("stage %d, %s, %s", record->stage, bilevel::StageWeight(*record),
-                                  where);
+        if (const std::string weight = record != nullptr ? bilevel::StageWeight(*record) : "";
+            !weight.empty()) {  // staged solvers
+          where = absl::StrFormat("stage %d, %s, %s", record->stage, weight, where);
         }
         std::string left;
         if (method.total_iterations > 0 && iteration >= 0) {

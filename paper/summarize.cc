@@ -11,7 +11,9 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -43,13 +45,10 @@ using paper::Tex;
 std::string ManifestField(const std::string& path, const std::string& field) {
   std::ifstream in(path);
   std::string line;
-  const std::string key = absl::StrCat("\"", field, "\": \"");
   while (std::getline(in, line)) {
-    const size_t at = line.find(key);
-    if (at == std::string::npos) continue;
-    std::string value = line.substr(at + key.size());
-    const size_t end = value.rfind('"');
-    return end == std::string::npos ? value : value.substr(0, end);
+    if (std::optional<std::string> value = experiments::JsonStringField(line, field)) {
+      return *std::move(value);
+    }
   }
   return "(not recorded)";
 }
@@ -64,12 +63,11 @@ std::string FailedRuns(const std::vector<std::pair<std::string, std::string>>& l
     std::string line;
     while (std::getline(in, line)) {
       if (line.find("\"failed\": true") == std::string::npos) continue;
-      const size_t m = line.find("\"method\": \""), sd = line.find("\"seed\": ");
-      if (m == std::string::npos || sd == std::string::npos) continue;
-      const size_t start = m + 11;
-      const std::string method = line.substr(start, line.find('"', start) - start);
+      const std::optional<std::string> method = experiments::JsonStringField(line, "method");
+      const size_t sd = line.find("\"seed\": ");
+      if (!method || sd == std::string::npos) continue;
       const std::string seed = line.substr(sd + 8, line.find_first_of(",}", sd + 8) - sd - 8);
-      failed[method].push_back(label.empty() ? seed : absl::StrCat(seed, " at ", label));
+      failed[*method].push_back(label.empty() ? seed : absl::StrCat(seed, " at ", label));
     }
   }
   if (failed.empty()) return "No run failed.";
