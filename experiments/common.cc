@@ -188,9 +188,10 @@ absl::Status AddDataChecksums(const std::string& data_dir, const std::string& fo
     const std::string file = line.substr(gap + 2), listed = line.substr(0, gap);
     if (!absl::StartsWith(file, folder + "/")) continue;
     const std::string file_path = absl::StrCat(data_dir, "/", file);
+    // Missing, a dangling link, a directory or unreadable: the readers' own check says which.
+    const absl::Status readable = tasks::CheckReadableFile(file_path);
     absl::StatusOr<std::string> measured =
-        std::filesystem::is_regular_file(file_path) ? tasks::Md5HexOfFile(file_path)
-                                       : absl::NotFoundError("not a readable file");
+        readable.ok() ? tasks::Md5HexOfFile(file_path) : absl::StatusOr<std::string>(readable);
     if (!measured.ok()) {
       return absl::NotFoundError(absl::StrCat(file_path, " is listed in ", path,
                                               " but cannot be read (", measured.status().message(),

@@ -153,14 +153,14 @@ HypergradientEstimate ImplicitHypergradient(BilevelProblem* problem, const Tenso
       TORCH_CHECK(false, "ImplicitHypergradient: use ReverseHypergradient for kReverse");
   }
   out.linear_solve = solved.outcome;
-  const TensorList& v = solved.solution;
 
   // ∇F ≈ ∇_x f − ∇²_xy g · v: the x-derivative of ⟨∇_y g, v⟩.
-  const TensorList mixed = VectorJacobianProducts(gy, xs, v, /*retain_graph=*/false);
+  const TensorList mixed =
+      VectorJacobianProducts(gy, xs, solved.solution, /*retain_graph=*/false);
   ++context.counts->jacobian_vector_products;
   out.hypergradient = Combination(fx, -1.0, mixed);
   for (at::Tensor& t : out.hypergradient) t = t.detach();
-  out.v = DetachedClone(v);
+  out.v = std::move(solved.solution);  // a detached copy already (LinearSolveResult)
   out.y = y;
   at::Tensor scalars = at::stack({f.detach().to(at::kDouble), g.detach().to(at::kDouble),
                                   SquaredNormTensor(gy).to(at::kDouble)})

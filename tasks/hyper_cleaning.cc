@@ -84,12 +84,9 @@ absl::StatusOr<CleaningData> MakeCleaningData(const ImageDataset& images,
   CorruptLabels(data.clean_train_y, spec.noise_ratio, data.classes, spec.seed, spec.corruption,
                 &data.train_y, &data.corrupted);
   data.corrupted_fraction = data.corrupted.to(at::kDouble).mean().item<double>();
-  for (const auto& [what, labels] : {std::pair<const char*, at::Tensor>{"training", data.clean_train_y},
-                                     {"validation", data.val_y}}) {
-    absl::Status varied =
-        CheckTwoOrMoreClasses(absl::StrCat(ToString(images.source), " ", what, " labels"), labels);
-    if (!varied.ok()) return varied;
-  }
+  absl::Status varied = CheckTwoOrMoreClasses(absl::StrCat(ToString(images.source), " "),
+                                              data.clean_train_y, data.val_y);
+  if (!varied.ok()) return varied;
   data.description = absl::StrCat(
       ToString(images.source), ": ", spec.num_train, " training examples, labels corrupted at ratio ",
       spec.noise_ratio, " (", ToString(spec.corruption), " corruption, seed ", spec.seed, ": ",

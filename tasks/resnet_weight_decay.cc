@@ -118,11 +118,9 @@ absl::StatusOr<std::unique_ptr<ResnetWeightDecayTask>> ResnetWeightDecayTask::Cr
   task->test_x_ = images.test_images.slice(0, 0, n_test).to(device, dtype);
   task->test_y_ = images.test_labels.slice(0, 0, n_test).to(device);
   task->source_ = ToString(images.source);
-  for (const auto& [what, labels] :
-       {std::pair<const char*, at::Tensor>{"training", task->train_y_}, {"validation", task->val_y_}}) {
-    absl::Status varied = CheckTwoOrMoreClasses(absl::StrCat(task->source_, " ", what, " labels"), labels);
-    if (!varied.ok()) return varied;
-  }
+  absl::Status varied =
+      CheckTwoOrMoreClasses(absl::StrCat(task->source_, " "), task->train_y_, task->val_y_);
+  if (!varied.ok()) return varied;
   task->description_ = absl::StrCat(
       task->source_,
       images.source == ImageSource::kCifar10

@@ -15,14 +15,21 @@ std::vector<std::pair<std::string, double>> TaskMetrics::Named() const {
   return out;
 }
 
-absl::Status CheckTwoOrMoreClasses(const std::string& what, const at::Tensor& labels) {
-  const int64_t n = labels.numel();
-  if (n == 0) return absl::FailedPreconditionError(absl::StrCat(what, ": no examples"));
-  const at::Tensor flat = labels.reshape({-1});
-  if (flat.eq(flat[0]).all().item<bool>()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        what, ": all ", n, " examples have label ", flat[0].item<int64_t>(),
-        "; a classifier of one class learns nothing: check the data files or enlarge the split"));
+absl::Status CheckTwoOrMoreClasses(const std::string& prefix, const at::Tensor& training_labels,
+                                   const at::Tensor& validation_labels) {
+  for (const auto& [split, labels] : {std::pair<const char*, const at::Tensor&>{
+                                          "training", training_labels},
+                                      {"validation", validation_labels}}) {
+    const std::string what = absl::StrCat(prefix, split, " labels");
+    const int64_t n = labels.numel();
+    if (n == 0) return absl::FailedPreconditionError(absl::StrCat(what, ": no examples"));
+    const at::Tensor flat = labels.reshape({-1});
+    if (flat.eq(flat[0]).all().item<bool>()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          what, ": all ", n, " examples have label ", flat[0].item<int64_t>(),
+          "; a classifier of one class learns nothing: check the data files or enlarge the "
+          "split"));
+    }
   }
   return absl::OkStatus();
 }

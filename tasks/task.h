@@ -42,10 +42,12 @@ class Task : public bilevel::BilevelProblem {
   virtual TaskMetrics Evaluate(const bilevel::TensorList& x, const bilevel::TensorList& y) = 0;
 };
 
-// An error naming `what` (e.g. "MNIST validation labels") when `labels` hold fewer than two
-// classes: a classifier fitted to one class learns nothing, and every accuracy it reports is that
-// class's share. The message gives the numbers (examples, the one class).
-absl::Status CheckTwoOrMoreClasses(const std::string& what, const at::Tensor& labels);
+// An error when the training or the validation labels hold fewer than two classes: a classifier
+// fitted to one class learns nothing, and every accuracy it reports is that class's share. The
+// message names the split as `prefix` + "training labels" / "validation labels" (e.g. "MNIST
+// training labels") and gives the numbers (examples, the one class).
+absl::Status CheckTwoOrMoreClasses(const std::string& prefix, const at::Tensor& training_labels,
+                                   const at::Tensor& validation_labels);
 
 }  // namespace tasks
 

@@ -144,12 +144,9 @@ absl::StatusOr<LogisticData> MakeTextLogisticData(const TextCorpus& corpus,
   take(0, n_train, &data.train_x, &data.train_y);
   take(n_train, n - n_test, &data.val_x, &data.val_y);
   take(n - n_test, n, &data.test_x, &data.test_y);
-  for (const auto& [what, split] : {std::pair<const char*, at::Tensor>{"training", data.train_y},
-                                    {"validation", data.val_y}}) {
-    absl::Status varied =
-        CheckTwoOrMoreClasses(absl::StrCat(description, ": the ", what, " labels"), split);
-    if (!varied.ok()) return varied;
-  }
+  absl::Status varied =
+      CheckTwoOrMoreClasses(absl::StrCat(description, ": the "), data.train_y, data.val_y);
+  if (!varied.ok()) return varied;
   data.test_documents = order.slice(0, n - n_test, n).clone();
   data.classes = static_cast<int64_t>(corpus.categories.size());
   data.description = absl::StrCat(description, "; ", n, " documents, ", data.classes, " classes, ",
