@@ -349,7 +349,6 @@ Method F2saMethod(std::string name, bilevel::F2saOptions o) {
       Budget(o));
   const int64_t total = o.max_iterations;
   Method m = MakeMethod(std::move(name), std::move(o), std::move(settings), total);
-  m.checkpoints = false;  // F2SA writes none: an interrupted run restarts
   return m;
 }
 
@@ -363,7 +362,6 @@ Method PenaltyMethod(std::string name, bilevel::PenaltyOptions o) {
                       Batches(o), Budget(o));
   const int64_t total = o.max_iterations;
   Method m = MakeMethod(std::move(name), std::move(o), std::move(settings), total);
-  m.checkpoints = false;  // the penalty method writes none: an interrupted run restarts
   return m;
 }
 

@@ -439,7 +439,7 @@ absl::Status Run(const Experiment& e, const TaskFactory& make_task) {
       // The runner's part of a checkpoint: its counters, then the header and the rows so far.
       bilevel::CheckpointOptions checkpoint;
       const std::string run_checkpoint = (dir / "runs" / (stem + ".ckpt")).string();
-      if (e.checkpoint_every_seconds > 0 && method.checkpoints) {
+      if (e.checkpoint_every_seconds > 0) {
         checkpoint.path = run_checkpoint;
         checkpoint.every_iterations = 0;
         checkpoint.every_seconds = e.checkpoint_every_seconds;

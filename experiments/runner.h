@@ -61,9 +61,6 @@ struct Method {
   std::string options;
   // Iterations a run makes when nothing stops it early, for the time-left estimate; 0 unknown.
   int64_t total_iterations = 0;
-  // Whether the solver writes checkpoints (MinimaxOPT and the hypergradient solvers); without,
-  // an interrupted run restarts from its beginning.
-  bool checkpoints = true;
   // Score the solver's y as well, as a second series (evaluated_at "minimax_y"): MinimaxOPT,
   // whose y descends f/λ + g and so trains on the validation data.
   bool also_score_y = false;

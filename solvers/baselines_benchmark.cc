@@ -88,15 +88,12 @@ std::function<void()> OuterIteration(int method, int which, BilevelProblem* prob
       options.outer_batch_size = options.inner_batch_size = batch;
       options.x_optimizer.learning_rate = options.y_optimizer.learning_rate =
           options.z_optimizer.learning_rate = lr;
-      auto created = MinimaxOptIterator::Create(options, problem);
+      auto created = SingleStepper::Create(Validate(options), options, problem, [&] {
+        return std::make_unique<MinimaxOptSolver>(options, problem);
+      });
       fail(created.status());
-      std::shared_ptr<MinimaxOptIterator> it = std::move(*created);
-      return [it] {
-        IterationRecord record;
-        OracleCounts counts;
-        std::string non_finite;
-        it->Iterate(1.0, 1.0, &record, &counts, &non_finite);
-      };
+      std::shared_ptr<SingleStepper> stepper = std::move(*created);
+      return [stepper] { stepper->Step(); };
     }
     case kF2sa: {
       F2saOptions options;

@@ -14,6 +14,7 @@
 #include "solvers/f2sa.h"
 #include "solvers/hypergradient.h"
 #include "solvers/minimax_opt.h"
+#include "solvers/penalty_method.h"
 #include "solvers/testing/exact_problems.h"
 
 namespace bilevel {
@@ -197,6 +198,8 @@ void ExpectResumeRepeatsTheSolve(Options options, const std::string& name, int64
             reference.oracle_calls.hessian_vector_products);
   EXPECT_EQ(resumed.oracle_calls.g_examples, reference.oracle_calls.g_examples);
   EXPECT_EQ(resumed.final_lambda, reference.final_lambda);
+  EXPECT_EQ(resumed.final_penalty_rho, reference.final_penalty_rho);
+  EXPECT_EQ(resumed.num_stages, reference.num_stages);
   EXPECT_TRUE(Identical(resumed.x, reference.x));
   EXPECT_TRUE(Identical(resumed.y, reference.y));
   // The interrupted solve had not got there yet: the test would pass vacuously otherwise.
@@ -251,6 +254,32 @@ TEST(CheckpointTest, TruncatedReverseResumes) {
   o.inner_batch_size = 8;
   o.seed = 2;
   ExpectResumeRepeatsTheSolve(o, "reverse", 7, 3, 6);
+}
+
+// F2SA and the penalty method declare their state and nothing else: the loop checkpoints them.
+TEST(CheckpointTest, F2saResumesBitForBit) {
+  F2saOptions o;
+  o.max_iterations = 12;
+  o.inner_steps = 3;
+  o.lambda_increment = 0.5;
+  o.outer_batch_size = 8;
+  o.inner_batch_size = 16;
+  o.seed = 6;
+  o.x_optimizer.type = OptimizerType::kAdam;
+  o.x_optimizer.learning_rate = 0.05;
+  o.y_optimizer.type = OptimizerType::kMomentum;
+  ExpectResumeRepeatsTheSolve(o, "f2sa", 8, 3, 6);
+}
+
+TEST(CheckpointTest, PenaltyMethodResumesAcrossStages) {
+  PenaltyOptions o;
+  o.max_iterations = 20;
+  o.max_iterations_per_stage = 4;  // ρ, μ, ε and the step sizes change every 4 iterations
+  o.inner_steps = 2;
+  o.outer_batch_size = 8;
+  o.inner_batch_size = 16;
+  o.seed = 8;
+  ExpectResumeRepeatsTheSolve(o, "penalty", 11, 5, 10);
 }
 
 TEST(CheckpointTest, TimeBasedCheckpoints) {
@@ -324,11 +353,6 @@ TEST(CheckpointTest, InvalidCheckpointOptionsAreNamed) {
   o.checkpoint.save_user_state = [] { return std::string(); };
   status = Solve(o, &problem, &summary);
   EXPECT_NE(status.message().find("restore_user_state"), std::string::npos) << status;
-  F2saOptions f;
-  f.checkpoint.path = TempPath("f2sa.ckpt");
-  status = Solve(f, &problem, &summary);
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(status.message().find("F2SA does not write checkpoints"), std::string::npos) << status;
 }
 
 }  // namespace

@@ -2,17 +2,19 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <cmath>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "solvers/lagrangian.h"
 #include "solvers/minibatch_sampler.h"
+#include "solvers/solver_loop.h"
 
 namespace bilevel {
 
 absl::Status Validate(const F2saOptions& options) {
   absl::Status status = ValidateBaseOptions(options);
-  if (status.ok()) status = RejectCheckpoints(options, "F2SA");
   if (!status.ok()) return status;
   if (options.max_iterations < 1) {
     return absl::InvalidArgumentError(
@@ -43,86 +45,76 @@ absl::Status Validate(const F2saOptions& options) {
   return absl::OkStatus();
 }
 
-absl::Status Solve(const F2saOptions& options, BilevelProblem* problem, SolverSummary* summary) {
-  TensorList x, y;
-  absl::Status status = BeginSolve("F2SA", Validate(options), options, problem, summary, &x, &y);
-  if (!status.ok()) return status;
-  TensorList z = DetachedClone(y);
+namespace {
 
-  const c10::Device device = x.front().device();
-  MinibatchSampler outer_sampler(problem->NumOuterExamples(), options.outer_batch_size,
-                                 2 * options.seed, device);
-  MinibatchSampler inner_sampler(problem->NumInnerExamples(), options.inner_batch_size,
-                                 2 * options.seed + 1, device);
-  GroupOptimizer x_opt(options.x_optimizer, x), y_opt(options.y_optimizer, y),
-      z_opt(options.z_optimizer, z);
-  OracleCounts& counts = summary->oracle_calls;
-  const int64_t n_out = outer_sampler.BatchSize(), n_in = inner_sampler.BatchSize();
+// F2SA as an IterativeSolver (solver_loop.h).
+class F2saSolver : public LagrangianSolver {
+ public:
+  F2saSolver(const F2saOptions& options, BilevelProblem* problem)
+      : LagrangianSolver(problem, /*z_starts_at_y=*/true, options.x_optimizer, options.y_optimizer,
+                         options.z_optimizer, options.initial_lambda),
+        options_(options) {}
 
-  IterationMonitor monitor(options, summary);
-  summary->num_stages = 1;
-  double lambda = options.initial_lambda;
-  TensorList x_finite;  // x at the last iteration whose values were finite
-  bool running = true;
-  for (int64_t iteration = 0; iteration < options.max_iterations && running; ++iteration) {
-    const TensorList y_start = DetachedClone(y), z_start = DetachedClone(z);
-    const double lr_y = options.y_optimizer.learning_rate *
-                        LambdaFactor(options.y_optimizer.lambda_scaling, lambda);
-    const double lr_z = options.z_optimizer.learning_rate *
-                        LambdaFactor(options.z_optimizer.lambda_scaling, lambda);
-    for (int t = 0; t < options.inner_steps; ++t) {
+  std::string LimitReached(int64_t iteration, int /*stage*/) const override {
+    if (iteration < options_.max_iterations) return "";
+    return absl::StrCat("all ", options_.max_iterations, " outer iterations ran");
+  }
+
+  std::string NonFiniteRemedy() const override {
+    return "reduce x_optimizer.learning_rate, y_optimizer.learning_rate or "
+           "z_optimizer.learning_rate, or lambda_increment";
+  }
+
+  StepResult Step(const StepContext& context, IterationRecord* record) override {
+    MinibatchSampler& outer = *context.outer;
+    MinibatchSampler& inner = *context.inner;
+    OracleCounts& counts = *context.counts;
+    const int64_t n_out = outer.BatchSize(), n_in = inner.BatchSize();
+    const double lr_y = options_.y_optimizer.learning_rate *
+                        LambdaFactor(options_.y_optimizer.lambda_scaling, lambda_);
+    const double lr_z = options_.z_optimizer.learning_rate *
+                        LambdaFactor(options_.z_optimizer.lambda_scaling, lambda_);
+    for (int t = 0; t < options_.inner_steps; ++t) {
       // z ← z − γ ∇_y g(x, z);  y ← y − α (∇_y f(x, y) + λ ∇_y g(x, y)).
-      const Batch inner = inner_sampler.Next();
-      TensorList zs = GradLeaves(z);
-      TensorList grad_z = Gradients(problem->InnerObjective(x, zs, inner), zs);
+      const Batch inner_batch = inner.Next();
+      TensorList zs = GradLeaves(z_);
+      TensorList grad_z = Gradients(problem_->InnerObjective(x_, zs, inner_batch), zs);
       counts.AddG(n_in);
-      z_opt.Step(&z, grad_z, lr_z);
-      TensorList ys = GradLeaves(y);
-      at::Tensor fy = problem->OuterObjective(x, ys, outer_sampler.Next());
-      at::Tensor gy = problem->InnerObjective(x, ys, inner);
+      z_opt_.Step(&z_, grad_z, lr_z);
+      TensorList ys = GradLeaves(y_);
+      at::Tensor fy = problem_->OuterObjective(x_, ys, outer.Next());
+      at::Tensor gy = problem_->InnerObjective(x_, ys, inner_batch);
       counts.AddF(n_out);
       counts.AddG(n_in);
-      y_opt.Step(&y, Gradients(fy + lambda * gy, ys), lr_y);
+      y_opt_.Step(&y_, Gradients(fy + lambda_ * gy, ys), lr_y);
     }
-    const LagrangianEval e = EvaluateLagrangian(problem, x, y, z, lambda, outer_sampler.Next(),
-                                                inner_sampler.Next(), n_out, n_in, &counts);
+    StepResult result;
+    const LagrangianEval e = EvaluateLagrangian(problem_, x_, y_, z_, lambda_, outer.Next(),
+                                                inner.Next(), n_out, n_in, &counts);
     if (e.non_finite != nullptr) {
-      // Back to the last iterate whose values were finite: the previous iteration's.
-      y = y_start;
-      z = z_start;
-      if (!x_finite.empty()) x = x_finite;
-      monitor.StopNonFinite(e.non_finite, iteration,
-                            "reduce x_optimizer.learning_rate, y_optimizer.learning_rate or "
-                            "z_optimizer.learning_rate, or lambda_increment");
-      break;
+      result.non_finite = e.non_finite;
+      return result;
     }
-    x_finite = DetachedClone(x);
-    IterationRecord record;
-    record.iteration = iteration;
-    record.lambda = lambda;
-    record.outer_objective = e.f;
-    record.inner_objective = e.g_y;
-    record.value_gap = e.g_y - e.g_z;
-    record.grad_norm_x = e.norm_x;
-    record.grad_norm_y = e.norm_y;
-    record.grad_norm_z = e.norm_z;
-    record.learning_rate_x = options.x_optimizer.learning_rate *
-                             LambdaFactor(options.x_optimizer.lambda_scaling, lambda);
-    record.stage_end = iteration + 1 == options.max_iterations;
-    x_opt.Step(&x, e.grad_x, record.learning_rate_x);
-    problem->ProjectOuter(&x);
-    if (!monitor.Observe(record, x, y, z)) running = false;
-    lambda += options.lambda_increment;
-    if (options.max_lambda > 0) lambda = std::min(lambda, options.max_lambda);
+    RecordLagrangian(e, lambda_, record);
+    record->learning_rate_x = options_.x_optimizer.learning_rate *
+                              LambdaFactor(options_.x_optimizer.lambda_scaling, lambda_);
+    x_opt_.Step(&x_, e.grad_x, record->learning_rate_x);
+    problem_->ProjectOuter(&x_);
+    lambda_ += options_.lambda_increment;
+    if (options_.max_lambda > 0) lambda_ = std::min(lambda_, options_.max_lambda);
+    return result;
   }
-  if (running && summary->termination == TerminationType::kInvalidOptions) {
-    monitor.Finish(TerminationType::kIterationLimit,
-                   absl::StrCat("all ", options.max_iterations, " outer iterations ran"));
-  }
-  summary->x = DetachedClone(x);
-  summary->y = DetachedClone(y);
-  summary->inner = DetachedClone(z);
-  return absl::OkStatus();
+
+ private:
+  F2saOptions options_;
+};
+
+}  // namespace
+
+absl::Status Solve(const F2saOptions& options, BilevelProblem* problem, SolverSummary* summary) {
+  return RunSolver(
+      "F2SA", Validate(options), options, problem,
+      [&] { return std::make_unique<F2saSolver>(options, problem); }, summary);
 }
 
 }  // namespace bilevel

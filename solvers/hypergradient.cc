@@ -3,10 +3,12 @@
 #include <ATen/ATen.h>
 
 #include <cmath>
+#include <memory>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "solvers/solver_loop.h"
 
 namespace bilevel {
 
@@ -76,19 +78,6 @@ absl::Status Validate(const HypergradientOptions& options) {
   }
   return absl::OkStatus();
 }
-
-namespace {
-
-// The linear-solver counters in a checkpoint.
-std::vector<std::pair<const char*, int64_t LinearSolverCounts::*>> LinearSolverFields() {
-  return {{"linear_solves", &LinearSolverCounts::solves},
-          {"linear_converged", &LinearSolverCounts::converged},
-          {"linear_breakdowns", &LinearSolverCounts::breakdowns},
-          {"linear_divergences", &LinearSolverCounts::divergences},
-          {"linear_unconverged", &LinearSolverCounts::unconverged}};
-}
-
-}  // namespace
 
 HypergradientEstimate ImplicitHypergradient(BilevelProblem* problem, const TensorList& x,
                                             const TensorList& y,
@@ -218,164 +207,138 @@ HypergradientEstimate ReverseHypergradient(BilevelProblem* problem, const Tensor
   return out;
 }
 
-absl::Status Solve(const HypergradientOptions& options, BilevelProblem* problem,
-                   SolverSummary* summary) {
-  TensorList x, y0_list;
-  absl::Status status = BeginSolve(absl::StrCat("Hypergradient(", ToString(options.method), ")"),
-                                   Validate(options), options, problem, summary, &x, &y0_list);
-  if (!status.ok()) return status;
-  const TensorList y0 = std::move(y0_list);
+namespace {
 
-  const c10::Device device = x.front().device();
-  MinibatchSampler outer_sampler(problem->NumOuterExamples(), options.outer_batch_size,
-                                 2 * options.seed, device);
-  MinibatchSampler inner_sampler(problem->NumInnerExamples(), options.inner_batch_size,
-                                 2 * options.seed + 1, device);
-  GroupOptimizer outer_opt(options.outer_optimizer, x);
-  TensorList y = DetachedClone(y0);
-  GroupOptimizer inner_opt(options.inner_optimizer, y);
-  TensorList v_previous;
-  TensorList x_finite;  // x at the last iteration whose values were finite
+// The hypergradient methods as an IterativeSolver (solver_loop.h): T inner steps on y, one
+// hypergradient estimate, one step on x.
+class HypergradientSolver : public IterativeSolver {
+ public:
+  HypergradientSolver(const HypergradientOptions& options, BilevelProblem* problem)
+      : options_(options),
+        problem_(problem),
+        x_(DetachedClone(problem->InitialOuter())),
+        y0_(DetachedClone(problem->InitialInner())),
+        y_(DetachedClone(y0_)),
+        outer_opt_(options.outer_optimizer, x_),
+        inner_opt_(options.inner_optimizer, y_) {}
 
-  IterationMonitor monitor(options, summary);
-  summary->num_stages = 1;
-  int64_t first_iteration = 0;
-  status = monitor.Resume(problem, [&](const SolverState& state) {
-    absl::StatusOr<int64_t> next = state.GetInt("next_iteration");
-    absl::StatusOr<int64_t> has_v = state.GetInt("has_v_previous");
-    absl::Status restored = !next.ok() ? next.status() : has_v.status();
-    if (restored.ok()) restored = state.RestoreTensors("x", &x);
-    if (restored.ok()) restored = state.RestoreTensors("y", &y);
-    if (restored.ok()) restored = outer_opt.RestoreState("outer_opt", state);
-    if (restored.ok()) restored = inner_opt.RestoreState("inner_opt", state);
-    if (restored.ok()) restored = outer_sampler.RestoreState("outer", state);
-    if (restored.ok()) restored = inner_sampler.RestoreState("inner", state);
-    for (const auto& [name, field] : LinearSolverFields()) {
-      if (!restored.ok()) break;
-      absl::StatusOr<int64_t> count = state.GetInt(name);
-      if (count.ok()) summary->linear_solver.*field = *count;
-      restored = count.status();
-    }
-    if (restored.ok() && *has_v) {
-      v_previous = DetachedClone(y);  // v has y's shapes
-      restored = state.RestoreTensors("v_previous", &v_previous);
-    }
-    if (restored.ok()) first_iteration = *next;
-    return restored;
-  });
-  if (!status.ok()) return status;
-  bool running = true;
-  for (int64_t iteration = first_iteration; iteration < options.max_iterations && running;
-       ++iteration) {
-    const double factor = ScheduleFactor(options.schedule, iteration, options.max_iterations,
-                                         options.schedule_min_factor);
-    if (!options.warm_start_inner) y = DetachedClone(y0);
-    const TensorList y_start = DetachedClone(y);
-    EstimateContext context;
-    context.outer = outer_sampler.Next();
-    context.outer_examples = outer_sampler.BatchSize();
-    context.inner_examples = inner_sampler.BatchSize();
-    context.inner_sampler = &inner_sampler;
-    context.counts = &summary->oracle_calls;
+  void DeclareState(SolverStateSpec* spec) override {
+    spec->Iterate("x", &x_);
+    spec->Iterate("y", &y_);
+    spec->Optimizer("outer_opt", &outer_opt_);
+    spec->Optimizer("inner_opt", &inner_opt_);
+    spec->Tensors("v_previous", &v_previous_, &y_);  // v has y's shapes
+    spec->Int("linear_solves", &solves_.solves);
+    spec->Int("linear_converged", &solves_.converged);
+    spec->Int("linear_breakdowns", &solves_.breakdowns);
+    spec->Int("linear_divergences", &solves_.divergences);
+    spec->Int("linear_unconverged", &solves_.unconverged);
+  }
+
+  std::string LimitReached(int64_t iteration, int /*stage*/) const override {
+    if (iteration < options_.max_iterations) return "";
+    return absl::StrCat("all ", options_.max_iterations, " outer iterations ran");
+  }
+
+  std::string NonFiniteRemedy() const override {
+    return options_.method == HypergradientMethod::kReverse ||
+                   options_.method == HypergradientMethod::kT1T2
+               ? "reduce outer_optimizer.learning_rate or inner_optimizer.learning_rate"
+               : "reduce outer_optimizer.learning_rate or inner_optimizer.learning_rate, or "
+                 "linear_solver_step (β < 2/L), or raise linear_solver_damping";
+  }
+
+  IterateView View() const override { return IterateView{x_, y_, y_}; }
+  void Summarize(SolverSummary* summary) const override { summary->linear_solver = solves_; }
+
+  StepResult Step(const StepContext& context, IterationRecord* record) override {
+    const double factor = ScheduleFactor(options_.schedule, context.iteration,
+                                         options_.max_iterations, options_.schedule_min_factor);
+    if (!options_.warm_start_inner) y_ = DetachedClone(y0_);
+    MinibatchSampler& inner = *context.inner;
+    EstimateContext estimate_context;
+    estimate_context.outer = context.outer->Next();
+    estimate_context.outer_examples = context.outer->BatchSize();
+    estimate_context.inner_examples = inner.BatchSize();
+    estimate_context.inner_sampler = &inner;
+    estimate_context.counts = context.counts;
 
     HypergradientEstimate estimate;
-    if (options.method == HypergradientMethod::kReverse) {
+    if (options_.method == HypergradientMethod::kReverse) {
       // The schedule is the outer loop's: the inner steps keep their rate (a shrinking inner
       // step would handicap the inner solve late in the run).
-      estimate = ReverseHypergradient(problem, x, y, options, context, 1.0);
+      estimate = ReverseHypergradient(problem_, x_, y_, options_, estimate_context, 1.0);
     } else {
-      const double lr_inner = options.inner_optimizer.learning_rate;
-      for (int t = 0; t < options.inner_steps; ++t) {
-        TensorList ys = GradLeaves(y);
-        TensorList grad = Gradients(problem->InnerObjective(x, ys, inner_sampler.Next()), ys);
-        context.counts->AddG(inner_sampler.BatchSize());
-        inner_opt.Step(&y, grad, lr_inner);
+      const double lr_inner = options_.inner_optimizer.learning_rate;
+      for (int t = 0; t < options_.inner_steps; ++t) {
+        TensorList ys = GradLeaves(y_);
+        TensorList grad = Gradients(problem_->InnerObjective(x_, ys, inner.Next()), ys);
+        context.counts->AddG(inner.BatchSize());
+        inner_opt_.Step(&y_, grad, lr_inner);
       }
-      context.inner = inner_sampler.Next();
-      estimate = ImplicitHypergradient(problem, x, y, options, context, &v_previous);
+      estimate_context.inner = inner.Next();
+      estimate =
+          ImplicitHypergradient(problem_, x_, y_, options_, estimate_context, &v_previous_);
     }
-    const double hypergradient_norm = Norm(estimate.hypergradient);
-    if (!std::isfinite(estimate.outer_objective) || !std::isfinite(estimate.inner_objective) ||
-        !std::isfinite(hypergradient_norm) || !std::isfinite(estimate.inner_gradient_norm)) {
-      // Back to the last iterate whose values were finite: the previous iteration's x and the
-      // inner iterate it was estimated at.
-      y = y_start;
-      if (!x_finite.empty()) x = x_finite;
-      monitor.StopNonFinite(
-          "f, g or the hypergradient", iteration,
-          options.method == HypergradientMethod::kReverse || options.method == HypergradientMethod::kT1T2
-              ? "reduce outer_optimizer.learning_rate or inner_optimizer.learning_rate"
-              : "reduce outer_optimizer.learning_rate or inner_optimizer.learning_rate, or "
-                "linear_solver_step (β < 2/L), or raise linear_solver_damping");
-      break;
-    }
-    y = estimate.y;
-    v_previous = std::move(estimate.v);
-    LinearSolverCounts& solves = summary->linear_solver;
-    switch (estimate.linear_solve) {
+    record->outer_objective = estimate.outer_objective;
+    record->inner_objective = estimate.inner_objective;
+    record->inner_stationarity = estimate.inner_gradient_norm;
+    record->grad_norm_x = Norm(estimate.hypergradient);
+    record->grad_norm_y = estimate.inner_gradient_norm;
+    record->learning_rate_x = options_.outer_optimizer.learning_rate * factor;
+    StepResult result;
+    result.non_finite = NonFiniteValue(*record);  // before y, v and x change
+    if (!result.non_finite.empty()) return result;
+    y_ = std::move(estimate.y);
+    v_previous_ = std::move(estimate.v);
+    Count(estimate.linear_solve);
+    outer_opt_.Step(&x_, estimate.hypergradient, record->learning_rate_x);
+    problem_->ProjectOuter(&x_);
+    return result;
+  }
+
+ private:
+  void Count(LinearSolveOutcome outcome) {
+    switch (outcome) {
       case LinearSolveOutcome::kNone:
-        break;
+        return;
       case LinearSolveOutcome::kConverged:
-        ++solves.solves;
-        ++solves.converged;
+        ++solves_.converged;
         break;
       case LinearSolveOutcome::kIterationLimit:
-        ++solves.solves;
         // Neumann and stocBiO sum a fixed number of terms: no residual to converge.
-        if (options.method == HypergradientMethod::kFixedPoint ||
-            options.method == HypergradientMethod::kConjugateGradient) {
-          ++solves.unconverged;
+        if (options_.method == HypergradientMethod::kFixedPoint ||
+            options_.method == HypergradientMethod::kConjugateGradient) {
+          ++solves_.unconverged;
         }
         break;
       case LinearSolveOutcome::kBreakdown:
-        ++solves.solves;
-        ++solves.breakdowns;
+        ++solves_.breakdowns;
         break;
       case LinearSolveOutcome::kDiverged:
-        ++solves.solves;
-        ++solves.divergences;
+        ++solves_.divergences;
         break;
     }
+    ++solves_.solves;
+  }
 
-    IterationRecord record;
-    record.iteration = iteration;
-    record.outer_objective = estimate.outer_objective;
-    record.inner_objective = estimate.inner_objective;
-    record.inner_stationarity = estimate.inner_gradient_norm;
-    record.grad_norm_x = hypergradient_norm;
-    record.grad_norm_y = estimate.inner_gradient_norm;
-    record.learning_rate_x = options.outer_optimizer.learning_rate * factor;
-    record.stage_end = iteration + 1 == options.max_iterations;
-    x_finite = DetachedClone(x);
-    outer_opt.Step(&x, estimate.hypergradient, record.learning_rate_x);
-    problem->ProjectOuter(&x);
-    if (!monitor.Observe(record, x, y)) {
-      running = false;
-    } else if (!monitor.MaybeCheckpoint(problem, [&](SolverState* state) {
-                 state->PutInt("next_iteration", iteration + 1);
-                 state->PutTensors("x", x);
-                 state->PutTensors("y", y);
-                 outer_opt.SaveState("outer_opt", state);
-                 inner_opt.SaveState("inner_opt", state);
-                 outer_sampler.SaveState("outer", state);
-                 inner_sampler.SaveState("inner", state);
-                 state->PutInt("has_v_previous", v_previous.empty() ? 0 : 1);
-                 for (const auto& [name, field] : LinearSolverFields()) {
-                   state->PutInt(name, summary->linear_solver.*field);
-                 }
-                 state->PutTensors("v_previous", v_previous);
-               })) {
-      running = false;
-    }
-  }
-  if (running && summary->termination == TerminationType::kInvalidOptions) {
-    monitor.Finish(TerminationType::kIterationLimit,
-                   absl::StrCat("all ", options.max_iterations, " outer iterations ran"));
-  }
-  summary->x = DetachedClone(x);
-  summary->y = DetachedClone(y);
-  summary->inner = DetachedClone(y);
-  return absl::OkStatus();
+  HypergradientOptions options_;
+  BilevelProblem* problem_;
+  TensorList x_;
+  const TensorList y0_;
+  TensorList y_;
+  GroupOptimizer outer_opt_, inner_opt_;
+  TensorList v_previous_;
+  LinearSolverCounts solves_;
+};
+
+}  // namespace
+
+absl::Status Solve(const HypergradientOptions& options, BilevelProblem* problem,
+                   SolverSummary* summary) {
+  return RunSolver(
+      absl::StrCat("Hypergradient(", ToString(options.method), ")"), Validate(options), options,
+      problem, [&] { return std::make_unique<HypergradientSolver>(options, problem); }, summary);
 }
 
 }  // namespace bilevel

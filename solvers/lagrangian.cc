@@ -71,4 +71,36 @@ LagrangianEval EvaluateLagrangian(BilevelProblem* problem, const TensorList& x, 
   return e;
 }
 
+LagrangianSolver::LagrangianSolver(BilevelProblem* problem, bool z_starts_at_y,
+                                   const OptimizerOptions& x, const OptimizerOptions& y,
+                                   const OptimizerOptions& z, double initial_lambda)
+    : problem_(problem),
+      x_(DetachedClone(problem->InitialOuter())),
+      y_(DetachedClone(problem->InitialInner())),
+      z_(z_starts_at_y ? DetachedClone(y_) : DetachedClone(problem->InitialInner())),
+      x_opt_(x, x_),
+      y_opt_(y, y_),
+      z_opt_(z, z_),
+      lambda_(initial_lambda) {}
+
+void LagrangianSolver::DeclareState(SolverStateSpec* spec) {
+  spec->Iterate("x", &x_);
+  spec->Iterate("y", &y_);
+  spec->Iterate("z", &z_);
+  spec->Optimizer("x_opt", &x_opt_);
+  spec->Optimizer("y_opt", &y_opt_);
+  spec->Optimizer("z_opt", &z_opt_);
+  spec->Double("lambda", &lambda_);
+}
+
+void RecordLagrangian(const LagrangianEval& e, double lambda, IterationRecord* record) {
+  record->lambda = lambda;
+  record->outer_objective = e.f;
+  record->inner_objective = e.g_y;
+  record->value_gap = e.g_y - e.g_z;
+  record->grad_norm_x = e.norm_x;
+  record->grad_norm_y = e.norm_y;
+  record->grad_norm_z = e.norm_z;
+}
+
 }  // namespace bilevel

@@ -6,6 +6,8 @@
 #include <cstdint>
 
 #include "solvers/bilevel_problem.h"
+#include "solvers/optimizer.h"
+#include "solvers/solver_loop.h"
 #include "solvers/solver_types.h"
 #include "solvers/tensor_list.h"
 
@@ -27,6 +29,28 @@ LagrangianEval EvaluateLagrangian(BilevelProblem* problem, const TensorList& x, 
                                   const Batch& inner, int64_t outer_examples,
                                   int64_t inner_examples, OracleCounts* counts,
                                   bool common_random_numbers = true);
+
+// The record of an iteration at multiplier `lambda` whose values are `e`'s: λ, f, g, the value
+// gap g(x, y) − g(x, z) and the three gradient norms.
+void RecordLagrangian(const LagrangianEval& e, double lambda, IterationRecord* record);
+
+// What MinimaxOPT and F2SA share: x, y, a copy z of the inner variable (the iterate that descends
+// g alone), one optimizer each and the multiplier λ, declared once for checkpoints and rollback.
+class LagrangianSolver : public IterativeSolver {
+ public:
+  void DeclareState(SolverStateSpec* spec) override;
+  IterateView View() const override { return IterateView{x_, y_, z_}; }
+
+ protected:
+  // z starts at y0, or at a second call to InitialInner() when `z_starts_at_y` is false.
+  LagrangianSolver(BilevelProblem* problem, bool z_starts_at_y, const OptimizerOptions& x,
+                   const OptimizerOptions& y, const OptimizerOptions& z, double initial_lambda);
+
+  BilevelProblem* problem_;
+  TensorList x_, y_, z_;
+  GroupOptimizer x_opt_, y_opt_, z_opt_;
+  double lambda_;
+};
 
 }  // namespace bilevel
 

@@ -85,22 +85,23 @@ void BM_MinimaxOptIteration(benchmark::State& state) {
   options.outer_batch_size = options.inner_batch_size = BatchSize(which);
   options.x_optimizer.learning_rate = options.y_optimizer.learning_rate =
       options.z_optimizer.learning_rate = 1e-3;
-  auto iterator = MinimaxOptIterator::Create(options, problem.get());
-  if (!iterator.ok()) {
-    state.SkipWithError(std::string(iterator.status().message()).c_str());
+  auto stepper = SingleStepper::Create(Validate(options), options, problem.get(), [&] {
+    return std::make_unique<MinimaxOptSolver>(options, problem.get());
+  });
+  if (!stepper.ok()) {
+    state.SkipWithError(std::string(stepper.status().message()).c_str());
     return;
   }
-  OracleCounts counts;
-  IterationRecord record;
-  std::string non_finite;
   for (auto _ : state) {
-    if (!(*iterator)->Iterate(1.0, 1.0, &record, &counts, &non_finite)) {
-      state.SkipWithError(non_finite.c_str());
+    const StepResult result = (*stepper)->Step();
+    if (!result.non_finite.empty()) {
+      state.SkipWithError(result.non_finite.c_str());
       return;
     }
   }
   state.counters["gradient_calls_per_iteration"] =
-      static_cast<double>(counts.GradientCalls()) / static_cast<double>(state.iterations());
+      static_cast<double>((*stepper)->counts().GradientCalls()) /
+      static_cast<double>(state.iterations());
   state.SetLabel(Name(which));
 }
 

@@ -40,8 +40,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "solvers/bilevel_problem.h"
-#include "solvers/minibatch_sampler.h"
+#include "solvers/lagrangian.h"
 #include "solvers/optimizer.h"
+#include "solvers/solver_loop.h"
 #include "solvers/solver_types.h"
 
 namespace bilevel {
@@ -92,44 +93,22 @@ struct MinimaxOptOptions : SolverOptionsBase {
 // Checks every field; the message names the first invalid one.
 absl::Status Validate(const MinimaxOptOptions& options);
 
-// The state of Algorithms 1 and 2: x, y, z and their optimizers. Solve() drives it through the
-// stages; it is public so that benchmarks and experiments can time or checkpoint single
-// iterations.
-class MinimaxOptIterator {
+// Algorithms 1 and 2 as an IterativeSolver (solver_loop.h): x, y, z, their optimizers and λ.
+// Solve() runs it under the loop; it is public so that benchmarks can time single iterations
+// (SingleStepper). `options` must be valid (Validate) and `problem` must outlive it.
+class MinimaxOptSolver : public LagrangianSolver {
  public:
-  // Validates the options against the problem; `problem` must outlive the iterator.
-  static absl::StatusOr<std::unique_ptr<MinimaxOptIterator>> Create(
-      const MinimaxOptOptions& options, BilevelProblem* problem);
+  MinimaxOptSolver(const MinimaxOptOptions& options, BilevelProblem* problem);
 
-  // One iteration at multiplier `lambda`, with every group's learning rate multiplied by
-  // `schedule_factor`. Fills `record` (except the fields IterationMonitor sets) and updates
-  // `counts`. Returns false if a value or gradient is not finite at the current iterate; then
-  // `*non_finite` names it and x, y, z are rolled back to the previous iterate (the last one whose
-  // values were finite; the current one if there is no previous).
-  bool Iterate(double lambda, double schedule_factor, IterationRecord* record, OracleCounts* counts,
-               std::string* non_finite);
-
-  const TensorList& x() const { return x_; }
-  const TensorList& y() const { return y_; }
-  const TensorList& z() const { return z_; }
-  // The stationarity measure of the last iterate (see stationarity_tolerance); computed only
-  // when the tolerance is positive, 0 otherwise.
-  double last_stationarity() const { return last_stationarity_; }
-
-  // Checkpoints: x, y, z, the optimizers' state and both minibatch streams.
-  void SaveState(SolverState* state) const;
-  absl::Status RestoreState(const SolverState& state);
+  std::string LimitReached(int64_t iteration, int stage) const override;
+  // One iteration at the stage's λ: ∇f(x, y), ∇g(x, y), ∇g(x, z) on one minibatch pair, then
+  // descent in y, ascent in z and descent in x (projected onto X).
+  StepResult Step(const StepContext& context, IterationRecord* record) override;
+  void EndStage() override { lambda_ *= options_.lambda_growth; }
+  std::string NonFiniteRemedy() const override;
 
  private:
-  MinimaxOptIterator(const MinimaxOptOptions& options, BilevelProblem* problem);
-
   MinimaxOptOptions options_;
-  BilevelProblem* problem_;
-  TensorList x_, y_, z_;
-  TensorList finite_x_, finite_y_, finite_z_;  // the last iterate with finite values
-  MinibatchSampler outer_sampler_, inner_sampler_;
-  GroupOptimizer x_opt_, y_opt_, z_opt_;
-  double last_stationarity_ = 0;
 };
 
 // Runs MinimaxOPT on `problem`. Returns InvalidArgument (and sets summary->termination to

@@ -3,10 +3,11 @@
 #include <ATen/ATen.h>
 
 #include <cmath>
+#include <memory>
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "solvers/minibatch_sampler.h"
+#include "solvers/solver_loop.h"
 
 namespace bilevel {
 
@@ -31,7 +32,6 @@ absl::Status CheckRange(double value, double lo, double hi, bool lo_open, const 
 
 absl::Status Validate(const PenaltyOptions& options) {
   absl::Status status = ValidateBaseOptions(options);
-  if (status.ok()) status = RejectCheckpoints(options, "the penalty method");
   if (!status.ok()) return status;
   if (options.max_iterations < 1) {
     return absl::InvalidArgumentError(
@@ -104,68 +104,70 @@ PenaltyValue Evaluate(BilevelProblem* problem, const TensorList& xs, const Tenso
   return v;
 }
 
-}  // namespace
-
-absl::Status Solve(const PenaltyOptions& options, BilevelProblem* problem, SolverSummary* summary) {
-  TensorList x, y;
-  absl::Status status = BeginSolve("Penalty", Validate(options), options, problem, summary, &x, &y);
-  if (!status.ok()) return status;
-
-  const c10::Device device = x.front().device();
-  MinibatchSampler outer_sampler(problem->NumOuterExamples(), options.outer_batch_size,
-                                 2 * options.seed, device);
-  MinibatchSampler inner_sampler(problem->NumInnerExamples(), options.inner_batch_size,
-                                 2 * options.seed + 1, device);
-  GroupOptimizer x_opt(options.x_optimizer, x), y_opt(options.y_optimizer, y);
-  PenaltyState state;
-  state.rho = options.initial_penalty;
-  state.mu = options.initial_inner_weight;
-  state.epsilon = options.initial_tolerance;
-  if (options.update_multiplier) {
-    for (const at::Tensor& t : y) state.nu.push_back(at::zeros_like(t));
+// The penalty method as an IterativeSolver (solver_loop.h).
+class PenaltySolver : public IterativeSolver {
+ public:
+  PenaltySolver(const PenaltyOptions& options, BilevelProblem* problem)
+      : options_(options),
+        problem_(problem),
+        x_(DetachedClone(problem->InitialOuter())),
+        y_(DetachedClone(problem->InitialInner())),
+        x_opt_(options.x_optimizer, x_),
+        y_opt_(options.y_optimizer, y_) {
+    state_.rho = options.initial_penalty;
+    state_.mu = options.initial_inner_weight;
+    state_.epsilon = options.initial_tolerance;
+    if (options.update_multiplier) {
+      for (const at::Tensor& t : y_) state_.nu.push_back(at::zeros_like(t));
+    }
   }
 
-  IterationMonitor monitor(options, summary);
-  int stage = 0;
-  int64_t stage_start = 0;
-  summary->num_stages = 1;
-  TensorList x_finite;  // x at the last iteration whose values were finite
-  bool running = true;
-  for (int64_t iteration = 0; iteration < options.max_iterations && running; ++iteration) {
-    // One minibatch pair per iteration, shared by its inner steps and its x-step.
-    const Batch outer = outer_sampler.Next();
-    const Batch inner = inner_sampler.Next();
-    const int64_t n_out = outer_sampler.BatchSize(), n_in = inner_sampler.BatchSize();
-    const double lr_y = options.y_optimizer.learning_rate * state.lr_factor;
-    const double lr_x = options.x_optimizer.learning_rate * state.lr_factor;
+  void DeclareState(SolverStateSpec* spec) override {
+    spec->Iterate("x", &x_);
+    spec->Iterate("y", &y_);
+    spec->Optimizer("x_opt", &x_opt_);
+    spec->Optimizer("y_opt", &y_opt_);
+    spec->Double("rho", &state_.rho);
+    spec->Double("mu", &state_.mu);
+    spec->Double("epsilon", &state_.epsilon);
+    spec->Double("lr_factor", &state_.lr_factor);
+    spec->Tensors("nu", &state_.nu, &y_);
+  }
 
-    // Back to the last iterate whose values were finite (the previous iteration's) on a failure.
-    const TensorList y_start = DetachedClone(y);
-    auto stop_non_finite = [&](const std::string& what) {
-      y = y_start;
-      if (!x_finite.empty()) x = x_finite;
-      monitor.StopNonFinite(what, iteration,
-                            "reduce x_optimizer.learning_rate or y_optimizer.learning_rate, or "
-                            "initial_penalty");
-    };
-    bool finite = true;
-    for (int s = 0; s < options.inner_steps; ++s) {
-      TensorList ys = GradLeaves(y);  // x is a constant here (it requires no gradient)
-      PenaltyValue low = Evaluate(problem, x, ys, outer, inner, state, /*lower=*/true, n_out, n_in,
-                                  &summary->oracle_calls);
+  std::string LimitReached(int64_t iteration, int /*stage*/) const override {
+    if (iteration < options_.max_iterations) return "";
+    return absl::StrCat("all ", options_.max_iterations, " iterations ran");
+  }
+
+  std::string NonFiniteRemedy() const override {
+    return "reduce x_optimizer.learning_rate or y_optimizer.learning_rate, or initial_penalty";
+  }
+
+  IterateView View() const override { return IterateView{x_, y_, y_}; }
+
+  StepResult Step(const StepContext& context, IterationRecord* record) override {
+    // One minibatch pair per iteration, shared by its inner steps and its x-step.
+    const Batch outer = context.outer->Next();
+    const Batch inner = context.inner->Next();
+    const int64_t n_out = context.outer->BatchSize(), n_in = context.inner->BatchSize();
+    const double lr_y = options_.y_optimizer.learning_rate * state_.lr_factor;
+    const double lr_x = options_.x_optimizer.learning_rate * state_.lr_factor;
+    StepResult result;
+    for (int s = 0; s < options_.inner_steps; ++s) {
+      TensorList ys = GradLeaves(y_);  // x is a constant here (it requires no gradient)
+      PenaltyValue low = Evaluate(problem_, x_, ys, outer, inner, state_, /*lower=*/true, n_out,
+                                  n_in, context.counts);
       TensorList grad_y = Gradients(low.h, ys);
       if (!std::isfinite(low.h.item<double>()) || !std::isfinite(Norm(grad_y))) {
-        stop_non_finite("h_low(x, y) or its y-gradient");
-        finite = false;
-        break;
+        result.non_finite = "h_low(x, y) or its y-gradient";
+        return result;
       }
-      y_opt.Step(&y, grad_y, lr_y);
+      y_opt_.Step(&y_, grad_y, lr_y);
     }
-    if (!finite) break;
 
-    TensorList xs = GradLeaves(x), ys = GradLeaves(y);
-    PenaltyValue up = Evaluate(problem, xs, ys, outer, inner, state, /*lower=*/false, n_out, n_in,
-                               &summary->oracle_calls);
+    TensorList xs = GradLeaves(x_), ys = GradLeaves(y_);
+    PenaltyValue up = Evaluate(problem_, xs, ys, outer, inner, state_, /*lower=*/false, n_out,
+                               n_in, context.counts);
     TensorList grads = Gradients(up.h, [&] {
       TensorList all = xs;
       all.insert(all.end(), ys.begin(), ys.end());
@@ -174,69 +176,60 @@ absl::Status Solve(const PenaltyOptions& options, BilevelProblem* problem, Solve
     TensorList grad_x(grads.begin(), grads.begin() + xs.size());
     TensorList grad_y(grads.begin() + xs.size(), grads.end());
 
-    IterationRecord record;
-    record.iteration = iteration;
-    record.stage = stage;
-    record.penalty_rho = state.rho;
-    record.outer_objective = up.f.item<double>();
-    record.inner_objective = up.g.item<double>();
-    record.inner_stationarity = Norm(up.grad_y_g);
-    record.grad_norm_x = Norm(grad_x);
-    record.grad_norm_y = Norm(grad_y);
-    record.learning_rate_x = lr_x;
-    const double h_up = up.h.item<double>();
-    for (double v : {h_up, record.outer_objective, record.inner_objective,
-                     *record.inner_stationarity, record.grad_norm_x, record.grad_norm_y}) {
-      if (!std::isfinite(v)) {
-        stop_non_finite("h_up(x, y), f, g or a gradient");
-        finite = false;
-        break;
-      }
+    record->penalty_rho = state_.rho;
+    record->outer_objective = up.f.item<double>();
+    record->inner_objective = up.g.item<double>();
+    record->inner_stationarity = Norm(up.grad_y_g);
+    record->grad_norm_x = Norm(grad_x);
+    record->grad_norm_y = Norm(grad_y);
+    record->learning_rate_x = lr_x;
+    if (!std::isfinite(up.h.item<double>())) {
+      result.non_finite = "h_up(x, y)";
+      return result;
     }
-    if (!finite) break;
-
-    x_finite = DetachedClone(x);
-    x_opt.Step(&x, grad_x, lr_x);
-    problem->ProjectOuter(&x);
+    x_opt_.Step(&x_, grad_x, lr_x);
+    problem_->ProjectOuter(&x_);
 
     const double residual =
-        record.grad_norm_x * record.grad_norm_x + record.grad_norm_y * record.grad_norm_y;
-    const bool tolerance_met = residual < state.epsilon * state.epsilon;
-    const bool stage_done =
-        tolerance_met || (options.max_iterations_per_stage > 0 &&
-                          iteration + 1 - stage_start >= options.max_iterations_per_stage);
-    record.stage_end = stage_done || iteration + 1 == options.max_iterations;
-    if (!monitor.Observe(record, x, y)) {
-      running = false;
-      break;
+        record->grad_norm_x * record->grad_norm_x + record->grad_norm_y * record->grad_norm_y;
+    const bool tolerance_met = residual < state_.epsilon * state_.epsilon;
+    result.stage_end = tolerance_met || (options_.max_iterations_per_stage > 0 &&
+                                         context.stage_iteration + 1 >=
+                                             options_.max_iterations_per_stage);
+    if (tolerance_met && options_.min_tolerance > 0 && state_.epsilon < options_.min_tolerance) {
+      result.converged = true;
+      result.converged_message =
+          absl::StrCat("stage ", context.stage, " ended with tolerance ε = ", state_.epsilon,
+                       " below min_tolerance ", options_.min_tolerance);
     }
-    if (stage_done) {
-      if (tolerance_met && options.min_tolerance > 0 && state.epsilon < options.min_tolerance) {
-        monitor.Finish(TerminationType::kConverged,
-                       absl::StrCat("stage ", stage, " ended with tolerance ε = ", state.epsilon,
-                                    " below min_tolerance ", options.min_tolerance));
-        running = false;
-        break;
-      }
-      // Stage end: the augmented-Lagrangian updates.
-      if (options.update_multiplier) AddScaledInPlace(&state.nu, state.rho, up.grad_y_g);
-      state.rho *= options.penalty_growth;
-      state.mu *= options.inner_weight_decay;
-      state.epsilon *= options.tolerance_decay;
-      state.lr_factor *= options.learning_rate_decay;
-      ++stage;
-      stage_start = iteration + 1;
-      summary->num_stages = stage + 1;
-    }
+    last_grad_y_g_ = std::move(up.grad_y_g);
+    return result;
   }
-  if (running && summary->termination == TerminationType::kInvalidOptions) {
-    monitor.Finish(TerminationType::kIterationLimit,
-                   absl::StrCat("all ", options.max_iterations, " iterations ran"));
+
+  // Stage end: the augmented-Lagrangian updates.
+  void EndStage() override {
+    if (options_.update_multiplier) AddScaledInPlace(&state_.nu, state_.rho, last_grad_y_g_);
+    state_.rho *= options_.penalty_growth;
+    state_.mu *= options_.inner_weight_decay;
+    state_.epsilon *= options_.tolerance_decay;
+    state_.lr_factor *= options_.learning_rate_decay;
   }
-  summary->x = DetachedClone(x);
-  summary->y = DetachedClone(y);
-  summary->inner = DetachedClone(y);
-  return absl::OkStatus();
+
+ private:
+  PenaltyOptions options_;
+  BilevelProblem* problem_;
+  TensorList x_, y_;
+  GroupOptimizer x_opt_, y_opt_;
+  PenaltyState state_;
+  TensorList last_grad_y_g_;  // ∇_y g at the last Step's h_up evaluation
+};
+
+}  // namespace
+
+absl::Status Solve(const PenaltyOptions& options, BilevelProblem* problem, SolverSummary* summary) {
+  return RunSolver(
+      "Penalty", Validate(options), options, problem,
+      [&] { return std::make_unique<PenaltySolver>(options, problem); }, summary);
 }
 
 }  // namespace bilevel

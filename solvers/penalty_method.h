@@ -69,7 +69,7 @@ struct PenaltyOptions : SolverOptionsBase {
 absl::Status Validate(const PenaltyOptions& options);
 
 // Runs the penalty method; same contract as the MinimaxOPT Solve (see minimax_opt.h). The
-// records' `lambda` is the penalty ρ and `inner_stationarity` is ‖∇_y g(x, y)‖.
+// records' `penalty_rho` is the penalty ρ and `inner_stationarity` is ‖∇_y g(x, y)‖.
 absl::Status Solve(const PenaltyOptions& options, BilevelProblem* problem, SolverSummary* summary);
 
 }  // namespace bilevel

@@ -14,7 +14,6 @@
 #ifndef SOLVERS_SOLVER_TYPES_H_
 #define SOLVERS_SOLVER_TYPES_H_
 
-#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -131,8 +130,7 @@ struct LinearSolverCounts {
 };
 
 // Periodic checkpoints of a solve, so that an interrupted process can continue it (see
-// checkpoint.h). Supported by MinimaxOPT and the hypergradient solvers; F2SA and the penalty
-// method reject a non-empty path.
+// checkpoint.h). Every solver supports them (the loop of solver_loop.h writes them).
 struct CheckpointOptions {
   // The checkpoint file; empty = no checkpoints. When Solve starts and the file exists, the solve
   // continues from it instead of starting at x0, y0 (the file must come from a solve with the same
@@ -184,8 +182,6 @@ struct SolverOptionsBase {
 
 // Checks the fields of SolverOptionsBase; the message names the offending field.
 absl::Status ValidateBaseOptions(const SolverOptionsBase& options);
-// For solvers without checkpoint support: an error when options.checkpoint.path is set.
-absl::Status RejectCheckpoints(const SolverOptionsBase& options, const std::string& solver);
 // Checks that the batch sizes fit the problem's data (names the field).
 absl::Status ValidateBatchSizes(const SolverOptionsBase& options, int64_t num_outer_examples,
                                 int64_t num_inner_examples);
@@ -202,7 +198,7 @@ struct SolverSummary {
   TensorList y;  // final inner variables
   OracleCounts oracle_calls;
   int64_t num_iterations = 0;
-  int num_stages = 0;  // stages started
+  int num_stages = 0;  // stages that ran at least one iteration
   // The last record's stage weight: λ (MinimaxOPT, F2SA) or ρ (penalty method); unset otherwise.
   std::optional<double> final_lambda;
   std::optional<double> final_penalty_rho;
@@ -222,62 +218,6 @@ struct SolverSummary {
   std::string BriefReport() const;
   // BriefReport plus the message and one line per stage.
   std::string FullReport() const;
-};
-
-// The start every Solve shares: resets `summary` (naming `solver`), then checks the problem, the
-// options (`options_status` is the solver's own Validate result), the batch sizes and the
-// initial point, and copies x0, y0 into `x`, `y`. On failure the summary says kInvalidOptions
-// and the status is returned.
-absl::Status BeginSolve(const std::string& solver, const absl::Status& options_status,
-                        const SolverOptionsBase& options, BilevelProblem* problem,
-                        SolverSummary* summary, TensorList* x, TensorList* y);
-
-// The iteration bookkeeping every solver loop does, in one place: timing, oracle budgets,
-// the non-finite check, recording, and callbacks.
-class IterationMonitor {
- public:
-  IterationMonitor(const SolverOptionsBase& options, SolverSummary* summary);
-
-  double ElapsedSeconds() const;
-
-  // Ends the solve with kNonFinite, naming `what` (e.g. "f(x, y)"), the iteration and `remedy`
-  // (the options to change, e.g. "reduce x_optimizer.learning_rate"). The solver must have rolled
-  // its iterate back to the last one whose objectives and gradients were finite.
-  void StopNonFinite(const std::string& what, int64_t iteration, const std::string& remedy);
-
-  // Records the iteration, runs the callbacks and checks budgets. Returns false (with the
-  // termination set) when the solve must stop.
-  // `x`, `y`, `inner` (the iterate after the update, see IterateView) go to the iterate callbacks;
-  // `inner` defaults to y.
-  bool Observe(IterationRecord record, const TensorList& x, const TensorList& y);
-  bool Observe(IterationRecord record, const TensorList& x, const TensorList& y,
-               const TensorList& inner);
-
-  // Sets the termination type and message (the solver's normal end).
-  void Finish(TerminationType type, std::string message);
-
-  // Checkpoints (options.checkpoint). Resume, called once before the first iteration, loads the
-  // checkpoint file if there is one: it checks that the file belongs to this solve (solver, seed,
-  // fingerprint), hands the state to `restore` for the solver's own part, and restores the
-  // oracle counts, the clock, the problem's random state and the caller's state. Without a file
-  // (or with checkpoints off) it does nothing. On failure the summary says kInvalidOptions and
-  // the status names the file and what to do.
-  absl::Status Resume(BilevelProblem* problem,
-                      const std::function<absl::Status(const SolverState&)>& restore);
-  // Called after an iteration Observe accepted: when a checkpoint is due (every_iterations,
-  // every_seconds), writes it with the state `fill` adds. The time it takes is left out of the
-  // solver clock. Returns false (termination kCheckpointFailed) when the file cannot be written.
-  bool MaybeCheckpoint(BilevelProblem* problem, const std::function<void(SolverState*)>& fill);
-
- private:
-  absl::Status Restore(BilevelProblem* problem,
-                       const std::function<absl::Status(const SolverState&)>& restore);
-
-  const SolverOptionsBase& options_;
-  SolverSummary* summary_;
-  std::chrono::steady_clock::time_point start_;
-  int64_t observed_ = 0;  // iterations accepted, including those restored from a checkpoint
-  double last_checkpoint_seconds_ = 0;  // solver clock at the last checkpoint (or the resume)
 };
 
 }  // namespace bilevel

@@ -51,15 +51,5 @@ TEST(ValidateInitialPoint, RejectsEmptyAndIntegerVariables) {
   EXPECT_TRUE(ValidateInitialPoint({at::zeros({2})}, {at::zeros({3})}).ok());
 }
 
-TEST(IterationMonitor, TimeLimitStopsTheSolve) {
-  SolverOptionsBase options;
-  options.max_wall_time_seconds = 1e-9;
-  SolverSummary summary;
-  IterationMonitor monitor(options, &summary);
-  IterationRecord r;
-  EXPECT_FALSE(monitor.Observe(r, {}, {}));
-  EXPECT_EQ(summary.termination, TerminationType::kTimeLimit);
-}
-
 }  // namespace
 }  // namespace bilevel

@@ -21,6 +21,7 @@
 #include "solvers/options_fingerprint.h"
 #include "solvers/penalty_method.h"
 #include "solvers/runtime.h"
+#include "solvers/solver_loop.h"
 #include "solvers/solver_types.h"
 
 #endif  // SOLVERS_SOLVERS_H_
