@@ -11,6 +11,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "solvers/bome.h"
 #include "solvers/f2sa.h"
 #include "solvers/hypergradient.h"
 #include "solvers/minimax_opt.h"
@@ -280,6 +281,17 @@ TEST(CheckpointTest, PenaltyMethodResumesAcrossStages) {
   o.inner_batch_size = 16;
   o.seed = 8;
   ExpectResumeRepeatsTheSolve(o, "penalty", 11, 5, 10);
+}
+
+TEST(CheckpointTest, BomeResumesBitForBit) {
+  BomeOptions o;
+  o.max_iterations = 10;
+  o.inner_steps = 4;
+  o.outer_batch_size = 8;
+  o.inner_batch_size = 16;
+  o.seed = 9;
+  o.x_optimizer.type = OptimizerType::kAdam;
+  ExpectResumeRepeatsTheSolve(o, "bome", 7, 3, 6);
 }
 
 TEST(CheckpointTest, TimeBasedCheckpoints) {

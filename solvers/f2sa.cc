@@ -14,35 +14,17 @@
 namespace bilevel {
 
 absl::Status Validate(const F2saOptions& options) {
-  absl::Status status = ValidateBaseOptions(options);
-  if (!status.ok()) return status;
-  if (options.max_iterations < 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("max_iterations must be >= 1, got ", options.max_iterations));
-  }
-  if (options.inner_steps < 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("inner_steps (T) must be >= 1, got ", options.inner_steps));
-  }
-  if (!(options.initial_lambda > 0) || std::isinf(options.initial_lambda)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("initial_lambda (λ_0) must be finite and > 0, got ", options.initial_lambda));
-  }
-  if (!(options.lambda_increment >= 0) || std::isinf(options.lambda_increment)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "lambda_increment (δ) must be finite and >= 0, got ", options.lambda_increment));
-  }
-  if (!(options.max_lambda >= 0) || std::isinf(options.max_lambda)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("max_lambda must be finite and >= 0 (0 = no cap), got ", options.max_lambda));
-  }
-  for (const auto& [opt, name] : {std::pair{&options.x_optimizer, "x_optimizer"},
-                                  std::pair{&options.y_optimizer, "y_optimizer"},
-                                  std::pair{&options.z_optimizer, "z_optimizer"}}) {
-    status = ValidateOptimizerOptions(*opt, name);
-    if (!status.ok()) return status;
-  }
-  return absl::OkStatus();
+  return FirstError({
+      ValidateBaseOptions(options),
+      RequireAtLeast(options.max_iterations, 1, "max_iterations"),
+      RequireAtLeast(options.inner_steps, 1, "inner_steps (T)"),
+      RequireFinitePositive(options.initial_lambda, "initial_lambda (λ_0)"),
+      RequireFiniteNonNegative(options.lambda_increment, "lambda_increment (δ)"),
+      RequireFiniteNonNegative(options.max_lambda, "max_lambda", "(0 = no cap)"),
+      ValidateOptimizerOptions(options.x_optimizer, "x_optimizer"),
+      ValidateOptimizerOptions(options.y_optimizer, "y_optimizer"),
+      ValidateOptimizerOptions(options.z_optimizer, "z_optimizer"),
+  });
 }
 
 namespace {

@@ -31,40 +31,28 @@ std::string ToString(HypergradientMethod method) {
 }
 
 absl::Status Validate(const HypergradientOptions& options) {
-  absl::Status status = ValidateBaseOptions(options);
+  absl::Status status = FirstError({
+      ValidateBaseOptions(options),
+      RequireAtLeast(options.max_iterations, 1, "max_iterations"),
+      RequireAtLeast(options.inner_steps, 1, "inner_steps (T)"),
+  });
   if (!status.ok()) return status;
-  if (options.max_iterations < 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("max_iterations must be >= 1, got ", options.max_iterations));
-  }
-  if (options.inner_steps < 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("inner_steps (T) must be >= 1, got ", options.inner_steps));
-  }
   if (options.truncation < 0 || options.truncation > options.inner_steps) {
     return absl::InvalidArgumentError(
         absl::StrCat("truncation (K) must be in [0, inner_steps = ", options.inner_steps,
                      "] (0 = full reverse mode), got ", options.truncation));
   }
-  if (options.linear_solver_iterations < 0) {
-    return absl::InvalidArgumentError(absl::StrCat("linear_solver_iterations must be >= 0, got ",
-                                                   options.linear_solver_iterations));
-  }
-  if (!(options.linear_solver_step > 0) || std::isinf(options.linear_solver_step)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "linear_solver_step (β) must be finite and > 0, got ", options.linear_solver_step));
-  }
-  if (!(options.linear_solver_damping >= 0) || std::isinf(options.linear_solver_damping)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "linear_solver_damping (δ) must be finite and >= 0, got ", options.linear_solver_damping));
-  }
-  if (!(options.linear_solver_tolerance >= 0)) {
-    return absl::InvalidArgumentError(absl::StrCat("linear_solver_tolerance must be >= 0, got ",
-                                                   options.linear_solver_tolerance));
-  }
-  status = ValidateOptimizerOptions(options.inner_optimizer, "inner_optimizer");
-  if (!status.ok()) return status;
-  status = ValidateOptimizerOptions(options.outer_optimizer, "outer_optimizer");
+  status = FirstError({
+      RequireAtLeast(options.linear_solver_iterations, 0, "linear_solver_iterations"),
+      RequireFinitePositive(options.linear_solver_step, "linear_solver_step (β)"),
+      RequireFiniteNonNegative(options.linear_solver_damping, "linear_solver_damping (δ)"),
+      options.linear_solver_tolerance >= 0
+          ? absl::OkStatus()
+          : absl::InvalidArgumentError(absl::StrCat("linear_solver_tolerance must be >= 0, got ",
+                                                    options.linear_solver_tolerance)),
+      ValidateOptimizerOptions(options.inner_optimizer, "inner_optimizer"),
+      ValidateOptimizerOptions(options.outer_optimizer, "outer_optimizer"),
+  });
   if (!status.ok()) return status;
   if (options.method == HypergradientMethod::kReverse &&
       options.inner_optimizer.type != OptimizerType::kSgd) {

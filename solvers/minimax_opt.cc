@@ -29,24 +29,17 @@ OptimizerOptions DefaultLambdaScaledOptimizer() {
 }
 
 absl::Status Validate(const MinimaxOptOptions& options) {
-  absl::Status status = ValidateBaseOptions(options);
+  absl::Status status = FirstError({
+      ValidateBaseOptions(options),
+      RequireFinitePositive(options.initial_lambda, "initial_lambda (λ_0)"),
+      std::isfinite(options.lambda_growth) && options.lambda_growth >= 1
+          ? absl::OkStatus()
+          : absl::InvalidArgumentError(absl::StrCat(
+                "lambda_growth (τ) must be finite and >= 1, got ", options.lambda_growth)),
+      RequireAtLeast(options.num_stages, 1, "num_stages (K)"),
+      RequireAtLeast(options.iterations_per_stage, 1, "iterations_per_stage (T)"),
+  });
   if (!status.ok()) return status;
-  if (!(options.initial_lambda > 0) || std::isinf(options.initial_lambda)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("initial_lambda (λ_0) must be finite and > 0, got ", options.initial_lambda));
-  }
-  if (!(options.lambda_growth >= 1) || std::isinf(options.lambda_growth)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("lambda_growth (τ) must be finite and >= 1, got ", options.lambda_growth));
-  }
-  if (options.num_stages < 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("num_stages (K) must be >= 1, got ", options.num_stages));
-  }
-  if (options.iterations_per_stage < 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("iterations_per_stage (T) must be >= 1, got ", options.iterations_per_stage));
-  }
   const double last_lambda =
       options.initial_lambda * std::pow(options.lambda_growth, options.num_stages - 1);
   if (!std::isfinite(last_lambda)) {
@@ -54,21 +47,16 @@ absl::Status Validate(const MinimaxOptOptions& options) {
         "num_stages (K = ", options.num_stages, ") with lambda_growth (τ = ", options.lambda_growth,
         ") makes the last stage's λ overflow"));
   }
-  if (!(options.stationarity_tolerance >= 0) || std::isinf(options.stationarity_tolerance)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "stationarity_tolerance must be finite and >= 0, got ", options.stationarity_tolerance));
-  }
-  for (const auto& [opt, name] : {std::pair{&options.x_optimizer, "x_optimizer"},
-                                  std::pair{&options.y_optimizer, "y_optimizer"},
-                                  std::pair{&options.z_optimizer, "z_optimizer"}}) {
-    status = ValidateOptimizerOptions(*opt, name);
-    if (!status.ok()) return status;
-  }
-  if (!(options.schedule_min_factor >= 0 && options.schedule_min_factor <= 1)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("schedule_min_factor must be in [0, 1], got ", options.schedule_min_factor));
-  }
-  return absl::OkStatus();
+  return FirstError({
+      RequireFiniteNonNegative(options.stationarity_tolerance, "stationarity_tolerance"),
+      ValidateOptimizerOptions(options.x_optimizer, "x_optimizer"),
+      ValidateOptimizerOptions(options.y_optimizer, "y_optimizer"),
+      ValidateOptimizerOptions(options.z_optimizer, "z_optimizer"),
+      options.schedule_min_factor >= 0 && options.schedule_min_factor <= 1
+          ? absl::OkStatus()
+          : absl::InvalidArgumentError(absl::StrCat("schedule_min_factor must be in [0, 1], got ",
+                                                    options.schedule_min_factor)),
+  });
 }
 
 MinimaxOptSolver::MinimaxOptSolver(const MinimaxOptOptions& options, BilevelProblem* problem)

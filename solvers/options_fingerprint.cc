@@ -127,6 +127,19 @@ std::string Fingerprint(const F2saOptions& o) {
                           .Join());
 }
 
+std::string Fingerprint(const BomeOptions& o) {
+  return absl::StrCat("BOME: ",
+                      Fields()
+                          .AddJoined(Fingerprint(static_cast<const SolverOptionsBase&>(o)))
+                          .Add("max_iterations", o.max_iterations)
+                          .Add("inner_steps", o.inner_steps)
+                          .Add("inner_learning_rate", o.inner_learning_rate)
+                          .Add("eta", o.eta)
+                          .AddJoined(Fingerprint(o.x_optimizer, "x_optimizer."))
+                          .AddJoined(Fingerprint(o.y_optimizer, "y_optimizer."))
+                          .Join());
+}
+
 std::string Fingerprint(const PenaltyOptions& o) {
   return absl::StrCat("Penalty: ",
                       Fields()

@@ -18,6 +18,7 @@
 
 #include <string>
 
+#include "solvers/bome.h"
 #include "solvers/f2sa.h"
 #include "solvers/hypergradient.h"
 #include "solvers/minimax_opt.h"
@@ -36,6 +37,7 @@ std::string Fingerprint(const MinimaxOptOptions& options);
 std::string Fingerprint(const HypergradientOptions& options);  // "<method>: ...", e.g. "cg: ..."
 std::string Fingerprint(const F2saOptions& options);
 std::string Fingerprint(const PenaltyOptions& options);
+std::string Fingerprint(const BomeOptions& options);
 
 }  // namespace bilevel
 

@@ -77,6 +77,7 @@ TEST(OptionsFingerprintTest, AFieldAddedToAnOptionsStructMustBeFingerprinted) {
   EXPECT_EQ(sizeof(HypergradientOptions), 456u) << "HypergradientOptions changed";
   EXPECT_EQ(sizeof(F2saOptions), 480u) << "F2saOptions changed";
   EXPECT_EQ(sizeof(PenaltyOptions), 472u) << "PenaltyOptions changed";
+  EXPECT_EQ(sizeof(BomeOptions), 408u) << "BomeOptions changed";
 }
 
 TEST(OptionsFingerprintTest, EveryMinimaxOptFieldIsSeen) {
@@ -154,6 +155,18 @@ TEST(OptionsFingerprintTest, EveryPenaltyFieldIsSeen) {
       {"update_multiplier", [](O* o) { o->update_multiplier = !o->update_multiplier; }},
       {"max_iterations_per_stage", [](O* o) { o->max_iterations_per_stage = 3; }},
       {"min_tolerance", [](O* o) { o->min_tolerance = 3; }}};
+  AddBaseChanges(&changes);
+  AddOptimizerChanges("x_optimizer.", &O::x_optimizer, &changes);
+  AddOptimizerChanges("y_optimizer.", &O::y_optimizer, &changes);
+  ExpectEveryChangeIsSeen(changes);
+}
+
+TEST(OptionsFingerprintTest, EveryBomeFieldIsSeen) {
+  using O = BomeOptions;
+  Changes<O> changes = {{"max_iterations", [](O* o) { o->max_iterations = 3; }},
+                        {"inner_steps", [](O* o) { o->inner_steps = 3; }},
+                        {"inner_learning_rate", [](O* o) { o->inner_learning_rate = 3; }},
+                        {"eta", [](O* o) { o->eta = 3; }}};
   AddBaseChanges(&changes);
   AddOptimizerChanges("x_optimizer.", &O::x_optimizer, &changes);
   AddOptimizerChanges("y_optimizer.", &O::y_optimizer, &changes);

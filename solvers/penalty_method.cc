@@ -31,37 +31,24 @@ absl::Status CheckRange(double value, double lo, double hi, bool lo_open, const 
 }  // namespace
 
 absl::Status Validate(const PenaltyOptions& options) {
-  absl::Status status = ValidateBaseOptions(options);
-  if (!status.ok()) return status;
-  if (options.max_iterations < 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("max_iterations must be >= 1, got ", options.max_iterations));
-  }
-  if (options.max_iterations_per_stage < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("max_iterations_per_stage must be >= 0 (0 = no cap), got ",
-                     options.max_iterations_per_stage));
-  }
-  if (options.inner_steps < 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("inner_steps (T) must be >= 1, got ", options.inner_steps));
-  }
-  for (absl::Status s : {
-           CheckRange(options.initial_penalty, 0, 1e300, true, "initial_penalty", "ρ_0"),
-           CheckRange(options.penalty_growth, 1, 1e300, false, "penalty_growth", "ρ growth"),
-           CheckRange(options.initial_inner_weight, 0, 1e300, false, "initial_inner_weight", "μ_0"),
-           CheckRange(options.inner_weight_decay, 0, 1, true, "inner_weight_decay", "μ decay"),
-           CheckRange(options.initial_tolerance, 0, 1e300, true, "initial_tolerance", "ε_0"),
-           CheckRange(options.tolerance_decay, 0, 1, true, "tolerance_decay", "ε decay"),
-           CheckRange(options.learning_rate_decay, 0, 1, true, "learning_rate_decay",
-                      "learning-rate decay"),
-           CheckRange(options.min_tolerance, 0, 1e300, false, "min_tolerance", "ε_min"),
-       }) {
-    if (!s.ok()) return s;
-  }
-  status = ValidateOptimizerOptions(options.x_optimizer, "x_optimizer");
-  if (!status.ok()) return status;
-  return ValidateOptimizerOptions(options.y_optimizer, "y_optimizer");
+  return FirstError({
+      ValidateBaseOptions(options),
+      RequireAtLeast(options.max_iterations, 1, "max_iterations"),
+      RequireAtLeast(options.max_iterations_per_stage, 0,
+                     "max_iterations_per_stage (0 = no cap)"),
+      RequireAtLeast(options.inner_steps, 1, "inner_steps (T)"),
+      CheckRange(options.initial_penalty, 0, 1e300, true, "initial_penalty", "ρ_0"),
+      CheckRange(options.penalty_growth, 1, 1e300, false, "penalty_growth", "ρ growth"),
+      CheckRange(options.initial_inner_weight, 0, 1e300, false, "initial_inner_weight", "μ_0"),
+      CheckRange(options.inner_weight_decay, 0, 1, true, "inner_weight_decay", "μ decay"),
+      CheckRange(options.initial_tolerance, 0, 1e300, true, "initial_tolerance", "ε_0"),
+      CheckRange(options.tolerance_decay, 0, 1, true, "tolerance_decay", "ε decay"),
+      CheckRange(options.learning_rate_decay, 0, 1, true, "learning_rate_decay",
+                 "learning-rate decay"),
+      CheckRange(options.min_tolerance, 0, 1e300, false, "min_tolerance", "ε_min"),
+      ValidateOptimizerOptions(options.x_optimizer, "x_optimizer"),
+      ValidateOptimizerOptions(options.y_optimizer, "y_optimizer"),
+  });
 }
 
 namespace {

@@ -94,6 +94,30 @@ absl::Status ValidateBaseOptions(const SolverOptionsBase& options) {
   return absl::OkStatus();
 }
 
+absl::Status RequireAtLeast(int64_t value, int64_t min, const std::string& field) {
+  if (value >= min) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(field, " must be >= ", min, ", got ", value));
+}
+
+absl::Status RequireFinitePositive(double value, const std::string& field) {
+  if (value > 0 && std::isfinite(value)) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(field, " must be finite and > 0, got ", value));
+}
+
+absl::Status RequireFiniteNonNegative(double value, const std::string& field,
+                                      const std::string& note) {
+  if (value >= 0 && std::isfinite(value)) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(field, " must be finite and >= 0",
+                                                 note.empty() ? "" : " ", note, ", got ", value));
+}
+
+absl::Status FirstError(std::initializer_list<absl::Status> checks) {
+  for (const absl::Status& status : checks) {
+    if (!status.ok()) return status;
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateBatchSizes(const SolverOptionsBase& options, int64_t num_outer_examples,
                                 int64_t num_inner_examples) {
   if (options.outer_batch_size > 0 && options.outer_batch_size > num_outer_examples) {

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <vector>
@@ -185,6 +186,15 @@ absl::Status ValidateBaseOptions(const SolverOptionsBase& options);
 // Checks that the batch sizes fit the problem's data (names the field).
 absl::Status ValidateBatchSizes(const SolverOptionsBase& options, int64_t num_outer_examples,
                                 int64_t num_inner_examples);
+
+// Field checks for Validate functions; each message names `field` and the value, e.g.
+// "inner_steps (T) must be >= 1, got 0". `note` is appended to the requirement ("(0 = no cap)").
+absl::Status RequireAtLeast(int64_t value, int64_t min, const std::string& field);
+absl::Status RequireFinitePositive(double value, const std::string& field);
+absl::Status RequireFiniteNonNegative(double value, const std::string& field,
+                                      const std::string& note = "");
+// The first error among `checks` (all evaluated), or OK.
+absl::Status FirstError(std::initializer_list<absl::Status> checks);
 
 // Checks a problem's starting point: x0 and y0 non-empty, defined, floating point, finite shapes.
 absl::Status ValidateInitialPoint(const TensorList& x0, const TensorList& y0);

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <string>
 
 namespace bilevel {
@@ -49,6 +50,25 @@ TEST(ValidateInitialPoint, RejectsEmptyAndIntegerVariables) {
   absl::Status status = ValidateInitialPoint({at::zeros({2})}, {at::zeros({2}, at::kLong)});
   EXPECT_NE(status.message().find("InitialInner()[0]"), std::string::npos) << status.message();
   EXPECT_TRUE(ValidateInitialPoint({at::zeros({2})}, {at::zeros({3})}).ok());
+}
+
+TEST(FieldChecks, NameTheFieldAndTheValue) {
+  EXPECT_TRUE(RequireAtLeast(1, 1, "inner_steps (T)").ok());
+  EXPECT_EQ(RequireAtLeast(0, 1, "inner_steps (T)").message(),
+            "inner_steps (T) must be >= 1, got 0");
+  EXPECT_TRUE(RequireFinitePositive(0.5, "eta").ok());
+  for (double bad : {0.0, -1.0, std::nan(""), static_cast<double>(INFINITY)}) {
+    EXPECT_EQ(RequireFinitePositive(bad, "eta").code(), absl::StatusCode::kInvalidArgument);
+  }
+  EXPECT_TRUE(RequireFiniteNonNegative(0.0, "max_lambda").ok());
+  EXPECT_EQ(RequireFiniteNonNegative(-2, "max_lambda", "(0 = no cap)").message(),
+            "max_lambda must be finite and >= 0 (0 = no cap), got -2");
+  EXPECT_EQ(RequireFiniteNonNegative(INFINITY, "max_lambda").message(),
+            "max_lambda must be finite and >= 0, got inf");
+  EXPECT_TRUE(FirstError({}).ok());
+  EXPECT_EQ(FirstError({absl::OkStatus(), RequireAtLeast(0, 1, "a"), RequireAtLeast(0, 1, "b")})
+                .message(),
+            "a must be >= 1, got 0");
 }
 
 }  // namespace

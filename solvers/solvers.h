@@ -12,6 +12,7 @@
 #define SOLVERS_SOLVERS_H_
 
 #include "solvers/bilevel_problem.h"
+#include "solvers/bome.h"
 #include "solvers/f2sa.h"
 #include "solvers/hypergradient.h"
 #include "solvers/inner_solve.h"
