@@ -20,7 +20,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "solvers/options_fingerprint.h"
-#include "solvers/runtime.h"
+#include "solvers/core/runtime.h"
 #include "tasks/data/data_files.h"
 #include "tasks/data/md5.h"
 

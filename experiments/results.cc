@@ -6,7 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "solvers/checkpoint.h"
+#include "solvers/core/checkpoint.h"
 
 namespace experiments {
 

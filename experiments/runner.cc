@@ -20,8 +20,8 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "c10/util/Exception.h"
-#include "solvers/checkpoint.h"
-#include "solvers/runtime.h"
+#include "solvers/core/checkpoint.h"
+#include "solvers/core/runtime.h"
 
 namespace experiments {
 namespace {

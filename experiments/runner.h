@@ -40,7 +40,7 @@
 #include "absl/status/statusor.h"
 #include "experiments/results.h"
 #include "solvers/inner_solve.h"
-#include "solvers/solver_types.h"
+#include "solvers/core/solver_types.h"
 #include "tasks/task.h"
 
 namespace experiments {

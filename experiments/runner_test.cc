@@ -19,7 +19,7 @@
 #include "absl/strings/str_split.h"
 #include "experiments/common.h"
 #include "experiments/small_task_for_tests.h"
-#include "solvers/checkpoint.h"
+#include "solvers/core/checkpoint.h"
 #include "tasks/hyper_cleaning.h"
 #include "tasks/testing/tiny_images.h"
 

@@ -26,7 +26,7 @@
 #include "absl/strings/str_split.h"
 #include "experiments/results.h"
 #include "paper/summary.h"
-#include "solvers/runtime.h"
+#include "solvers/core/runtime.h"
 
 ABSL_FLAG(std::string, fig1, "", "output folder of fig1_logreg_synthetic");
 ABSL_FLAG(std::string, fig2, "", "output folder of fig2_logreg_text");

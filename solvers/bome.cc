@@ -8,7 +8,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "solvers/solver_loop.h"
+#include "solvers/core/solver_loop.h"
 
 namespace bilevel {
 

@@ -24,9 +24,9 @@
 #define SOLVERS_BOME_H_
 
 #include "absl/status/status.h"
-#include "solvers/bilevel_problem.h"
-#include "solvers/optimizer.h"
-#include "solvers/solver_types.h"
+#include "solvers/core/bilevel_problem.h"
+#include "solvers/core/optimizer.h"
+#include "solvers/core/solver_types.h"
 
 namespace bilevel {
 

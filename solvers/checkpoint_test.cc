@@ -1,4 +1,4 @@
-#include "solvers/checkpoint.h"
+#include "solvers/core/checkpoint.h"
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>

@@ -8,8 +8,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "solvers/lagrangian.h"
-#include "solvers/minibatch_sampler.h"
-#include "solvers/solver_loop.h"
+#include "solvers/core/minibatch_sampler.h"
+#include "solvers/core/solver_loop.h"
 
 namespace bilevel {
 

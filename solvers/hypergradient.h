@@ -32,11 +32,11 @@
 #include <string>
 
 #include "absl/status/status.h"
-#include "solvers/bilevel_problem.h"
-#include "solvers/linear_solvers.h"
-#include "solvers/minibatch_sampler.h"
-#include "solvers/optimizer.h"
-#include "solvers/solver_types.h"
+#include "solvers/core/bilevel_problem.h"
+#include "solvers/linear/linear_solvers.h"
+#include "solvers/core/minibatch_sampler.h"
+#include "solvers/core/optimizer.h"
+#include "solvers/core/solver_types.h"
 
 namespace bilevel {
 

@@ -12,7 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "solvers/f2sa.h"
-#include "solvers/memory_tracker.h"
+#include "solvers/core/memory_tracker.h"
 #include "solvers/testing/exact_problems.h"
 #include "solvers/testing/quadratic_settings.h"
 

@@ -8,8 +8,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "solvers/minibatch_sampler.h"
-#include "solvers/optimizer.h"
+#include "solvers/core/minibatch_sampler.h"
+#include "solvers/core/optimizer.h"
 
 namespace bilevel {
 namespace {

@@ -19,8 +19,8 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "solvers/bilevel_problem.h"
-#include "solvers/tensor_list.h"
+#include "solvers/core/bilevel_problem.h"
+#include "solvers/core/tensor_list.h"
 
 namespace bilevel {
 

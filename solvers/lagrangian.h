@@ -5,11 +5,11 @@
 
 #include <cstdint>
 
-#include "solvers/bilevel_problem.h"
-#include "solvers/optimizer.h"
-#include "solvers/solver_loop.h"
-#include "solvers/solver_types.h"
-#include "solvers/tensor_list.h"
+#include "solvers/core/bilevel_problem.h"
+#include "solvers/core/optimizer.h"
+#include "solvers/core/solver_loop.h"
+#include "solvers/core/solver_types.h"
+#include "solvers/core/tensor_list.h"
 
 namespace bilevel {
 

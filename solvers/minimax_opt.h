@@ -39,11 +39,11 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "solvers/bilevel_problem.h"
+#include "solvers/core/bilevel_problem.h"
 #include "solvers/lagrangian.h"
-#include "solvers/optimizer.h"
-#include "solvers/solver_loop.h"
-#include "solvers/solver_types.h"
+#include "solvers/core/optimizer.h"
+#include "solvers/core/solver_loop.h"
+#include "solvers/core/solver_types.h"
 
 namespace bilevel {
 

@@ -22,9 +22,9 @@
 #include "solvers/f2sa.h"
 #include "solvers/hypergradient.h"
 #include "solvers/minimax_opt.h"
-#include "solvers/optimizer.h"
+#include "solvers/core/optimizer.h"
 #include "solvers/penalty_method.h"
-#include "solvers/solver_types.h"
+#include "solvers/core/solver_types.h"
 
 namespace bilevel {
 

@@ -11,18 +11,18 @@
 #ifndef SOLVERS_SOLVERS_H_
 #define SOLVERS_SOLVERS_H_
 
-#include "solvers/bilevel_problem.h"
+#include "solvers/core/bilevel_problem.h"
 #include "solvers/bome.h"
 #include "solvers/f2sa.h"
 #include "solvers/hypergradient.h"
 #include "solvers/inner_solve.h"
-#include "solvers/linear_solvers.h"
-#include "solvers/memory_tracker.h"
+#include "solvers/linear/linear_solvers.h"
+#include "solvers/core/memory_tracker.h"
 #include "solvers/minimax_opt.h"
 #include "solvers/options_fingerprint.h"
 #include "solvers/penalty_method.h"
-#include "solvers/runtime.h"
-#include "solvers/solver_loop.h"
-#include "solvers/solver_types.h"
+#include "solvers/core/runtime.h"
+#include "solvers/core/solver_loop.h"
+#include "solvers/core/solver_types.h"
 
 #endif  // SOLVERS_SOLVERS_H_

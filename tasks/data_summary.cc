@@ -9,15 +9,15 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "solvers/minibatch_sampler.h"
-#include "solvers/tensor_list.h"
+#include "solvers/core/minibatch_sampler.h"
+#include "solvers/core/tensor_list.h"
 #include "tasks/data/data_files.h"
 #include "tasks/data/image_datasets.h"
 #include "tasks/data/text_data.h"
 #include "tasks/hyper_cleaning.h"
 #include "tasks/resnet_weight_decay.h"
 #include "tasks/weight_decay_logistic.h"
-#include "solvers/runtime.h"
+#include "solvers/core/runtime.h"
 
 ABSL_FLAG(std::string, data_dir, "", "the data cache (default: $BILEVEL_DATA_DIR or ~/.cache/...)");
 

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "solvers/bilevel_problem.h"
+#include "solvers/core/bilevel_problem.h"
 
 namespace tasks {
 

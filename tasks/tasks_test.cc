@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "solvers/minibatch_sampler.h"
+#include "solvers/core/minibatch_sampler.h"
 #include "solvers/minimax_opt.h"
-#include "solvers/tensor_list.h"
+#include "solvers/core/tensor_list.h"
 #include "tasks/hyper_cleaning.h"
 #include "tasks/testing/tiny_images.h"
 #include "tasks/weight_decay_logistic.h"

@@ -7,7 +7,7 @@
 #include <random>
 
 #include "solvers/hypergradient.h"
-#include "solvers/tensor_list.h"
+#include "solvers/core/tensor_list.h"
 #include "theory/instances.h"
 #include "theory/numerics.h"
 

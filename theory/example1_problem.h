@@ -3,7 +3,7 @@
 #ifndef THEORY_EXAMPLE1_PROBLEM_H_
 #define THEORY_EXAMPLE1_PROBLEM_H_
 
-#include "solvers/bilevel_problem.h"
+#include "solvers/core/bilevel_problem.h"
 
 namespace theory {
 

@@ -28,7 +28,7 @@
 #include "theory/example1.h"
 #include "theory/example1_problem.h"
 #include "theory/instances_for_checks.h"
-#include "solvers/runtime.h"
+#include "solvers/core/runtime.h"
 
 ABSL_FLAG(std::string, output_dir, "",
           "where to write theory_checks.csv and theory_table.tex (default: theory/output under "

@@ -11,7 +11,7 @@
 
 #include <cstdint>
 
-#include "solvers/bilevel_problem.h"
+#include "solvers/core/bilevel_problem.h"
 
 namespace bilevel::testing {
 

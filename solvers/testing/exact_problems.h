@@ -23,7 +23,7 @@
 
 #include <cstdint>
 
-#include "solvers/bilevel_problem.h"
+#include "solvers/core/bilevel_problem.h"
 
 namespace bilevel::testing {
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "solvers/tensor_list.h"
+#include "solvers/core/tensor_list.h"
 
 namespace bilevel::testing {
 namespace {

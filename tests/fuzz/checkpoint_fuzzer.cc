@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string>
 
-#include "solvers/checkpoint.h"
+#include "solvers/core/checkpoint.h"
 #include "tests/fuzz/fuzz_support.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -7,8 +7,8 @@
 // only on (num_examples, batch_size, seed): the same seed gives the same batches on every run.
 // Every batch, full ones included, carries a nonzero Batch::noise_key, a function of the seed and
 // of how many batches were drawn before it, for the random numbers the objectives draw on it.
-#ifndef SOLVERS_MINIBATCH_SAMPLER_H_
-#define SOLVERS_MINIBATCH_SAMPLER_H_
+#ifndef SOLVERS_CORE_MINIBATCH_SAMPLER_H_
+#define SOLVERS_CORE_MINIBATCH_SAMPLER_H_
 
 #include <ATen/core/Generator.h>
 #include <ATen/core/Tensor.h>
@@ -17,8 +17,8 @@
 #include <cstdint>
 
 #include "absl/status/status.h"
-#include "solvers/bilevel_problem.h"
-#include "solvers/checkpoint.h"
+#include "solvers/core/bilevel_problem.h"
+#include "solvers/core/checkpoint.h"
 
 namespace bilevel {
 
@@ -55,4 +55,4 @@ class MinibatchSampler {
 
 }  // namespace bilevel
 
-#endif  // SOLVERS_MINIBATCH_SAMPLER_H_
+#endif  // SOLVERS_CORE_MINIBATCH_SAMPLER_H_

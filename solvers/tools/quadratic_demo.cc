@@ -2,8 +2,8 @@
 // the library, printing one line per stage, and last a JSON object mapping each solver's name to
 // its final relative error ‖x − x*‖/‖x*‖ and gradient calls.
 //
-//   bazel run //solvers:quadratic_demo
-//   bazel run //solvers:quadratic_demo -- --seed=3 --inner_condition=100 --threads=2
+//   bazel run //solvers/tools:quadratic_demo
+//   bazel run //solvers/tools:quadratic_demo -- --seed=3 --inner_condition=100 --threads=2
 #include <ATen/ATen.h>
 
 #include <cmath>
@@ -16,7 +16,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "solvers/runtime.h"
+#include "solvers/core/runtime.h"
 #include "solvers/solvers.h"
 #include "solvers/testing/exact_problems.h"
 #include "solvers/testing/quadratic_settings.h"
@@ -25,7 +25,7 @@ ABSL_FLAG(int, dim, 100, "dimension of x and of y");
 ABSL_FLAG(double, inner_condition, 10.0, "condition number of the inner Hessian A");
 ABSL_FLAG(uint64_t, seed, 0, "seed of the problem instance");
 ABSL_FLAG(int, threads, 1,
-          "intra-op threads for LibTorch (BLAS keeps its own pool; see solvers/runtime.h)");
+          "intra-op threads for LibTorch (BLAS keeps its own pool; see solvers/core/runtime.h)");
 
 namespace {
 

@@ -1,4 +1,4 @@
-#include "solvers/solver_loop.h"
+#include "solvers/core/solver_loop.h"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>

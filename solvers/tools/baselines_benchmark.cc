@@ -3,7 +3,7 @@
 // and 2,000 validation examples, full batches, as in the paper's Figure 1) and on a 2-layer MLP
 // with about 1M parameters (batch 256).
 //
-//   bazel run //solvers:baselines_benchmark -- --benchmark_min_time=2
+//   bazel run //solvers/tools:baselines_benchmark -- --benchmark_min_time=2
 //
 // One outer iteration: MinimaxOPT, one iteration (3 gradient calls); F2SA, T = 10 steps on y and
 // z plus the x-step; the penalty method, T = 10 steps on y plus the x-step; the hypergradient
@@ -21,8 +21,8 @@
 #include <string>
 #include <vector>
 
-#include "solvers/minibatch_sampler.h"
-#include "solvers/runtime.h"
+#include "solvers/core/minibatch_sampler.h"
+#include "solvers/core/runtime.h"
 #include "solvers/solvers.h"
 #include "solvers/testing/benchmark_problems.h"
 

@@ -27,14 +27,14 @@
 //
 // Device: the solvers keep x, y (and MinimaxOPT's z) on the device of the tensors InitialOuter()
 // and InitialInner() return, and put batch indices there too. Nothing assumes the CPU.
-#ifndef SOLVERS_BILEVEL_PROBLEM_H_
-#define SOLVERS_BILEVEL_PROBLEM_H_
+#ifndef SOLVERS_CORE_BILEVEL_PROBLEM_H_
+#define SOLVERS_CORE_BILEVEL_PROBLEM_H_
 
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
 
-#include "solvers/tensor_list.h"
+#include "solvers/core/tensor_list.h"
 
 namespace bilevel {
 
@@ -104,4 +104,4 @@ class BilevelProblem {
 
 }  // namespace bilevel
 
-#endif  // SOLVERS_BILEVEL_PROBLEM_H_
+#endif  // SOLVERS_CORE_BILEVEL_PROBLEM_H_

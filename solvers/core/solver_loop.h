@@ -11,8 +11,8 @@
 //   - checkpoints: the state the solver declares once (SolverStateSpec) serves both the save and
 //     the restore, so every solver resumes bit for bit without code of its own.
 // "Add a solver" in solvers/README.md walks through writing one.
-#ifndef SOLVERS_SOLVER_LOOP_H_
-#define SOLVERS_SOLVER_LOOP_H_
+#ifndef SOLVERS_CORE_SOLVER_LOOP_H_
+#define SOLVERS_CORE_SOLVER_LOOP_H_
 
 #include <cstdint>
 #include <functional>
@@ -24,12 +24,12 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "solvers/bilevel_problem.h"
-#include "solvers/checkpoint.h"
-#include "solvers/minibatch_sampler.h"
-#include "solvers/optimizer.h"
-#include "solvers/solver_types.h"
-#include "solvers/tensor_list.h"
+#include "solvers/core/bilevel_problem.h"
+#include "solvers/core/checkpoint.h"
+#include "solvers/core/minibatch_sampler.h"
+#include "solvers/core/optimizer.h"
+#include "solvers/core/solver_types.h"
+#include "solvers/core/tensor_list.h"
 
 namespace bilevel {
 
@@ -173,4 +173,4 @@ bool KeepRecord(const IterationRecord& record, int record_every);
 
 }  // namespace bilevel
 
-#endif  // SOLVERS_SOLVER_LOOP_H_
+#endif  // SOLVERS_CORE_SOLVER_LOOP_H_

@@ -11,8 +11,8 @@
 //   std::cout << summary.BriefReport() << "\n";  // termination, f, λ, oracle calls, time
 //
 // and never prints by itself: callbacks observe each iteration and may stop the solve.
-#ifndef SOLVERS_SOLVER_TYPES_H_
-#define SOLVERS_SOLVER_TYPES_H_
+#ifndef SOLVERS_CORE_SOLVER_TYPES_H_
+#define SOLVERS_CORE_SOLVER_TYPES_H_
 
 #include <cstdint>
 #include <functional>
@@ -23,9 +23,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "solvers/bilevel_problem.h"
-#include "solvers/checkpoint.h"
-#include "solvers/tensor_list.h"
+#include "solvers/core/bilevel_problem.h"
+#include "solvers/core/checkpoint.h"
+#include "solvers/core/tensor_list.h"
 
 namespace bilevel {
 
@@ -232,4 +232,4 @@ struct SolverSummary {
 
 }  // namespace bilevel
 
-#endif  // SOLVERS_SOLVER_TYPES_H_
+#endif  // SOLVERS_CORE_SOLVER_TYPES_H_

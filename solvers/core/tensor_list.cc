@@ -1,4 +1,4 @@
-#include "solvers/tensor_list.h"
+#include "solvers/core/tensor_list.h"
 
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/autograd.h>

@@ -2,8 +2,8 @@
 // the paper's claim is that MinimaxOPT costs about as much as plain training (3 gradient
 // evaluations per iteration, so at most ~3× a plain step; the target is 3.3×).
 //
-//   bazel run -c opt //solvers:minimax_benchmark
-//   bazel run -c opt //solvers:minimax_benchmark -- --threads=2 --benchmark_min_time=2
+//   bazel run -c opt //solvers/tools:minimax_benchmark
+//   bazel run -c opt //solvers/tools:minimax_benchmark -- --threads=2 --benchmark_min_time=2
 //
 // Problems: the 100-dimensional quadratic of the tests, and a 2-layer MLP (784–1250–10, about
 // 1.0M parameters) on synthetic MNIST-shaped data with one weight decay per layer as x, batch 256
@@ -17,10 +17,10 @@
 #include <memory>
 #include <string>
 
-#include "solvers/minibatch_sampler.h"
+#include "solvers/core/minibatch_sampler.h"
 #include "solvers/minimax_opt.h"
-#include "solvers/optimizer.h"
-#include "solvers/runtime.h"
+#include "solvers/core/optimizer.h"
+#include "solvers/core/runtime.h"
 #include "solvers/testing/benchmark_problems.h"
 #include "solvers/testing/exact_problems.h"
 

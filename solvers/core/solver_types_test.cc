@@ -1,4 +1,4 @@
-#include "solvers/solver_types.h"
+#include "solvers/core/solver_types.h"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-#include "solvers/linear_solvers.h"
+#include "solvers/linear/linear_solvers.h"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>

@@ -8,8 +8,8 @@
 //   TensorList y = {w1, b1, w2, b2};
 //   double n = Norm(y);                       // sqrt of the sum of squared entries
 //   TensorList z = DetachedClone(y);          // independent storage, requires_grad = false
-#ifndef SOLVERS_TENSOR_LIST_H_
-#define SOLVERS_TENSOR_LIST_H_
+#ifndef SOLVERS_CORE_TENSOR_LIST_H_
+#define SOLVERS_CORE_TENSOR_LIST_H_
 
 #include <ATen/core/Tensor.h>
 
@@ -68,4 +68,4 @@ at::Tensor Flatten(const TensorList& v);
 
 }  // namespace bilevel
 
-#endif  // SOLVERS_TENSOR_LIST_H_
+#endif  // SOLVERS_CORE_TENSOR_LIST_H_

@@ -17,8 +17,8 @@
 //   absl::Status saved = state.Save("/tmp/run.ckpt");
 //   absl::StatusOr<bilevel::SolverState> loaded = bilevel::SolverState::Load("/tmp/run.ckpt");
 //   absl::Status restored = loaded->RestoreTensors("x", &x);  // checks count, shapes and dtypes
-#ifndef SOLVERS_CHECKPOINT_H_
-#define SOLVERS_CHECKPOINT_H_
+#ifndef SOLVERS_CORE_CHECKPOINT_H_
+#define SOLVERS_CORE_CHECKPOINT_H_
 
 #include <cstdint>
 #include <map>
@@ -26,7 +26,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "solvers/tensor_list.h"
+#include "solvers/core/tensor_list.h"
 
 namespace bilevel {
 
@@ -66,4 +66,4 @@ absl::Status DurableRename(const std::string& tmp, const std::string& path);
 
 }  // namespace bilevel
 
-#endif  // SOLVERS_CHECKPOINT_H_
+#endif  // SOLVERS_CORE_CHECKPOINT_H_

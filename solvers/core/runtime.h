@@ -14,8 +14,8 @@
 //     training step page-faults its multi-megabyte temporaries back in; on a 1M-parameter MLP that
 //     tripled the cost of a step. Keeping freed memory in the heap (as PyTorch users get from
 //     jemalloc or tcmalloc) removes it.
-#ifndef SOLVERS_RUNTIME_H_
-#define SOLVERS_RUNTIME_H_
+#ifndef SOLVERS_CORE_RUNTIME_H_
+#define SOLVERS_CORE_RUNTIME_H_
 
 #include <functional>
 #include <string>
@@ -40,4 +40,4 @@ int RunMain(const std::string& program, const std::function<int()>& body);
 
 }  // namespace bilevel
 
-#endif  // SOLVERS_RUNTIME_H_
+#endif  // SOLVERS_CORE_RUNTIME_H_

@@ -7,16 +7,16 @@
 //
 //   GroupOptimizer opt(OptimizerOptions{OptimizerType::kAdam, /*learning_rate=*/1e-3}, y);
 //   opt.Step(&y, grads, /*learning_rate=*/1e-3 * ScheduleFactor(Schedule::kCosine, t, total, 0.0));
-#ifndef SOLVERS_OPTIMIZER_H_
-#define SOLVERS_OPTIMIZER_H_
+#ifndef SOLVERS_CORE_OPTIMIZER_H_
+#define SOLVERS_CORE_OPTIMIZER_H_
 
 #include <cstdint>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
-#include "solvers/checkpoint.h"
-#include "solvers/tensor_list.h"
+#include "solvers/core/checkpoint.h"
+#include "solvers/core/tensor_list.h"
 
 namespace bilevel {
 
@@ -98,4 +98,4 @@ class GroupOptimizer {
 
 }  // namespace bilevel
 
-#endif  // SOLVERS_OPTIMIZER_H_
+#endif  // SOLVERS_CORE_OPTIMIZER_H_

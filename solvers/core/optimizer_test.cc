@@ -1,4 +1,4 @@
-#include "solvers/optimizer.h"
+#include "solvers/core/optimizer.h"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>

@@ -8,8 +8,8 @@
 // (also after the tracker is gone). Used by tests (reverse mode's memory must grow with the
 // truncation K, not with T) and benchmarks (peak memory per outer iteration). One tracker at a
 // time; not for concurrent use from several threads that allocate tensors.
-#ifndef SOLVERS_MEMORY_TRACKER_H_
-#define SOLVERS_MEMORY_TRACKER_H_
+#ifndef SOLVERS_CORE_MEMORY_TRACKER_H_
+#define SOLVERS_CORE_MEMORY_TRACKER_H_
 
 #include <atomic>
 #include <cstdint>
@@ -37,4 +37,4 @@ class CpuMemoryTracker {
 
 }  // namespace bilevel
 
-#endif  // SOLVERS_MEMORY_TRACKER_H_
+#endif  // SOLVERS_CORE_MEMORY_TRACKER_H_

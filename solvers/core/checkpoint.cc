@@ -1,4 +1,4 @@
-#include "solvers/checkpoint.h"
+#include "solvers/core/checkpoint.h"
 
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>

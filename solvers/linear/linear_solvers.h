@@ -8,13 +8,13 @@
 //
 // Each returns its solution with how the solve ended and the products it made; none throws on a
 // failure, and none hides one: a breakdown or a divergence is an outcome the caller counts.
-#ifndef SOLVERS_LINEAR_SOLVERS_H_
-#define SOLVERS_LINEAR_SOLVERS_H_
+#ifndef SOLVERS_LINEAR_LINEAR_SOLVERS_H_
+#define SOLVERS_LINEAR_LINEAR_SOLVERS_H_
 
 #include <functional>
 #include <string>
 
-#include "solvers/tensor_list.h"
+#include "solvers/core/tensor_list.h"
 
 namespace bilevel {
 
@@ -57,4 +57,4 @@ LinearSolveResult NeumannSeries(const LinearOperator& A, const TensorList& b, in
 
 }  // namespace bilevel
 
-#endif  // SOLVERS_LINEAR_SOLVERS_H_
+#endif  // SOLVERS_LINEAR_LINEAR_SOLVERS_H_

@@ -1,4 +1,4 @@
-#include "solvers/runtime.h"
+#include "solvers/core/runtime.h"
 
 #include <ATen/Parallel.h>
 #include <malloc.h>

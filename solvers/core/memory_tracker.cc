@@ -1,4 +1,4 @@
-#include "solvers/memory_tracker.h"
+#include "solvers/core/memory_tracker.h"
 
 #include <c10/core/Allocator.h>
 #include <c10/core/CPUAllocator.h>

@@ -1,4 +1,4 @@
-#include "solvers/minibatch_sampler.h"
+#include "solvers/core/minibatch_sampler.h"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
