@@ -10,7 +10,6 @@
 #include <iostream>
 #include <utility>
 
-#include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/match.h"
@@ -23,29 +22,6 @@
 #include "solvers/core/runtime.h"
 #include "tasks/data/data_files.h"
 #include "tasks/data/md5.h"
-
-ABSL_FLAG(std::string, preset, "default",
-          "ci (each binary under a minute on 2 cores), default (faithful in kind, minutes on a "
-          "2-core CPU) or paper (the paper's scale, for a GPU)");
-ABSL_FLAG(std::string, output_dir, "",
-          "where the CSV curves and manifest go (default: experiments/output/<figure>/<preset> "
-          "in the workspace; figure 3 with --cifar10_dir: .../<preset>_cifar10)");
-ABSL_FLAG(std::string, device, "cpu", "cpu or cuda");
-ABSL_FLAG(std::string, seeds, "", "comma-separated seeds (default: the preset's)");
-ABSL_FLAG(std::string, data_dir, "",
-          "the data cache tools/setup.sh fills (default: $BILEVEL_DATA_DIR or "
-          "~/.cache/hessian-free-bilevel)");
-ABSL_FLAG(int, threads, 1, "LibTorch intra-op threads (BLAS keeps its own pool)");
-ABSL_FLAG(bool, tune, false,
-          "tune the methods' step sizes instead of running the figure: every grid point on the "
-          "tuning seed, the result written to <tuning_dir>/<figure>_<preset>.json (commit it)");
-ABSL_FLAG(bool, check_tuning, false,
-          "only check that the figure's tuning files match its code (no runs)");
-ABSL_FLAG(std::string, tuning_dir, "",
-          "where the tuning files are (default: experiments/tuning in the workspace)");
-ABSL_FLAG(double, checkpoint_seconds, 60,
-          "checkpoint each run after this much solver time, so that an interrupted experiment "
-          "continues where it stopped when rerun with the same flags (0: off)");
 
 namespace experiments {
 
@@ -68,50 +44,33 @@ std::optional<Preset> ParsePreset(const std::string& name) {
   return std::nullopt;
 }
 
-namespace {
-
-int UnguardedMain(const std::string& figure, int argc, char** argv,
-                  const std::function<absl::Status(const Settings&)>& body,
-                  const std::function<std::string()>& data_source) {
-  absl::SetProgramUsageMessage(absl::StrCat("Runs the experiment behind ", figure,
-                                            " of the paper and writes its CSV curves and "
-                                            "manifest.\n  bazel run //experiments:",
-                                            figure, " -- --preset=ci"));
-  absl::ParseCommandLine(argc, argv);
+absl::StatusOr<Settings> ParseSettings(const std::string& figure, const FigureFlags& f,
+                                       const std::function<std::string()>& data_source) {
+  auto bad = [](const std::string& message) { return absl::InvalidArgumentError(message); };
   Settings s;
   s.figure = figure;
-  const std::optional<Preset> preset = ParsePreset(absl::GetFlag(FLAGS_preset));
-  if (!preset) {
-    std::cerr << figure << ": --preset must be ci, default or paper, got '"
-              << absl::GetFlag(FLAGS_preset) << "'\n";
-    return 2;
-  }
+  const std::optional<Preset> preset = ParsePreset(f.preset);
+  if (!preset) return bad(absl::StrCat("--preset must be ci, default or paper, got '", f.preset, "'"));
   s.preset = *preset;
-  const std::string device = absl::GetFlag(FLAGS_device);
-  if (device == "cuda") {
+  if (f.device == "cuda") {
     if (!at::hasCUDA()) {
-      std::cerr << figure << ": --device=cuda, but this LibTorch has no CUDA device available "
-                << "(build with --repo_env=LIBTORCH_HOME=<a CUDA LibTorch> on a GPU machine)\n";
-      return 2;
+      return bad(
+          "--device=cuda, but this LibTorch has no CUDA device available (build with "
+          "--repo_env=LIBTORCH_HOME=<a CUDA LibTorch> on a GPU machine)");
     }
     s.device = c10::Device(c10::kCUDA);
-  } else if (device != "cpu") {
-    std::cerr << figure << ": --device must be cpu or cuda, got '" << device << "'\n";
-    return 2;
+  } else if (f.device != "cpu") {
+    return bad(absl::StrCat("--device must be cpu or cuda, got '", f.device, "'"));
   }
-  for (absl::string_view part :
-       absl::StrSplit(absl::GetFlag(FLAGS_seeds), ',', absl::SkipWhitespace())) {
+  for (absl::string_view part : absl::StrSplit(f.seeds, ',', absl::SkipWhitespace())) {
     uint64_t seed;
     if (!absl::SimpleAtoi(part, &seed)) {
-      std::cerr << figure << ": --seeds must be comma-separated non-negative integers, got '"
-                << absl::GetFlag(FLAGS_seeds) << "'\n";
-      return 2;
+      return bad(absl::StrCat("--seeds must be comma-separated non-negative integers, got '",
+                              f.seeds, "'"));
     }
     if (std::find(s.seeds.begin(), s.seeds.end(), seed) != s.seeds.end()) {
       // A seed twice would run twice and duplicate its rows in every table.
-      std::cerr << figure << ": --seeds lists seed " << seed << " more than once ('"
-                << absl::GetFlag(FLAGS_seeds) << "')\n";
-      return 2;
+      return bad(absl::StrCat("--seeds lists seed ", seed, " more than once ('", f.seeds, "')"));
     }
     s.seeds.push_back(seed);
   }
@@ -120,40 +79,49 @@ int UnguardedMain(const std::string& figure, int argc, char** argv,
               : s.preset == Preset::kDefault ? std::vector<uint64_t>{1, 2, 3}
                                              : std::vector<uint64_t>{1, 2, 3, 4, 5};
   }
-  s.checkpoint_seconds = absl::GetFlag(FLAGS_checkpoint_seconds);
+  s.checkpoint_seconds = f.checkpoint_seconds;
   if (!(s.checkpoint_seconds >= 0) || std::isinf(s.checkpoint_seconds)) {
-    std::cerr << figure << ": --checkpoint_seconds must be finite and >= 0 (0 = off)\n";
-    return 2;
+    return bad("--checkpoint_seconds must be finite and >= 0 (0 = off)");
   }
-  if (absl::GetFlag(FLAGS_threads) < 1) {
-    std::cerr << figure << ": --threads must be >= 1\n";
-    return 2;
-  }
-  s.output_dir = absl::GetFlag(FLAGS_output_dir);
+  if (f.threads < 1) return bad("--threads must be >= 1");
+  s.threads = f.threads;
+  // bazel run sets BUILD_WORKSPACE_DIRECTORY; elsewhere (build actions, tests) the current folder.
+  const char* ws = std::getenv("BUILD_WORKSPACE_DIRECTORY");
+  const std::string workspace = ws != nullptr ? ws : ".";
+  s.output_dir = f.output_dir;
   if (s.output_dir.empty()) {
-    const char* ws = std::getenv("BUILD_WORKSPACE_DIRECTORY");
-    s.output_dir =
-        absl::StrCat(ws != nullptr ? ws : ".", "/experiments/output/", figure, "/",
-                     ToString(s.preset));
+    s.output_dir = absl::StrCat(workspace, "/experiments/output/", figure, "/", ToString(s.preset));
     const std::string source = data_source ? data_source() : "";
     if (!source.empty()) absl::StrAppend(&s.output_dir, "_", source);
   }
-  s.tune = absl::GetFlag(FLAGS_tune);
-  s.check_tuning = absl::GetFlag(FLAGS_check_tuning);
-  s.tuning_dir = absl::GetFlag(FLAGS_tuning_dir);
-  if (s.tuning_dir.empty()) {
-    const char* ws = std::getenv("BUILD_WORKSPACE_DIRECTORY");  // bazel run; else the execroot
-    s.tuning_dir = absl::StrCat(ws != nullptr ? ws : ".", "/experiments/tuning");
-  }
-  if (s.tune && s.check_tuning) {
-    std::cerr << figure << ": --tune and --check_tuning exclude each other\n";
+  s.tune = f.tune;
+  s.check_tuning = f.check_tuning;
+  if (s.tune && s.check_tuning) return bad("--tune and --check_tuning exclude each other");
+  s.tuning_dir = f.tuning_dir.empty() ? absl::StrCat(workspace, "/experiments/tuning") : f.tuning_dir;
+  s.data_dir = f.data_dir.empty() ? tasks::DefaultDataDir() : f.data_dir;
+  return s;
+}
+
+namespace {
+
+int UnguardedMain(const std::string& figure, int argc, char** argv,
+                  const std::function<FigureFlags()>& read_flags,
+                  const std::function<absl::Status(const Settings&)>& body,
+                  const std::function<std::string()>& data_source) {
+  absl::SetProgramUsageMessage(absl::StrCat("Runs the experiment behind ", figure,
+                                            " of the paper and writes its CSV curves and "
+                                            "manifest.\n  bazel run //experiments:",
+                                            figure, " -- --preset=ci"));
+  absl::ParseCommandLine(argc, argv);
+  const absl::StatusOr<Settings> parsed = ParseSettings(figure, read_flags(), data_source);
+  if (!parsed.ok()) {
+    std::cerr << figure << ": " << parsed.status().message() << "\n";
     return 2;
   }
-  s.data_dir = absl::GetFlag(FLAGS_data_dir);
-  if (s.data_dir.empty()) s.data_dir = tasks::DefaultDataDir();
-  bilevel::ConfigureCpuRuntime(absl::GetFlag(FLAGS_threads));
-  std::cerr << figure << ": preset " << ToString(s.preset) << ", device " << device << ", output "
-            << s.output_dir << ", " << bilevel::DescribeCpuRuntime() << "\n";
+  const Settings& s = *parsed;
+  bilevel::ConfigureCpuRuntime(s.threads);
+  std::cerr << figure << ": preset " << ToString(s.preset) << ", device " << s.device.str()
+            << ", output " << s.output_dir << ", " << bilevel::DescribeCpuRuntime() << "\n";
   const absl::Status status = body(s);
   if (!status.ok()) {
     std::cerr << figure << ": " << status.message() << "\n";
@@ -166,10 +134,11 @@ int UnguardedMain(const std::string& figure, int argc, char** argv,
 }  // namespace
 
 int Main(const std::string& figure, int argc, char** argv,
+         const std::function<FigureFlags()>& read_flags,
          const std::function<absl::Status(const Settings&)>& body,
          const std::function<std::string()>& data_source) {
-  return bilevel::RunMain(figure,
-                          [&] { return UnguardedMain(figure, argc, argv, body, data_source); });
+  return bilevel::RunMain(
+      figure, [&] { return UnguardedMain(figure, argc, argv, read_flags, body, data_source); });
 }
 
 absl::Status AddDataChecksums(const std::string& data_dir, const std::string& folder,

@@ -41,6 +41,7 @@ struct Settings {
   c10::Device device = c10::Device(c10::kCPU);
   std::vector<uint64_t> seeds;  // --seeds, or the preset's: ci 1; default 1,2,3; paper 1..5
   std::string data_dir;
+  int threads = 1;  // LibTorch intra-op threads
   double checkpoint_seconds = 60;
   bool tune = false;          // --tune: tune the step sizes instead of running the figure
   bool check_tuning = false;  // --check_tuning: only check the tuning files against the code
@@ -62,12 +63,28 @@ absl::Status RunTuned(const Settings& s, Experiment e, const std::vector<Tunable
 // seeds, checkpoints); the figure adds its methods, notes and evaluation interval.
 Experiment NewExperiment(const Settings& settings);
 
-// Parses the command line (Abseil flags), validates the common flags, configures the CPU runtime,
-// and runs `body`. Returns the process exit code: 0, 1 on a failed run, 2 on a bad flag; errors
-// go to stderr with what to do. `data_source`, called after the flags are parsed, names a data
-// source other than the figure's own ("" for its own): the default output folder then ends in
-// `_<source>`, so that runs on two data sets never meet in one folder.
+// The common flags' values as given (figure_flags.h defines the flags in a figure's main file).
+struct FigureFlags {
+  std::string preset = "default", output_dir, device = "cpu", seeds, data_dir, tuning_dir;
+  int threads = 1;
+  bool tune = false, check_tuning = false;
+  double checkpoint_seconds = 60;
+};
+
+// Checks the flags and fills in the defaults (the preset's seeds, the workspace's output and
+// tuning folders, the data cache). An InvalidArgument names the flag: "--seeds lists seed 1 more
+// than once ('1,1')". `data_source` names a data source other than the figure's own ("" for its
+// own): the default output folder then ends in `_<source>`, so that runs on two data sets never
+// meet in one folder.
+absl::StatusOr<Settings> ParseSettings(const std::string& figure, const FigureFlags& flags,
+                                       const std::function<std::string()>& data_source = nullptr);
+
+// Parses the command line (Abseil flags), reads the common flags with `read_flags` (the
+// ReadFigureFlags of EXPERIMENTS_FIGURE_FLAGS), checks them (ParseSettings), configures the CPU
+// runtime and runs `body`. Returns the process exit code: 0, 1 on a failed run, 2 on a bad flag;
+// errors go to stderr with what to do. `data_source` is called after the flags are parsed.
 int Main(const std::string& figure, int argc, char** argv,
+         const std::function<FigureFlags()>& read_flags,
          const std::function<absl::Status(const Settings&)>& body,
          const std::function<std::string()>& data_source = nullptr);
 

@@ -5,8 +5,11 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <string>
+#include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace experiments {
@@ -57,6 +60,44 @@ TEST(AddDataChecksums, ADeletedLinkedOrChangedFileIsAnErrorNamingIt) {
 }
 
 // The presets are an enum; the flag's words map onto it both ways, and nothing else does.
+TEST(ParseSettings, FillsThePresetsDefaultsAndNamesABadFlag) {
+  FigureFlags f;
+  f.preset = "ci";
+  f.output_dir = "/tmp/out";
+  f.data_dir = "/tmp/data";
+  absl::StatusOr<Settings> s = ParseSettings("fig9", f);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->figure, "fig9");
+  EXPECT_EQ(s->preset, Preset::kCi);
+  EXPECT_EQ(s->seeds, (std::vector<uint64_t>{1}));
+  EXPECT_EQ(s->output_dir, "/tmp/out");
+  f.preset = "default";
+  f.output_dir = "";
+  s = ParseSettings("fig9", f, [] { return std::string("cifar10"); });
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->seeds, (std::vector<uint64_t>{1, 2, 3}));
+  EXPECT_TRUE(absl::EndsWith(s->output_dir, "/experiments/output/fig9/default_cifar10"))
+      << s->output_dir;
+  struct Case {
+    std::function<void(FigureFlags*)> change;
+    std::string message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {[](FigureFlags* g) { g->preset = "fast"; }, "--preset must be ci, default or paper"},
+           {[](FigureFlags* g) { g->seeds = "1,1"; }, "--seeds lists seed 1 more than once"},
+           {[](FigureFlags* g) { g->seeds = "1,x"; }, "--seeds must be comma-separated"},
+           {[](FigureFlags* g) { g->device = "tpu"; }, "--device must be cpu or cuda"},
+           {[](FigureFlags* g) { g->threads = 0; }, "--threads must be >= 1"},
+           {[](FigureFlags* g) { g->checkpoint_seconds = -1; }, "--checkpoint_seconds"},
+           {[](FigureFlags* g) { g->tune = g->check_tuning = true; }, "exclude each other"}}) {
+    FigureFlags bad = f;
+    c.change(&bad);
+    absl::StatusOr<Settings> parsed = ParseSettings("fig9", bad);
+    ASSERT_FALSE(parsed.ok()) << c.message;
+    EXPECT_NE(parsed.status().message().find(c.message), std::string::npos) << parsed.status();
+  }
+}
+
 TEST(Preset, TheFlagsWordsRoundTripAndOthersAreRefused) {
   for (Preset p : {Preset::kCi, Preset::kDefault, Preset::kPaper}) {
     EXPECT_EQ(ParsePreset(ToString(p)), p);

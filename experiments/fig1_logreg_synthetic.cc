@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "experiments/common.h"
+#include "experiments/figure_flags.h"
 #include "tasks/weight_decay_logistic.h"
 
 namespace experiments {
@@ -44,6 +45,8 @@ absl::Status Fig1(const Settings& s) {
 }  // namespace
 }  // namespace experiments
 
+EXPERIMENTS_FIGURE_FLAGS();
+
 int main(int argc, char** argv) {
-  return experiments::Main("fig1_logreg_synthetic", argc, argv, experiments::Fig1);
+  return experiments::Main("fig1_logreg_synthetic", argc, argv, ReadFigureFlags, experiments::Fig1);
 }

@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "experiments/common.h"
+#include "experiments/figure_flags.h"
 #include "tasks/data/text_data.h"
 #include "tasks/weight_decay_logistic.h"
 
@@ -65,6 +66,8 @@ absl::Status Fig2(const Settings& s) {
 }  // namespace
 }  // namespace experiments
 
+EXPERIMENTS_FIGURE_FLAGS();
+
 int main(int argc, char** argv) {
-  return experiments::Main("fig2_logreg_text", argc, argv, experiments::Fig2);
+  return experiments::Main("fig2_logreg_text", argc, argv, ReadFigureFlags, experiments::Fig2);
 }

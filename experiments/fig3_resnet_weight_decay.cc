@@ -9,6 +9,7 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_split.h"
 #include "experiments/common.h"
+#include "experiments/figure_flags.h"
 #include "tasks/data/image_datasets.h"
 #include "tasks/resnet_weight_decay.h"
 
@@ -156,9 +157,11 @@ absl::Status Fig3(const Settings& s) {
 }  // namespace
 }  // namespace experiments
 
+EXPERIMENTS_FIGURE_FLAGS();
+
 int main(int argc, char** argv) {
   // CIFAR-10's runs get a folder of their own: they never meet Fashion-MNIST's.
-  return experiments::Main("fig3_resnet_weight_decay", argc, argv, experiments::Fig3, [] {
+  return experiments::Main("fig3_resnet_weight_decay", argc, argv, ReadFigureFlags, experiments::Fig3, [] {
     return absl::GetFlag(FLAGS_cifar10_dir).empty() ? "" : "cifar10";
   });
 }

@@ -6,9 +6,12 @@
 //
 //   bazel run //experiments:fig4_linear -- --preset=ci
 #include "experiments/cleaning_figure.h"
+#include "experiments/figure_flags.h"
+
+EXPERIMENTS_FIGURE_FLAGS();
 
 int main(int argc, char** argv) {
-  return experiments::Main("fig4_linear", argc, argv, [](const experiments::Settings& s) {
+  return experiments::Main("fig4_linear", argc, argv, ReadFigureFlags, [](const experiments::Settings& s) {
     return experiments::RunCleaningFigure(s, /*linear=*/true);
   });
 }
