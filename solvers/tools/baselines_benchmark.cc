@@ -23,6 +23,7 @@
 
 #include "solvers/core/minibatch_sampler.h"
 #include "solvers/core/runtime.h"
+#include "solvers/tools/benchmark_main.h"
 #include "solvers/solvers.h"
 #include "solvers/testing/benchmark_problems.h"
 
@@ -168,12 +169,7 @@ BENCHMARK(BM_OuterIteration)->Apply(AllMethods)->Unit(benchmark::kMillisecond);
 // The program; main() turns an exception escaping it into a message (bilevel::RunMain).
 static int UnguardedMain(int argc, char** argv) {
   bilevel::ConfigureCpuRuntime(/*threads=*/1);
-  benchmark::AddCustomContext("runtime", bilevel::DescribeCpuRuntime());
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return bilevel::RunRegisteredBenchmarks(argc, argv);
 }
 
 int main(int argc, char** argv) {

@@ -21,6 +21,7 @@
 #include "solvers/minimax_opt.h"
 #include "solvers/core/optimizer.h"
 #include "solvers/core/runtime.h"
+#include "solvers/tools/benchmark_main.h"
 #include "solvers/testing/benchmark_problems.h"
 #include "solvers/testing/exact_problems.h"
 
@@ -132,14 +133,9 @@ static int UnguardedMain(int argc, char** argv) {
     return 2;
   }
   bilevel::ConfigureCpuRuntime(threads);
-  benchmark::AddCustomContext("runtime", bilevel::DescribeCpuRuntime());
   benchmark::AddCustomContext(
       "mlp_parameters", std::to_string(bilevel::testing::MlpProblem(1250, 1).NumParameters()));
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return bilevel::RunRegisteredBenchmarks(argc, argv);
 }
 
 int main(int argc, char** argv) {
