@@ -18,8 +18,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "solvers/options_fingerprint.h"
 #include "solvers/core/runtime.h"
+#include "solvers/options_fingerprint.h"
 #include "tasks/data/data_files.h"
 #include "tasks/data/md5.h"
 
@@ -50,7 +50,8 @@ absl::StatusOr<Settings> ParseSettings(const std::string& figure, const FigureFl
   Settings s;
   s.figure = figure;
   const std::optional<Preset> preset = ParsePreset(f.preset);
-  if (!preset) return bad(absl::StrCat("--preset must be ci, default or paper, got '", f.preset, "'"));
+  if (!preset)
+    return bad(absl::StrCat("--preset must be ci, default or paper, got '", f.preset, "'"));
   s.preset = *preset;
   if (f.device == "cuda") {
     if (!at::hasCUDA()) {
@@ -97,7 +98,8 @@ absl::StatusOr<Settings> ParseSettings(const std::string& figure, const FigureFl
   s.tune = f.tune;
   s.check_tuning = f.check_tuning;
   if (s.tune && s.check_tuning) return bad("--tune and --check_tuning exclude each other");
-  s.tuning_dir = f.tuning_dir.empty() ? absl::StrCat(workspace, "/experiments/tuning") : f.tuning_dir;
+  s.tuning_dir =
+      f.tuning_dir.empty() ? absl::StrCat(workspace, "/experiments/tuning") : f.tuning_dir;
   s.data_dir = f.data_dir.empty() ? tasks::DefaultDataDir() : f.data_dir;
   return s;
 }
@@ -278,7 +280,8 @@ namespace {
 
 std::string Budget(const bilevel::SolverOptionsBase& o) {
   return o.max_gradient_call_equivalents > 0
-             ? absl::StrCat(", budget ", o.max_gradient_call_equivalents, " gradient-call equivalents")
+             ? absl::StrCat(", budget ", o.max_gradient_call_equivalents,
+                            " gradient-call equivalents")
              : "";
 }
 
@@ -322,13 +325,12 @@ Method F2saMethod(std::string name, bilevel::F2saOptions o) {
 }
 
 Method PenaltyMethod(std::string name, bilevel::PenaltyOptions o) {
-  std::string settings =
-      absl::StrFormat("Penalty: %d iterations x %d inner steps, rho0 %g x %g per stage, mu0 %g, "
-                      "eps0 %g, at most %d iterations per stage, lr decay %g, x %s, y %s, %s%s",
-                      o.max_iterations, o.inner_steps, o.initial_penalty, o.penalty_growth,
-                      o.initial_inner_weight, o.initial_tolerance, o.max_iterations_per_stage,
-                      o.learning_rate_decay, Describe(o.x_optimizer), Describe(o.y_optimizer),
-                      Batches(o), Budget(o));
+  std::string settings = absl::StrFormat(
+      "Penalty: %d iterations x %d inner steps, rho0 %g x %g per stage, mu0 %g, "
+      "eps0 %g, at most %d iterations per stage, lr decay %g, x %s, y %s, %s%s",
+      o.max_iterations, o.inner_steps, o.initial_penalty, o.penalty_growth, o.initial_inner_weight,
+      o.initial_tolerance, o.max_iterations_per_stage, o.learning_rate_decay,
+      Describe(o.x_optimizer), Describe(o.y_optimizer), Batches(o), Budget(o));
   const int64_t total = o.max_iterations;
   Method m = MakeMethod(std::move(name), std::move(o), std::move(settings), total);
   return m;
@@ -368,41 +370,41 @@ std::vector<TunableMethod> LogisticComparisonMethods(const LogisticComparison& c
       {"outer_optimizer.learning_rate", lr}, {"inner_optimizer.learning_rate", lr}};
   return {
       Tunable("MinimaxOPT", {{"x_optimizer.learning_rate", lr}, {"y,z learning_rate", lr}},
-            [c](const std::vector<double>& r) {
-              bilevel::MinimaxOptOptions o;
-              o.initial_lambda = 1.0;
-              o.lambda_growth = 2.0;
-              o.num_stages = c.num_stages;
-              o.x_optimizer.learning_rate = r[0];
-              o.y_optimizer.learning_rate = o.z_optimizer.learning_rate = r[1];
-              FitToBudget(c.budget, &o);
-              return MinimaxMethod("", o);
-            }),
+              [c](const std::vector<double>& r) {
+                bilevel::MinimaxOptOptions o;
+                o.initial_lambda = 1.0;
+                o.lambda_growth = 2.0;
+                o.num_stages = c.num_stages;
+                o.x_optimizer.learning_rate = r[0];
+                o.y_optimizer.learning_rate = o.z_optimizer.learning_rate = r[1];
+                FitToBudget(c.budget, &o);
+                return MinimaxMethod("", o);
+              }),
       Tunable("Reverse", outer_inner, hypergradient(bilevel::HypergradientMethod::kReverse)),
       Tunable("FixedPoint", outer_inner, hypergradient(bilevel::HypergradientMethod::kFixedPoint)),
       Tunable("CG", outer_inner, hypergradient(bilevel::HypergradientMethod::kConjugateGradient)),
       // F2SA (Kwon et al. 2023): λ grows by 1 per outer step from 1.
       Tunable("F2SA", {{"x_optimizer.learning_rate", lr}, {"y,z learning_rate", lr}},
-            [c](const std::vector<double>& r) {
-              bilevel::F2saOptions o;
-              o.inner_steps = 10;
-              o.initial_lambda = 1.0;
-              o.lambda_increment = 1.0;
-              o.x_optimizer.learning_rate = r[0];
-              o.y_optimizer.learning_rate = o.z_optimizer.learning_rate = r[1];
-              FitToBudget(c.budget, &o);
-              return F2saMethod("", o);
-            }),
+              [c](const std::vector<double>& r) {
+                bilevel::F2saOptions o;
+                o.inner_steps = 10;
+                o.initial_lambda = 1.0;
+                o.lambda_increment = 1.0;
+                o.x_optimizer.learning_rate = r[0];
+                o.y_optimizer.learning_rate = o.z_optimizer.learning_rate = r[1];
+                FitToBudget(c.budget, &o);
+                return F2saMethod("", o);
+              }),
       // The penalty method with the authors' optimizer, Adam (hand-set rate 0.01).
       Tunable("Penalty", {{"x_optimizer.learning_rate", 0.01}, {"y_optimizer.learning_rate", 0.01}},
-            [c](const std::vector<double>& r) {
-              bilevel::PenaltyOptions o;
-              o.inner_steps = 5;
-              o.x_optimizer.learning_rate = r[0];
-              o.y_optimizer.learning_rate = r[1];
-              FitToBudget(c.budget, &o);
-              return PenaltyMethod("", o);
-            })};
+              [c](const std::vector<double>& r) {
+                bilevel::PenaltyOptions o;
+                o.inner_steps = 5;
+                o.x_optimizer.learning_rate = r[0];
+                o.y_optimizer.learning_rate = r[1];
+                FitToBudget(c.budget, &o);
+                return PenaltyMethod("", o);
+              })};
 }
 
 absl::Status RunTuned(const Settings& s, Experiment e, const std::vector<TunableMethod>& methods,
@@ -416,8 +418,8 @@ absl::Status RunTuned(const Settings& s, Experiment e, const std::vector<Tunable
              std::filesystem::exists(path) ? ReadFileToString(path) : std::string(), &reused);
     if (!file.ok()) return file.status();
     if (!reused.empty()) {
-      std::cerr << s.figure << ": kept the entries of " << absl::StrJoin(reused, ", ")
-                << " from " << path << " (their settings and grids are unchanged)\n";
+      std::cerr << s.figure << ": kept the entries of " << absl::StrJoin(reused, ", ") << " from "
+                << path << " (their settings and grids are unchanged)\n";
     }
     std::error_code ec;
     std::filesystem::create_directories(s.tuning_dir, ec);

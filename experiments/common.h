@@ -112,7 +112,8 @@ void FitToBudget(int64_t budget, bilevel::MinimaxOptOptions* o);
 void FitToBudget(int64_t budget, bilevel::HypergradientOptions* o);
 void FitToBudget(int64_t budget, bilevel::F2saOptions* o);
 void FitToBudget(int64_t budget, bilevel::PenaltyOptions* o);
-// The budget in words, for the manifest: "<budget> gradient-call equivalents per method (...), <data>".
+// The budget in words, for the manifest: "<budget> gradient-call equivalents per method (...),
+// <data>".
 std::string BudgetInWords(int64_t budget, const std::string& data);
 
 // Figures 1 and 2 compare the same methods on weight-decay logistic regression, full batch, at

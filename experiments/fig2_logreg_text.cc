@@ -39,7 +39,8 @@ absl::Status Fig2(const Settings& s) {
       "20newsgroups is not available on this machine: the Debian fortunes corpus stands in "
       "for it (short texts in topic categories); tf-idf fitted on the training and validation "
       "documents; full-batch gradients; every method's hand-set learning rate (the centre of its "
-      "tuning grid) is 10, not the paper's 100, which diverged on this corpus; decays are capped at exp(-2) (x <= -2), without which "
+      "tuning grid) is 10, not the paper's 100, which diverged on this corpus; decays are capped "
+      "at exp(-2) (x <= -2), without which "
       "MinimaxOPT's decays grew until step 10 diverged.";
 
   LogisticComparison c;

@@ -161,7 +161,7 @@ EXPERIMENTS_FIGURE_FLAGS();
 
 int main(int argc, char** argv) {
   // CIFAR-10's runs get a folder of their own: they never meet Fashion-MNIST's.
-  return experiments::Main("fig3_resnet_weight_decay", argc, argv, ReadFigureFlags, experiments::Fig3, [] {
-    return absl::GetFlag(FLAGS_cifar10_dir).empty() ? "" : "cifar10";
-  });
+  return experiments::Main(
+      "fig3_resnet_weight_decay", argc, argv, ReadFigureFlags, experiments::Fig3,
+      [] { return absl::GetFlag(FLAGS_cifar10_dir).empty() ? "" : "cifar10"; });
 }

@@ -8,7 +8,8 @@
 EXPERIMENTS_FIGURE_FLAGS();
 
 int main(int argc, char** argv) {
-  return experiments::Main("fig4_hyper_cleaning", argc, argv, ReadFigureFlags, [](const experiments::Settings& s) {
-    return experiments::RunCleaningFigure(s, /*linear=*/false);
-  });
+  return experiments::Main("fig4_hyper_cleaning", argc, argv, ReadFigureFlags,
+                           [](const experiments::Settings& s) {
+                             return experiments::RunCleaningFigure(s, /*linear=*/false);
+                           });
 }

@@ -11,7 +11,8 @@
 EXPERIMENTS_FIGURE_FLAGS();
 
 int main(int argc, char** argv) {
-  return experiments::Main("fig4_linear", argc, argv, ReadFigureFlags, [](const experiments::Settings& s) {
-    return experiments::RunCleaningFigure(s, /*linear=*/true);
-  });
+  return experiments::Main("fig4_linear", argc, argv, ReadFigureFlags,
+                           [](const experiments::Settings& s) {
+                             return experiments::RunCleaningFigure(s, /*linear=*/true);
+                           });
 }

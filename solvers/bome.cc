@@ -94,8 +94,7 @@ class BomeSolver : public IterativeSolver {
     // sees no value-function gradient).
     const double q_norm2 = Dot(grad_q, grad_q);
     const double lambda =
-        q_norm2 > 0 ? std::max((options_.eta * q_norm2 - Dot(grad_f, grad_q)) / q_norm2, 0.0)
-                    : 0.0;
+        q_norm2 > 0 ? std::max((options_.eta * q_norm2 - Dot(grad_f, grad_q)) / q_norm2, 0.0) : 0.0;
     const TensorList direction = Combination(grad_f, lambda, grad_q);
     const TensorList d_x(direction.begin(), direction.begin() + xs.size());
     const TensorList d_y(direction.begin() + xs.size(), direction.end());

@@ -7,9 +7,9 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
-#include "solvers/lagrangian.h"
 #include "solvers/core/minibatch_sampler.h"
 #include "solvers/core/solver_loop.h"
+#include "solvers/lagrangian.h"
 
 namespace bilevel {
 

@@ -108,8 +108,7 @@ HypergradientEstimate ImplicitHypergradient(BilevelProblem* problem, const Tenso
   const int iterations = options.linear_solver_iterations;
   const double beta = options.linear_solver_step;
   const TensorList* start =
-      options.warm_start_linear_solver && warm_v != nullptr && !warm_v->empty() ? warm_v
-                                                                                : nullptr;
+      options.warm_start_linear_solver && warm_v != nullptr && !warm_v->empty() ? warm_v : nullptr;
   const double stop = options.linear_solver_tolerance * std::sqrt(Dot(fy, fy));
   LinearSolveResult solved;
   switch (options.method) {
@@ -132,8 +131,7 @@ HypergradientEstimate ImplicitHypergradient(BilevelProblem* problem, const Tenso
   out.linear_solve = solved.outcome;
 
   // ∇F ≈ ∇_x f − ∇²_xy g · v: the x-derivative of ⟨∇_y g, v⟩.
-  const TensorList mixed =
-      VectorJacobianProducts(gy, xs, solved.solution, /*retain_graph=*/false);
+  const TensorList mixed = VectorJacobianProducts(gy, xs, solved.solution, /*retain_graph=*/false);
   ++context.counts->jacobian_vector_products;
   out.hypergradient = Combination(fx, -1.0, mixed);
   for (at::Tensor& t : out.hypergradient) t = t.detach();
@@ -265,8 +263,7 @@ class HypergradientSolver : public IterativeSolver {
         inner_opt_.Step(&y_, grad, lr_inner);
       }
       estimate_context.inner = inner.Next();
-      estimate =
-          ImplicitHypergradient(problem_, x_, y_, options_, estimate_context, &v_previous_);
+      estimate = ImplicitHypergradient(problem_, x_, y_, options_, estimate_context, &v_previous_);
     }
     record->outer_objective = estimate.outer_objective;
     record->inner_objective = estimate.inner_objective;

@@ -75,10 +75,9 @@ std::string MinimaxOptSolver::NonFiniteRemedy() const {
 }
 
 StepResult MinimaxOptSolver::Step(const StepContext& context, IterationRecord* record) {
-  const double factor =
-      ScheduleFactor(options_.schedule, context.iteration,
-                     options_.num_stages * options_.iterations_per_stage,
-                     options_.schedule_min_factor);
+  const double factor = ScheduleFactor(options_.schedule, context.iteration,
+                                       options_.num_stages * options_.iterations_per_stage,
+                                       options_.schedule_min_factor);
   const Batch outer = context.outer->Next();
   const Batch inner = context.inner->Next();
   auto evaluate = [&] {

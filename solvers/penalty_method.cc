@@ -34,8 +34,7 @@ absl::Status Validate(const PenaltyOptions& options) {
   return FirstError({
       ValidateBaseOptions(options),
       RequireAtLeast(options.max_iterations, 1, "max_iterations"),
-      RequireAtLeast(options.max_iterations_per_stage, 0,
-                     "max_iterations_per_stage (0 = no cap)"),
+      RequireAtLeast(options.max_iterations_per_stage, 0, "max_iterations_per_stage (0 = no cap)"),
       RequireAtLeast(options.inner_steps, 1, "inner_steps (T)"),
       CheckRange(options.initial_penalty, 0, 1e300, true, "initial_penalty", "ρ_0"),
       CheckRange(options.penalty_growth, 1, 1e300, false, "penalty_growth", "ρ growth"),
@@ -153,8 +152,8 @@ class PenaltySolver : public IterativeSolver {
     }
 
     TensorList xs = GradLeaves(x_), ys = GradLeaves(y_);
-    PenaltyValue up = Evaluate(problem_, xs, ys, outer, inner, state_, /*lower=*/false, n_out,
-                               n_in, context.counts);
+    PenaltyValue up = Evaluate(problem_, xs, ys, outer, inner, state_, /*lower=*/false, n_out, n_in,
+                               context.counts);
     TensorList grads = Gradients(up.h, [&] {
       TensorList all = xs;
       all.insert(all.end(), ys.begin(), ys.end());
@@ -180,9 +179,9 @@ class PenaltySolver : public IterativeSolver {
     const double residual =
         record->grad_norm_x * record->grad_norm_x + record->grad_norm_y * record->grad_norm_y;
     const bool tolerance_met = residual < state_.epsilon * state_.epsilon;
-    result.stage_end = tolerance_met || (options_.max_iterations_per_stage > 0 &&
-                                         context.stage_iteration + 1 >=
-                                             options_.max_iterations_per_stage);
+    result.stage_end =
+        tolerance_met || (options_.max_iterations_per_stage > 0 &&
+                          context.stage_iteration + 1 >= options_.max_iterations_per_stage);
     if (tolerance_met && options_.min_tolerance > 0 && state_.epsilon < options_.min_tolerance) {
       result.converged = true;
       result.converged_message =

@@ -134,9 +134,8 @@ std::optional<Stop> BudgetStop(const SolverOptionsBase& options, const OracleCou
                              counts.GradientCallEquivalents(), " used)")};
   }
   if (options.max_wall_time_seconds > 0 && seconds >= options.max_wall_time_seconds) {
-    return Stop{TerminationType::kTimeLimit, absl::StrCat("the time limit of ",
-                                                          options.max_wall_time_seconds,
-                                                          " s is reached")};
+    return Stop{TerminationType::kTimeLimit,
+                absl::StrCat("the time limit of ", options.max_wall_time_seconds, " s is reached")};
   }
   return std::nullopt;
 }
@@ -232,8 +231,13 @@ class Loop {
     IterationRecord record;
     record.iteration = iteration_;
     record.stage = stage_;
-    const StepContext context{problem_, iteration_,          stage_, iteration_ - stage_start_,
-                              &outer_,  &inner_, &summary_->oracle_calls};
+    const StepContext context{problem_,
+                              iteration_,
+                              stage_,
+                              iteration_ - stage_start_,
+                              &outer_,
+                              &inner_,
+                              &summary_->oracle_calls};
     const StepResult result = solver_->Step(context, &record);
     const std::string non_finite =
         result.non_finite.empty() ? NonFiniteValue(record) : result.non_finite;
@@ -247,9 +251,9 @@ class Loop {
       return false;
     }
     const bool stage_end = result.stage_end || result.converged;
-    record.stage_end = stage_end || !solver_->LimitReached(iteration_ + 1,
-                                                           stage_end ? stage_ + 1 : stage_)
-                                         .empty();
+    record.stage_end =
+        stage_end ||
+        !solver_->LimitReached(iteration_ + 1, stage_end ? stage_ + 1 : stage_).empty();
     if (!Observe(record)) return false;
     ++iteration_;
     if (result.converged) {

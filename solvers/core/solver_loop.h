@@ -36,9 +36,9 @@ namespace bilevel {
 // What the loop hands one iteration.
 struct StepContext {
   BilevelProblem* problem = nullptr;
-  int64_t iteration = 0;        // 0-based over the whole solve
-  int stage = 0;                // 0-based
-  int64_t stage_iteration = 0;  // 0-based within the stage
+  int64_t iteration = 0;              // 0-based over the whole solve
+  int stage = 0;                      // 0-based
+  int64_t stage_iteration = 0;        // 0-based within the stage
   MinibatchSampler* outer = nullptr;  // validation (f) batches
   MinibatchSampler* inner = nullptr;  // training (g) batches
   OracleCounts* counts = nullptr;     // add every oracle call the step makes

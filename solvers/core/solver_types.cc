@@ -178,12 +178,12 @@ std::string SolverSummary::BriefReport() const {
   if (final_lambda) weight = absl::StrFormat(", lambda = %.4g", *final_lambda);
   if (final_penalty_rho) weight = absl::StrFormat(", rho = %.4g", *final_penalty_rho);
   return absl::StrFormat(
-      "%s: %s after %d iterations in %d stages, f = %s%s, gradient calls = %d "
-      "(f %d, g %d), Hessian-vector %d, Jacobian-vector %d, %.3f s",
-      solver, ToString(termination), num_iterations, num_stages, last_f, weight,
-      oracle_calls.GradientCalls(), oracle_calls.f_gradients, oracle_calls.g_gradients,
-      oracle_calls.hessian_vector_products, oracle_calls.jacobian_vector_products,
-      total_time_seconds) +
+             "%s: %s after %d iterations in %d stages, f = %s%s, gradient calls = %d "
+             "(f %d, g %d), Hessian-vector %d, Jacobian-vector %d, %.3f s",
+             solver, ToString(termination), num_iterations, num_stages, last_f, weight,
+             oracle_calls.GradientCalls(), oracle_calls.f_gradients, oracle_calls.g_gradients,
+             oracle_calls.hessian_vector_products, oracle_calls.jacobian_vector_products,
+             total_time_seconds) +
          (linear_solver.solves == 0
               ? std::string()
               : absl::StrFormat(", linear solves %d (converged %d, breakdowns %d, divergences %d, "
@@ -200,8 +200,8 @@ std::string SolverSummary::FullReport() const {
     absl::StrAppendFormat(&out,
                           "  stage %3d  iter %8d  %-17s f %-12.6g g %-12.6g |gx| %-10.3g "
                           "calls %d\n",
-                          r.stage, r.iteration, StageWeight(r), r.outer_objective, r.inner_objective,
-                          r.grad_norm_x, r.oracle_calls.GradientCalls());
+                          r.stage, r.iteration, StageWeight(r), r.outer_objective,
+                          r.inner_objective, r.grad_norm_x, r.oracle_calls.GradientCalls());
   }
   return out;
 }

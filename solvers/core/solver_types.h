@@ -78,8 +78,8 @@ std::string ToString(TerminationType type);
 // One iteration's numbers, recorded after the iteration's oracle calls and before its update, so
 // the values describe the iterate the update started from.
 struct IterationRecord {
-  int64_t iteration = 0;       // 0-based count of updates of x over the whole solve
-  int stage = 0;               // 0-based stage index
+  int64_t iteration = 0;  // 0-based count of updates of x over the whole solve
+  int stage = 0;          // 0-based stage index
   // The stage's weight, under the name of what it is (at most one is set; none for the
   // hypergradient methods): MinimaxOPT's and F2SA's multiplier λ_k, the penalty method's ρ.
   std::optional<double> lambda;

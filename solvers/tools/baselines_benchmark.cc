@@ -23,9 +23,9 @@
 
 #include "solvers/core/minibatch_sampler.h"
 #include "solvers/core/runtime.h"
-#include "solvers/tools/benchmark_main.h"
 #include "solvers/solvers.h"
 #include "solvers/testing/benchmark_problems.h"
+#include "solvers/tools/benchmark_main.h"
 
 namespace bilevel {
 namespace {

@@ -18,12 +18,12 @@
 #include <string>
 
 #include "solvers/core/minibatch_sampler.h"
-#include "solvers/minimax_opt.h"
 #include "solvers/core/optimizer.h"
 #include "solvers/core/runtime.h"
-#include "solvers/tools/benchmark_main.h"
+#include "solvers/minimax_opt.h"
 #include "solvers/testing/benchmark_problems.h"
 #include "solvers/testing/exact_problems.h"
+#include "solvers/tools/benchmark_main.h"
 
 namespace bilevel {
 namespace {
