@@ -68,7 +68,6 @@ std::pair<std::string, std::string> CsvRow(const std::string& method, uint64_t s
                                            const std::string& evaluated_at, int64_t iteration,
                                            const bilevel::OracleCounts& calls, double wall,
                                            const tasks::TaskMetrics& m) {
-  const int64_t second_order = calls.hessian_vector_products + calls.jacobian_vector_products;
   std::vector<std::string> names = CounterColumns();
   std::vector<std::string> cells = {method,
                                     absl::StrCat(seed),
@@ -77,7 +76,7 @@ std::pair<std::string, std::string> CsvRow(const std::string& method, uint64_t s
                                     absl::StrCat(calls.GradientCalls()),
                                     absl::StrCat(calls.hessian_vector_products),
                                     absl::StrCat(calls.jacobian_vector_products),
-                                    absl::StrCat(calls.GradientCalls() + 2 * second_order),
+                                    absl::StrCat(calls.GradientCallEquivalents()),
                                     Number(wall)};
   for (const auto& [name, value] : m.Named()) {
     names.push_back(name);
@@ -111,9 +110,7 @@ std::string RunJson(const RunRecord& r) {
       JsonString(r.method), r.seed, JsonString(bilevel::ToString(summary.termination)),
       summary.termination == bilevel::TerminationType::kNonFinite ? "true" : "false",
       JsonString(summary.message), summary.num_iterations, summary.resumed_iterations,
-      summary.oracle_calls.GradientCalls(),
-      summary.oracle_calls.GradientCalls() + 2 * (summary.oracle_calls.hessian_vector_products +
-                                                  summary.oracle_calls.jacobian_vector_products),
+      summary.oracle_calls.GradientCalls(), summary.oracle_calls.GradientCallEquivalents(),
       summary.total_time_seconds - r.evaluation_seconds, r.evaluation_seconds,
       r.retrained_test_accuracy, ls.solves, ls.breakdowns, ls.divergences, ls.unconverged,
       r.exact_inner_unconverged, JsonString(r.settings), JsonString(r.fingerprint));

@@ -60,11 +60,7 @@ absl::Status Validate(const HypergradientOptions& options) {
         "inner_optimizer.type must be sgd for the reverse method: it differentiates through "
         "plain gradient steps");
   }
-  if (!(options.schedule_min_factor >= 0 && options.schedule_min_factor <= 1)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("schedule_min_factor must be in [0, 1], got ", options.schedule_min_factor));
-  }
-  return absl::OkStatus();
+  return RequireInRange(options.schedule_min_factor, 0, 1, "schedule_min_factor");
 }
 
 HypergradientEstimate ImplicitHypergradient(BilevelProblem* problem, const TensorList& x,

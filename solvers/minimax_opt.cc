@@ -52,10 +52,7 @@ absl::Status Validate(const MinimaxOptOptions& options) {
       ValidateOptimizerOptions(options.x_optimizer, "x_optimizer"),
       ValidateOptimizerOptions(options.y_optimizer, "y_optimizer"),
       ValidateOptimizerOptions(options.z_optimizer, "z_optimizer"),
-      options.schedule_min_factor >= 0 && options.schedule_min_factor <= 1
-          ? absl::OkStatus()
-          : absl::InvalidArgumentError(absl::StrCat("schedule_min_factor must be in [0, 1], got ",
-                                                    options.schedule_min_factor)),
+      RequireInRange(options.schedule_min_factor, 0, 1, "schedule_min_factor"),
   });
 }
 

@@ -152,9 +152,25 @@ bool KeepRecord(const IterationRecord& record, int record_every) {
 
 // ---- The loop ----
 
+MinibatchStreams::MinibatchStreams(const SolverOptionsBase& options, BilevelProblem* problem)
+    : MinibatchStreams(options, problem, problem->InitialOuter().front().device()) {}
+
+MinibatchStreams::MinibatchStreams(const SolverOptionsBase& options, BilevelProblem* problem,
+                                   c10::Device device)
+    : outer(problem->NumOuterExamples(), options.outer_batch_size, 2 * options.seed, device),
+      inner(problem->NumInnerExamples(), options.inner_batch_size, 2 * options.seed + 1, device) {}
+
 namespace {
 
-c10::Device DeviceOf(BilevelProblem* problem) { return problem->InitialOuter().front().device(); }
+// One iteration as the loop runs it: the snapshot the rollback returns to, the step, and the
+// non-finite check of its record (a value the step named itself comes first).
+StepResult CheckedStep(SolverStateSpec* spec, IterativeSolver* solver, const StepContext& context,
+                       IterationRecord* record) {
+  spec->Snapshot();
+  StepResult result = solver->Step(context, record);
+  if (result.non_finite.empty()) result.non_finite = NonFiniteValue(*record);
+  return result;
+}
 
 // The oracle counters in a checkpoint, in this order.
 std::vector<std::pair<const char*, int64_t OracleCounts::*>> CounterFields() {
@@ -184,10 +200,7 @@ class Loop {
         problem_(problem),
         solver_(solver),
         summary_(summary),
-        outer_(problem->NumOuterExamples(), options.outer_batch_size, 2 * options.seed,
-               DeviceOf(problem)),
-        inner_(problem->NumInnerExamples(), options.inner_batch_size, 2 * options.seed + 1,
-               DeviceOf(problem)),
+        streams_(options, problem),
         start_(std::chrono::steady_clock::now()) {}
 
   absl::Status Run() {
@@ -227,7 +240,6 @@ class Loop {
       return false;
     }
     summary_->num_stages = stage_ + 1;
-    spec_.Snapshot();
     IterationRecord record;
     record.iteration = iteration_;
     record.stage = stage_;
@@ -235,16 +247,14 @@ class Loop {
                               iteration_,
                               stage_,
                               iteration_ - stage_start_,
-                              &outer_,
-                              &inner_,
+                              &streams_.outer,
+                              &streams_.inner,
                               &summary_->oracle_calls};
-    const StepResult result = solver_->Step(context, &record);
-    const std::string non_finite =
-        result.non_finite.empty() ? NonFiniteValue(record) : result.non_finite;
-    if (!non_finite.empty()) {
+    const StepResult result = CheckedStep(&spec_, solver_, context, &record);
+    if (!result.non_finite.empty()) {
       spec_.RollBack();
       Finish(TerminationType::kNonFinite,
-             absl::StrCat(non_finite, " is not finite at iteration ", iteration_,
+             absl::StrCat(result.non_finite, " is not finite at iteration ", iteration_,
                           "; the solve stopped and returned the last iterate whose objectives "
                           "were finite. To fix it: ",
                           solver_->NonFiniteRemedy(), "."));
@@ -335,8 +345,8 @@ class Loop {
           absl::StrCat("fingerprint '", *fingerprint, "', this solve has '", c.fingerprint, "'"));
     }
     absl::Status status = spec_.Restore(state);
-    if (status.ok()) status = outer_.RestoreState("outer", state);
-    if (status.ok()) status = inner_.RestoreState("inner", state);
+    if (status.ok()) status = streams_.outer.RestoreState("outer", state);
+    if (status.ok()) status = streams_.inner.RestoreState("inner", state);
     auto get_int = [&](const std::string& key) -> int64_t {
       absl::StatusOr<int64_t> v = state.GetInt(key);
       if (!v.ok() && status.ok()) status = v.status();
@@ -405,8 +415,8 @@ class Loop {
     state.PutDouble("elapsed_seconds", now);
     state.PutTensors("problem_random_state", problem_->RandomState());
     if (c.save_user_state) state.PutString("user_state", c.save_user_state());
-    outer_.SaveState("outer", &state);
-    inner_.SaveState("inner", &state);
+    streams_.outer.SaveState("outer", &state);
+    streams_.inner.SaveState("inner", &state);
     spec_.Save(&state);
     const absl::Status saved = state.Save(c.path);
     // The write is not solver work: move the clock's origin forward by its duration.
@@ -425,7 +435,7 @@ class Loop {
   IterativeSolver* solver_;
   SolverSummary* summary_;
   SolverStateSpec spec_;
-  MinibatchSampler outer_, inner_;
+  MinibatchStreams streams_;
   std::chrono::steady_clock::time_point start_;
   int64_t iteration_ = 0;    // the next iteration
   int stage_ = 0;            // the next iteration's stage
@@ -461,23 +471,16 @@ absl::StatusOr<std::unique_ptr<SingleStepper>> SingleStepper::Create(
 
 SingleStepper::SingleStepper(const SolverOptionsBase& options, BilevelProblem* problem,
                              std::unique_ptr<IterativeSolver> solver)
-    : problem_(problem),
-      solver_(std::move(solver)),
-      outer_(problem->NumOuterExamples(), options.outer_batch_size, 2 * options.seed,
-             DeviceOf(problem)),
-      inner_(problem->NumInnerExamples(), options.inner_batch_size, 2 * options.seed + 1,
-             DeviceOf(problem)) {
+    : problem_(problem), solver_(std::move(solver)), streams_(options, problem) {
   solver_->DeclareState(&spec_);
 }
 
 StepResult SingleStepper::Step() {
-  spec_.Snapshot();
   IterationRecord record;
-  const StepContext context{problem_, iteration_, 0, iteration_, &outer_, &inner_, &counts_};
+  const StepContext context{problem_,        iteration_,      0,       iteration_,
+                            &streams_.outer, &streams_.inner, &counts_};
   ++iteration_;
-  StepResult result = solver_->Step(context, &record);
-  if (result.non_finite.empty()) result.non_finite = NonFiniteValue(record);
-  return result;
+  return CheckedStep(&spec_, solver_.get(), context, &record);
 }
 
 }  // namespace bilevel

@@ -93,6 +93,16 @@ class SolverStateSpec {
   std::vector<TensorList> current_, previous_;
 };
 
+// The two minibatch streams of a solve: validation (f) batches seeded 2·seed and training (g)
+// batches seeded 2·seed + 1, on the device of the problem's x0.
+struct MinibatchStreams {
+  MinibatchStreams(const SolverOptionsBase& options, BilevelProblem* problem);
+  MinibatchSampler outer, inner;
+
+ private:
+  MinibatchStreams(const SolverOptionsBase& options, BilevelProblem* problem, c10::Device device);
+};
+
 // A solver: its state and its step. Options are validated before it is built.
 class IterativeSolver {
  public:
@@ -149,7 +159,7 @@ class SingleStepper {
   BilevelProblem* problem_;
   std::unique_ptr<IterativeSolver> solver_;
   SolverStateSpec spec_;
-  MinibatchSampler outer_, inner_;
+  MinibatchStreams streams_;
   OracleCounts counts_;
   int64_t iteration_ = 0;
 };

@@ -111,6 +111,12 @@ absl::Status RequireFiniteNonNegative(double value, const std::string& field,
                                                  note.empty() ? "" : " ", note, ", got ", value));
 }
 
+absl::Status RequireInRange(double value, double lo, double hi, const std::string& field) {
+  if (value >= lo && value <= hi) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(field, " must be in [", lo, ", ", hi, "], got ", value));
+}
+
 absl::Status FirstError(std::initializer_list<absl::Status> checks) {
   for (const absl::Status& status : checks) {
     if (!status.ok()) return status;

@@ -193,6 +193,8 @@ absl::Status RequireAtLeast(int64_t value, int64_t min, const std::string& field
 absl::Status RequireFinitePositive(double value, const std::string& field);
 absl::Status RequireFiniteNonNegative(double value, const std::string& field,
                                       const std::string& note = "");
+// `value` in [lo, hi] (NaN is not): "schedule_min_factor must be in [0, 1], got 2".
+absl::Status RequireInRange(double value, double lo, double hi, const std::string& field);
 // The first error among `checks` (all evaluated), or OK.
 absl::Status FirstError(std::initializer_list<absl::Status> checks);
 

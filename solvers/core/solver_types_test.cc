@@ -65,6 +65,10 @@ TEST(FieldChecks, NameTheFieldAndTheValue) {
             "max_lambda must be finite and >= 0 (0 = no cap), got -2");
   EXPECT_EQ(RequireFiniteNonNegative(INFINITY, "max_lambda").message(),
             "max_lambda must be finite and >= 0, got inf");
+  EXPECT_TRUE(RequireInRange(1.0, 0, 1, "schedule_min_factor").ok());
+  EXPECT_EQ(RequireInRange(2.0, 0, 1, "schedule_min_factor").message(),
+            "schedule_min_factor must be in [0, 1], got 2");
+  EXPECT_FALSE(RequireInRange(std::nan(""), 0, 1, "schedule_min_factor").ok());
   EXPECT_TRUE(FirstError({}).ok());
   EXPECT_EQ(FirstError({absl::OkStatus(), RequireAtLeast(0, 1, "a"), RequireAtLeast(0, 1, "b")})
                 .message(),
