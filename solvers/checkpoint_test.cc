@@ -3,8 +3,11 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
+#include <zlib.h>
 
+#include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -96,32 +99,108 @@ TEST(SolverStateTest, NamesTheFileThatCannotBeRead) {
             absl::StatusCode::kNotFound);
 }
 
-// Every stored entry's CRC-32 is checked before LibTorch parses the archive: a flipped byte
-// anywhere in an entry's data is "damaged", never a silently different state. The byte flipped
-// here is the top byte of a string's length in the pickle, which LibTorch 1.13 trusted and
-// allocated 4 GiB for (found by tests/fuzz:checkpoint_fuzzer).
-TEST(SolverStateTest, AFlippedByteFailsTheEntrysCrc) {
+std::string ReadBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+void WriteBytes(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+}
+
+// Every dtype a solver's state may hold, scalars, empty tensors and higher ranks, bit for bit
+// (NaN and negative zero included: the bytes are copied, not the values converted).
+TEST(SolverStateTest, RoundTripsEveryDtypeAndShape) {
+  TensorList tensors = {at::tensor(-0.0),
+                        at::tensor(std::nan("")),
+                        at::arange(24, at::kFloat).reshape({2, 3, 4}),
+                        at::zeros({0, 5}),
+                        at::arange(5, at::kInt),
+                        at::arange(5, at::kShort),
+                        at::arange(5, at::kChar),
+                        at::arange(5, at::kByte),
+                        at::arange(4, at::kLong) > 1,
+                        at::arange(3, at::kFloat).to(at::kHalf),
+                        at::arange(3, at::kFloat).to(at::kBFloat16)};
+  SolverState state;
+  state.PutTensors("all", tensors);
+  const std::string path = TempPath("dtypes.ckpt");
+  ASSERT_TRUE(state.Save(path).ok());
+  absl::StatusOr<SolverState> loaded = SolverState::Load(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  TensorList into;
+  for (const at::Tensor& t : tensors) into.push_back(at::ones_like(t));
+  ASSERT_TRUE(loaded->RestoreTensors("all", &into).ok());
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    ASSERT_EQ(into[i].sizes(), tensors[i].sizes()) << i;
+    const int64_t bytes = tensors[i].numel() * tensors[i].element_size();
+    EXPECT_EQ(std::memcmp(into[i].data_ptr(), tensors[i].data_ptr(), bytes), 0) << i;
+  }
+  EXPECT_TRUE(std::signbit(into[0].item<double>()));
+}
+
+// The state's CRC-32 is checked before anything is parsed: a flipped byte anywhere in it is
+// "damaged", never a silently different state.
+TEST(SolverStateTest, AFlippedByteFailsTheCrc) {
   const std::string path = TempPath("flipped.ckpt");
   SolverState state;
   state.PutString("user_state", "1 2 0.5 0\nheader\nrow\n");
   state.PutTensors("x", {at::arange(6, at::kFloat)});
   ASSERT_TRUE(state.Save(path).ok());
-  std::string bytes;
-  {
-    std::ifstream in(path, std::ios::binary);
-    bytes.assign(std::istreambuf_iterator<char>(in), {});
-  }
-  const std::string length_of_text = std::string("\x15\0\0\0", 4) + "1 2 0.5";
-  const size_t at = bytes.find(length_of_text);
+  std::string bytes = ReadBytes(path);
+  const size_t at = bytes.find("1 2 0.5");
   ASSERT_NE(at, std::string::npos);
-  bytes[at + 3] = '\xfb';
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+  bytes[at + 2] = '3';
+  WriteBytes(path, bytes);
   absl::StatusOr<SolverState> loaded = SolverState::Load(path);
   ASSERT_FALSE(loaded.ok());
   EXPECT_EQ(loaded.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_NE(loaded.status().message().find("fails its CRC-32"), std::string::npos)
       << loaded.status();
   EXPECT_NE(loaded.status().message().find(path), std::string::npos) << loaded.status();
+  // Cut short: the header's length no longer matches.
+  WriteBytes(path, ReadBytes(path).substr(0, bytes.size() - 3));
+  EXPECT_NE(SolverState::Load(path).status().message().find("the file holds"), std::string::npos);
+}
+
+// A file whose CRC is right but whose contents lie (a fuzzer can make one; so can a bug) is
+// parsed by bounds-checked code: a tensor claiming 2^40 elements is damage, not an allocation.
+TEST(SolverStateTest, ASizeLargerThanTheFileIsDamageNotAnAllocation) {
+  const std::string path = TempPath("lying.ckpt");
+  SolverState state;
+  state.PutTensors("x", {at::arange(6, at::kFloat)});
+  ASSERT_TRUE(state.Save(path).ok());
+  std::string bytes = ReadBytes(path);
+  constexpr size_t kHeader = 28;
+  // payload: 't', u32 1, "x", u32 count 1, u8 dtype, u8 rank 1, i64 size 6, 24 bytes.
+  const size_t size_at = kHeader + 1 + 4 + 1 + 4 + 2;
+  ASSERT_EQ(bytes[size_at], 6);
+  bytes[size_at + 5] = 1;  // 6 + 2^40
+  const uLong crc =
+      crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(bytes.data() + kHeader),
+            bytes.size() - kHeader);
+  for (int i = 0; i < 4; ++i) bytes[kHeader - 4 + i] = static_cast<char>(crc >> (8 * i));
+  WriteBytes(path, bytes);
+  absl::StatusOr<SolverState> loaded = SolverState::Load(path);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(loaded.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(loaded.status().message().find("larger than the file"), std::string::npos)
+      << loaded.status();
+}
+
+// Format 1 (LibTorch's zip archive, before this library parsed its own files) is named as such.
+TEST(SolverStateTest, AnotherFormatIsNamed) {
+  const std::string path = TempPath("other_format.ckpt");
+  SolverState state;
+  state.PutInt("stage", 1);
+  ASSERT_TRUE(state.Save(path).ok());
+  std::string bytes = ReadBytes(path);
+  bytes[8] = 1;  // format 1
+  WriteBytes(path, bytes);
+  EXPECT_NE(SolverState::Load(path).status().message().find("format 1"), std::string::npos);
+  WriteBytes(path, std::string("PK\x03\x04", 4) + std::string(60, '\0'));  // a zip
+  EXPECT_NE(SolverState::Load(path).status().message().find("not a checkpoint of this library"),
+            std::string::npos);
 }
 
 // Ridge regression whose training loss is scaled by a random factor drawn from the problem's own

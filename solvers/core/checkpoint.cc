@@ -1,11 +1,8 @@
 #include "solvers/core/checkpoint.h"
 
-#include <torch/serialize/input-archive.h>
-#include <torch/serialize/output-archive.h>
-
+#include <ATen/ATen.h>
 #include <fcntl.h>
 #include <unistd.h>
-
 #include <zlib.h>
 
 #include <algorithm>
@@ -18,76 +15,215 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
-#include <sstream>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
 
 namespace bilevel {
 namespace {
 
-constexpr char kFormat[] = "hessian-free-bilevel solver state 1";
-
-// Attribute names in the file: "<kind>__<key>", kind in {n, t<i>, i, d, s}.
-void CheckKey(const std::string& key) {
-  bool ok = !key.empty();
+bool ValidKey(const std::string& key) {
+  bool ok = !key.empty() && key.size() <= 256;
   for (char c : key) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_');
-  TORCH_CHECK(ok, "SolverState: invalid key '", key, "' (letters, digits and '_' only)");
+  return ok;
+}
+
+void CheckKey(const std::string& key) {
+  TORCH_CHECK(ValidKey(key), "SolverState: invalid key '", key,
+              "' (1 to 256 letters, digits and '_')");
 }
 
 std::string Shape(const at::Tensor& t) {
   return absl::StrCat("[", absl::StrJoin(t.sizes(), ","), "]");
 }
 
-uint32_t Le16(const std::string& b, size_t at) {
-  return uint32_t{static_cast<unsigned char>(b[at])} |
-         (uint32_t{static_cast<unsigned char>(b[at + 1])} << 8);
-}
-uint32_t Le32(const std::string& b, size_t at) { return Le16(b, at) | (Le16(b, at + 2) << 16); }
+// The file, format 2 (all integers little-endian):
+//   "HFBSTATE" | u32 format (2) | u32 byte-order mark 0x01020304 in host order (tensor bytes are
+//   in host order) | u64 payload length | u32 CRC-32 of the payload | payload
+// payload: entries, each  u8 kind | u32 key length | key | value, by kind:
+//   'i' i64; 'd' f64 (its bits as u64); 's' u64 length | bytes;
+//   't' u32 count, then per tensor: u8 dtype | u8 rank | rank × i64 sizes | the elements' bytes.
+// Everything is read by this file's own bounds-checked parser: LibTorch's archive reader
+// (TorchScript's unpickler) crashed on damaged files, which no catch can stop
+// (tests/fuzz:checkpoint_fuzzer found a segfault in 1.13's type parser).
+constexpr char kMagic[] = "HFBSTATE";
+constexpr uint32_t kFormatVersion = 2;
+constexpr uint32_t kByteOrderMark = 0x01020304;
+constexpr size_t kHeader = 8 + 4 + 4 + 8 + 4;
+constexpr int kMaxRank = 16;
+constexpr size_t kMaxKey = 256;
 
-// The CRC-32 of every stored entry of the zip archive LibTorch writes, checked before LibTorch
-// parses it: LibTorch 1.13 does not check them, and its unpickler trusts the lengths it reads
-// (a flipped byte in a string's length made it allocate 4 GiB; tests/fuzz:checkpoint_fuzzer).
-// Empty when the entries match, else what is wrong. Archives this check cannot read (zip64,
-// compressed entries) are left to LibTorch.
-std::string ZipEntriesDamage(const std::string& b) {
-  constexpr size_t kEnd = 22, kCentral = 46, kLocal = 30;
-  if (b.size() < kEnd) return "shorter than a zip directory";
-  size_t end = std::string::npos;  // the end-of-central-directory record, behind a comment
-  for (size_t at = b.size() - kEnd + 1; at-- > 0 && b.size() - at <= kEnd + 0xffff;) {
-    if (Le32(b, at) == 0x06054b50) {
-      end = at;
+// The dtypes a state may hold, by their code in the file (never c10's enum values, which change
+// between LibTorch versions).
+constexpr c10::ScalarType kDtypes[] = {c10::kFloat, c10::kDouble,  c10::kLong, c10::kInt,
+                                       c10::kByte,  c10::kBool,    c10::kChar, c10::kShort,
+                                       c10::kHalf,  c10::kBFloat16};
+
+class Writer {
+ public:
+  void U8(uint8_t v) { out_.push_back(static_cast<char>(v)); }
+  void U32(uint32_t v) {
+    for (int i = 0; i < 4; ++i) U8(static_cast<uint8_t>(v >> (8 * i)));
+  }
+  void U64(uint64_t v) {
+    for (int i = 0; i < 8; ++i) U8(static_cast<uint8_t>(v >> (8 * i)));
+  }
+  void Bytes(const void* data, size_t n) { out_.append(static_cast<const char*>(data), n); }
+  void Key(char kind, const std::string& key) {
+    U8(static_cast<uint8_t>(kind));
+    U32(static_cast<uint32_t>(key.size()));
+    Bytes(key.data(), key.size());
+  }
+  std::string& str() { return out_; }
+
+ private:
+  std::string out_;
+};
+
+// Reads from a byte range; every read checks the bytes left and a failed read leaves `error`
+// set (the first failure wins) and returns zeros, so a parse can check once per entry.
+class Reader {
+ public:
+  explicit Reader(absl::string_view bytes) : bytes_(bytes) {}
+  size_t left() const { return bytes_.size() - at_; }
+  bool failed() const { return !error_.empty(); }
+  const std::string& error() const { return error_; }
+  void Fail(std::string what) {
+    if (error_.empty()) error_ = absl::StrCat(std::move(what), " at byte ", at_);
+  }
+  uint64_t Uint(int bytes, const char* what) {
+    if (failed() || left() < static_cast<size_t>(bytes)) {
+      Fail(absl::StrCat("the file ends inside ", what));
+      return 0;
+    }
+    uint64_t v = 0;
+    for (int i = 0; i < bytes; ++i) {
+      v |= uint64_t{static_cast<unsigned char>(bytes_[at_ + i])} << (8 * i);
+    }
+    at_ += bytes;
+    return v;
+  }
+  absl::string_view Take(uint64_t n, const char* what) {
+    if (failed() || left() < n) {
+      Fail(absl::StrCat("the file ends inside ", what));
+      return {};
+    }
+    absl::string_view v = bytes_.substr(at_, n);
+    at_ += n;
+    return v;
+  }
+
+ private:
+  absl::string_view bytes_;
+  size_t at_ = 0;
+  std::string error_;
+};
+
+void WriteTensor(const at::Tensor& t, Writer* w) {
+  const auto* code = std::find(std::begin(kDtypes), std::end(kDtypes), t.scalar_type());
+  TORCH_CHECK(code != std::end(kDtypes), "SolverState: cannot save a ",
+              c10::toString(t.scalar_type()), " tensor");
+  TORCH_CHECK(t.dim() <= kMaxRank, "SolverState: cannot save a tensor of rank ", t.dim());
+  w->U8(static_cast<uint8_t>(code - std::begin(kDtypes)));
+  w->U8(static_cast<uint8_t>(t.dim()));
+  for (int64_t s : t.sizes()) w->U64(static_cast<uint64_t>(s));
+  w->Bytes(t.data_ptr(), t.numel() * t.element_size());  // PutTensors made it CPU, contiguous
+}
+
+at::Tensor ReadTensor(Reader* r) {
+  const uint64_t code = r->Uint(1, "a tensor's dtype");
+  const uint64_t rank = r->Uint(1, "a tensor's rank");
+  if (r->failed()) return {};
+  if (code >= std::size(kDtypes)) {
+    r->Fail(absl::StrCat("unknown dtype code ", code));
+    return {};
+  }
+  if (rank > kMaxRank) {
+    r->Fail(absl::StrCat("a tensor of rank ", rank));
+    return {};
+  }
+  const at::ScalarType dtype = kDtypes[code];
+  const uint64_t element = c10::elementSize(dtype);
+  std::vector<int64_t> sizes(rank);
+  // The product of the sizes (zeros counted as ones: LibTorch checks that product too) stays
+  // below what the bytes left can hold, so nothing larger than the file is ever allocated.
+  uint64_t bound = 1;
+  bool empty = false;
+  for (uint64_t d = 0; d < rank; ++d) {
+    const uint64_t s = r->Uint(8, "a tensor's sizes");
+    if (r->failed()) return {};
+    if (s > static_cast<uint64_t>(INT64_MAX) || (s > 0 && bound > r->left() / s)) {
+      r->Fail(absl::StrCat("a tensor size ", s, " larger than the file"));
+      return {};
+    }
+    bound *= std::max<uint64_t>(s, 1);
+    empty = empty || s == 0;
+    sizes[d] = static_cast<int64_t>(s);
+  }
+  const uint64_t bytes = empty ? 0 : bound * element;
+  if (!empty && bound > r->left() / element) {
+    r->Fail(absl::StrCat("a tensor of ", bound, " elements larger than the file"));
+    return {};
+  }
+  absl::string_view data = r->Take(bytes, "a tensor's elements");
+  if (r->failed()) return {};
+  at::Tensor t = at::empty(sizes, at::TensorOptions().dtype(dtype));
+  if (bytes > 0) std::memcpy(t.data_ptr(), data.data(), bytes);
+  return t;
+}
+
+// Reads the entries of `payload` into the maps; empty when they parse, else what is wrong.
+std::string ParsePayload(absl::string_view payload, std::map<std::string, TensorList>* tensors,
+                         std::map<std::string, int64_t>* ints,
+                         std::map<std::string, double>* doubles,
+                         std::map<std::string, std::string>* strings) {
+  Reader r(payload);
+  while (r.left() > 0 && !r.failed()) {
+    const char kind = static_cast<char>(r.Uint(1, "an entry's kind"));
+    const uint64_t length = r.Uint(4, "a key's length");
+    if (!r.failed() && (length == 0 || length > kMaxKey)) {
+      r.Fail(absl::StrCat("a key of ", length, " bytes"));
+    }
+    const std::string key(r.Take(length, "a key"));
+    if (r.failed()) break;
+    if (!ValidKey(key)) {
+      r.Fail("a key with characters other than letters, digits and '_'");
       break;
     }
-  }
-  if (end == std::string::npos) return "no zip directory";
-  const uint32_t entries = Le16(b, end + 10), size = Le32(b, end + 12), offset = Le32(b, end + 16);
-  if (entries == 0xffff || size == 0xffffffff || offset == 0xffffffff) return "";  // zip64
-  if (uint64_t{offset} + size > end) return "the zip directory lies outside the file";
-  size_t at = offset;
-  for (uint32_t e = 0; e < entries; ++e) {
-    if (at + kCentral > end || Le32(b, at) != 0x02014b50) return "a damaged zip directory entry";
-    const uint32_t method = Le16(b, at + 10), crc = Le32(b, at + 16);
-    const uint32_t stored = Le32(b, at + 20), length = Le32(b, at + 24);
-    const size_t name = Le16(b, at + 28), extra = Le16(b, at + 30), comment = Le16(b, at + 32);
-    const uint32_t local = Le32(b, at + 42);
-    if (stored == 0xffffffff || length == 0xffffffff || local == 0xffffffff) return "";  // zip64
-    const std::string entry = b.substr(std::min(b.size(), at + kCentral), name);
-    at += kCentral + name + extra + comment;
-    if (method != 0) continue;  // compressed: LibTorch does not write these
-    if (uint64_t{local} + kLocal > b.size() || Le32(b, local) != 0x04034b50) {
-      return absl::StrCat("entry '", entry, "' has no local header");
+    bool fresh = true;
+    switch (kind) {
+      case 'i':
+        fresh = ints->emplace(key, static_cast<int64_t>(r.Uint(8, "an integer"))).second;
+        break;
+      case 'd': {
+        const uint64_t bits = r.Uint(8, "a number");
+        double v;
+        std::memcpy(&v, &bits, sizeof v);
+        fresh = doubles->emplace(key, v).second;
+        break;
+      }
+      case 's': {
+        const uint64_t n = r.Uint(8, "a text's length");
+        fresh = strings->emplace(key, std::string(r.Take(n, "a text"))).second;
+        break;
+      }
+      case 't': {
+        const uint64_t count = r.Uint(4, "a tensor count");
+        TensorList list;
+        // Each tensor takes at least two bytes: a count beyond that is damage, not a list.
+        if (count > r.left() / 2) r.Fail(absl::StrCat("a list of ", count, " tensors"));
+        for (uint64_t i = 0; i < count && !r.failed(); ++i) list.push_back(ReadTensor(&r));
+        fresh = tensors->emplace(key, std::move(list)).second;
+        break;
+      }
+      default:
+        r.Fail(absl::StrCat("an entry of unknown kind ", static_cast<int>(kind)));
     }
-    const uint64_t data = uint64_t{local} + kLocal + Le16(b, local + 26) + Le16(b, local + 28);
-    if (stored != length || data + length > b.size()) {
-      return absl::StrCat("entry '", entry, "' runs past the end of the file");
-    }
-    const uLong sum = crc32(crc32(0L, Z_NULL, 0),
-                            reinterpret_cast<const Bytef*>(b.data() + data), length);
-    if (sum != crc) return absl::StrCat("entry '", entry, "' fails its CRC-32");
+    if (!fresh) r.Fail(absl::StrCat("'", key, "' saved twice"));
   }
-  return "";
+  return r.error();
 }
 
 }  // namespace
@@ -162,24 +298,51 @@ absl::Status SolverState::RestoreTensors(const std::string& key, TensorList* int
 }
 
 absl::Status SolverState::Save(const std::string& path) const {
-  const std::string tmp = path + ".tmp";
+  Writer payload;
   try {
-    torch::serialize::OutputArchive archive;
-    archive.write("s__format", c10::IValue(std::string(kFormat)));
     for (const auto& [key, list] : tensors_) {
-      archive.write("n__" + key, c10::IValue(static_cast<int64_t>(list.size())));
-      for (size_t i = 0; i < list.size(); ++i) {
-        archive.write(absl::StrCat("t", i, "__", key), list[i]);
-      }
+      payload.Key('t', key);
+      payload.U32(static_cast<uint32_t>(list.size()));
+      for (const at::Tensor& t : list) WriteTensor(t, &payload);
     }
-    for (const auto& [key, v] : ints_) archive.write("i__" + key, c10::IValue(v));
-    for (const auto& [key, v] : doubles_) archive.write("d__" + key, c10::IValue(v));
-    for (const auto& [key, v] : strings_) archive.write("s__" + key, c10::IValue(v));
-    archive.save_to(tmp);
   } catch (const c10::Error& e) {
-    std::remove(tmp.c_str());
-    return absl::UnavailableError(
-        absl::StrCat("cannot write the checkpoint ", tmp, ": ", e.what_without_backtrace()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot write the checkpoint ", path, ": ", e.what_without_backtrace()));
+  }
+  for (const auto& [key, v] : ints_) {
+    payload.Key('i', key);
+    payload.U64(static_cast<uint64_t>(v));
+  }
+  for (const auto& [key, v] : doubles_) {
+    uint64_t bits;
+    std::memcpy(&bits, &v, sizeof bits);
+    payload.Key('d', key);
+    payload.U64(bits);
+  }
+  for (const auto& [key, v] : strings_) {
+    payload.Key('s', key);
+    payload.U64(v.size());
+    payload.Bytes(v.data(), v.size());
+  }
+  const std::string& body = payload.str();
+  Writer file;
+  file.Bytes(kMagic, 8);
+  file.U32(kFormatVersion);
+  file.Bytes(&kByteOrderMark, 4);
+  file.U64(body.size());
+  file.U32(static_cast<uint32_t>(
+      crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(body.data()), body.size())));
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out.write(file.str().data(), static_cast<std::streamsize>(file.str().size()));
+    out.write(body.data(), static_cast<std::streamsize>(body.size()));
+    out.close();
+    if (!out) {
+      std::remove(tmp.c_str());
+      return absl::UnavailableError(
+          absl::StrCat("cannot write the checkpoint ", tmp, ": ", std::strerror(errno)));
+    }
   }
   return DurableRename(tmp, path);
 }
@@ -195,7 +358,8 @@ absl::Status DurableRename(const std::string& tmp, const std::string& path) {
     const int error = errno;
     ::close(fd);
     if (!synced) {
-      return absl::UnavailableError(absl::StrCat("cannot fsync ", file, ": ", std::strerror(error)));
+      return absl::UnavailableError(
+          absl::StrCat("cannot fsync ", file, ": ", std::strerror(error)));
     }
     return absl::OkStatus();
   };
@@ -223,55 +387,43 @@ absl::StatusOr<SolverState> SolverState::Load(const std::string& path) {
       return absl::DataLossError(absl::StrCat("cannot read the checkpoint ", path));
     }
   }
-  if (const std::string damage = ZipEntriesDamage(bytes); !damage.empty()) {
-    return absl::DataLossError(absl::StrCat("the checkpoint ", path, " is damaged (", damage,
-                                            "); delete it to start over"));
+  auto damaged = [&path](const std::string& what) {
+    return absl::DataLossError(
+        absl::StrCat("the checkpoint ", path, " is damaged (", what, "); delete it to start over"));
+  };
+  if (bytes.size() < kHeader || bytes.compare(0, 8, kMagic) != 0) {
+    return absl::DataLossError(absl::StrCat(path, " is not a checkpoint of this library (format ",
+                                            kFormatVersion, "); delete it to start over"));
+  }
+  Reader header(absl::string_view(bytes).substr(8, kHeader - 8));
+  const uint64_t version = header.Uint(4, "the header");
+  if (version != kFormatVersion) {
+    return absl::DataLossError(absl::StrCat(path, " is a checkpoint of format ", version,
+                                            ", written by another version of this library, "
+                                            "which reads format ",
+                                            kFormatVersion, "; delete it to start over"));
+  }
+  if (std::memcmp(bytes.data() + 12, &kByteOrderMark, 4) != 0) {
+    return absl::DataLossError(absl::StrCat(path,
+                                            " was written on a machine of the other byte "
+                                            "order; delete it to start over"));
+  }
+  header.Take(4, "the header");
+  const uint64_t length = header.Uint(8, "the header");
+  const uint64_t crc = header.Uint(4, "the header");
+  const absl::string_view payload = absl::string_view(bytes).substr(kHeader);
+  if (length != payload.size()) {
+    return damaged(absl::StrCat("the header announces ", length, " bytes of state, the file holds ",
+                                payload.size()));
+  }
+  if (crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(payload.data()), payload.size()) !=
+      crc) {
+    return damaged("the state fails its CRC-32");
   }
   SolverState state;
-  try {
-    torch::serialize::InputArchive archive;
-    std::istringstream in(bytes);  // the bytes checked above, not the file read again
-    archive.load_from(in, c10::Device(c10::kCPU));
-    c10::IValue format;
-    if (!archive.try_read("s__format", format) || !format.isString() ||
-        format.toStringRef() != kFormat) {
-      return absl::DataLossError(absl::StrCat(path, " is not a checkpoint of this library (",
-                                              kFormat, "); delete it to start over"));
-    }
-    std::map<std::string, int64_t> counts;
-    for (const std::string& name : archive.keys()) {
-      const size_t split = name.find("__");
-      if (split == std::string::npos) continue;  // the archive's own attributes
-      const std::string kind = name.substr(0, split), key = name.substr(split + 2);
-      c10::IValue value;
-      if (kind == "n" || kind == "i" || kind == "d" || kind == "s") {
-        archive.read(name, value);
-        if (kind == "n") counts[key] = value.toInt();
-        if (kind == "i") state.ints_[key] = value.toInt();
-        if (kind == "d") state.doubles_[key] = value.toDouble();
-        if (kind == "s" && key != "format") state.strings_[key] = value.toStringRef();
-      }
-    }
-    for (const auto& [key, count] : counts) {
-      TensorList list(count);
-      for (int64_t i = 0; i < count; ++i) {
-        if (!archive.try_read(absl::StrCat("t", i, "__", key), list[i])) {
-          return absl::DataLossError(
-              absl::StrCat(path, " lacks tensor ", i, " of '", key, "'; delete it to start over"));
-        }
-      }
-      state.tensors_[key] = std::move(list);
-    }
-  } catch (const c10::Error& e) {
-    return absl::DataLossError(absl::StrCat("cannot read the checkpoint ", path, " (",
-                                            e.what_without_backtrace(),
-                                            "); delete it to start over"));
-  } catch (const std::exception& e) {
-    // LibTorch's unpickler lets standard exceptions through on some damaged archives (found by
-    // tests/fuzz:checkpoint_fuzzer: std::out_of_range from an empty table).
-    return absl::DataLossError(absl::StrCat("cannot read the checkpoint ", path, " (", e.what(),
-                                            "); delete it to start over"));
-  }
+  const std::string error =
+      ParsePayload(payload, &state.tensors_, &state.ints_, &state.doubles_, &state.strings_);
+  if (!error.empty()) return damaged(error);
   return state;
 }
 

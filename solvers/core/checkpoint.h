@@ -9,7 +9,9 @@
 //
 // SolverState is the container those files hold: named tensor lists, integers, doubles and
 // strings, written atomically and durably (a temporary file, fsync, a rename, fsync of the folder)
-// through LibTorch's serializer.
+// in this library's own format (checkpoint.cc: a header, a CRC-32, typed entries), read back by a
+// bounds-checked parser: a damaged or foreign file is an error, never a crash or a huge
+// allocation (tests/fuzz:checkpoint_fuzzer).
 //
 //   bilevel::SolverState state;
 //   state.PutTensors("x", x);

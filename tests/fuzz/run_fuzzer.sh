@@ -11,12 +11,8 @@ shift 3
 work="${TEST_TMPDIR:-$(mktemp -d /tmp/fuzz.XXXXXX)}"
 artifacts="${TEST_UNDECLARED_OUTPUTS_DIR:-$work}"
 mkdir -p "$work/corpus" "$artifacts"
-# Leaks are reported except those allocated inside LibTorch: 1.13's zip reader leaks ~0.7 KB when a
-# damaged archive throws while it is being opened (checkpoint_fuzzer), which is not ours to fix.
-# Everything else ASan and UBSan find stops the run.
-printf 'leak:libtorch_cpu.so\n' > "$work/lsan_suppressions.txt"
+# Every leak, and everything else ASan and UBSan find, stops the run.
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
-export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$work/lsan_suppressions.txt:print_suppressions=0}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 set +e
 "$fuzzer" -seed=1 -max_total_time="$seconds" -timeout=20 -rss_limit_mb=4096 -print_final_stats=1 \
