@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
+#include <c10/core/GradMode.h>
 
 #include <cmath>
 #include <utility>
@@ -218,7 +219,7 @@ at::Tensor HyperCleaningTask::InnerObjective(const bilevel::TensorList& x,
 
 TaskMetrics HyperCleaningTask::Evaluate(const bilevel::TensorList& x,
                                         const bilevel::TensorList& y) {
-  at::NoGradGuard no_grad;
+  c10::NoGradGuard no_grad;
   TaskMetrics m;
   m.validation_loss = OuterObjective(x, y, bilevel::Batch{}).item<double>();
   const at::Tensor logits = Logits(data_.test_x, y, false, 0);

@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
+#include <c10/core/GradMode.h>
 
 #include <cmath>
 #include <utility>
@@ -202,7 +203,7 @@ at::Tensor ResnetWeightDecayTask::InnerObjective(const bilevel::TensorList& x,
 
 ResnetWeightDecayTask::BnStatistics ResnetWeightDecayTask::PopulationStatistics(
     const bilevel::TensorList& y) const {
-  at::NoGradGuard no_grad;
+  c10::NoGradGuard no_grad;
   BnStatistics stats;
   stats.collecting = true;
   const int64_t n = std::min<int64_t>(train_x_.size(0), spec_.bn_statistics_examples);
@@ -221,7 +222,7 @@ ResnetWeightDecayTask::BnStatistics ResnetWeightDecayTask::PopulationStatistics(
 double ResnetWeightDecayTask::MeanLoss(const bilevel::TensorList& y, const at::Tensor& images,
                                        const at::Tensor& labels, double* accuracy,
                                        BnStatistics* stats) const {
-  at::NoGradGuard no_grad;
+  c10::NoGradGuard no_grad;
   const int64_t n = images.size(0);
   double loss = 0, correct = 0;
   for (int64_t start = 0; start < n;) {

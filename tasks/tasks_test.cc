@@ -2,6 +2,7 @@
 // and a few MinimaxOPT iterations lowering each task's validation loss.
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
+#include <c10/core/GradMode.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -24,7 +25,7 @@ using bilevel::TensorList;
 // Central finite difference of `fn` along entry `index` of t (float tasks: coarse step).
 double FiniteDifference(const std::function<double()>& fn, at::Tensor t, int64_t index,
                         double h = 1e-2) {
-  at::NoGradGuard no_grad;
+  c10::NoGradGuard no_grad;
   at::Tensor flat = t.view({-1});
   const double saved = flat[index].item<double>();
   flat[index] = saved + h;

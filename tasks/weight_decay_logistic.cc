@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
+#include <c10/core/GradMode.h>
 
 #include <cmath>
 #include <utility>
@@ -57,13 +58,13 @@ at::Tensor WeightDecayLogisticTask::InnerObjective(const bilevel::TensorList& x,
 
 void WeightDecayLogisticTask::ProjectOuter(bilevel::TensorList* x) const {
   if (std::isinf(max_log_decay_)) return;
-  at::NoGradGuard no_grad;
+  c10::NoGradGuard no_grad;
   (*x)[0].clamp_max_(max_log_decay_);
 }
 
 TaskMetrics WeightDecayLogisticTask::Evaluate(const bilevel::TensorList& x,
                                               const bilevel::TensorList& y) {
-  at::NoGradGuard no_grad;
+  c10::NoGradGuard no_grad;
   TaskMetrics m;
   m.validation_loss = OuterObjective(x, y, bilevel::Batch{}).item<double>();
   const at::Tensor logits = Logits(data_.test_x, y);

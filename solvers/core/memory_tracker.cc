@@ -2,12 +2,13 @@
 
 #include <c10/core/Allocator.h>
 #include <c10/core/CPUAllocator.h>
-#include <torch/version.h>
 
 #include <algorithm>
 #include <cstring>
 #include <memory>
 #include <vector>
+
+#include "solvers/core/torch_compat.h"
 
 namespace bilevel {
 namespace {
@@ -23,12 +24,12 @@ struct Counters {
 
 // Forwards to the allocator it replaced and counts live bytes. The counters are shared with
 // every allocation's context, so a tensor freed after the tracker is gone is still safe.
-class CountingAllocator : public c10::Allocator {
+class CountingAllocator : public compat::AllocatorBase {
  public:
   CountingAllocator(c10::Allocator* base, std::shared_ptr<Counters> counters)
       : base_(base), counters_(std::move(counters)) {}
 
-  c10::DataPtr allocate(size_t n) const override {
+  c10::DataPtr AllocateImpl(size_t n) const override {
     c10::DataPtr inner = base_->allocate(n);
     void* data = inner.get();
     const c10::Device device = inner.device();
@@ -39,12 +40,6 @@ class CountingAllocator : public c10::Allocator {
     }
     return c10::DataPtr(data, context, &Delete, device);
   }
-
-#if TORCH_VERSION_MAJOR >= 2
-  void copy_data(void* dest, const void* src, std::size_t count) const override {
-    std::memcpy(dest, src, count);
-  }
-#endif
 
   c10::Allocator* base() const { return base_; }
 

@@ -1,6 +1,7 @@
 #include "solvers/core/optimizer.h"
 
 #include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
 
 #include <cmath>
 
@@ -70,8 +71,9 @@ absl::Status ValidateOptimizerOptions(const OptimizerOptions& options, absl::str
     // Adam divides the gradient by its own running scale, so a gradient that grows with λ does not
     // grow Adam's step; dividing the rate by λ as well would freeze the variable as λ grows.
     return absl::InvalidArgumentError(absl::StrCat(
-        name, ": Adam with lambda_scaling = inverse_lambda shrinks the step as 1/lambda although "
-              "Adam's step does not grow with the gradient; use lambda_scaling = none with Adam"));
+        name,
+        ": Adam with lambda_scaling = inverse_lambda shrinks the step as 1/lambda although "
+        "Adam's step does not grow with the gradient; use lambda_scaling = none with Adam"));
   }
   return absl::OkStatus();
 }
@@ -96,7 +98,7 @@ GroupOptimizer::GroupOptimizer(const OptimizerOptions& options, const TensorList
 }
 
 void GroupOptimizer::Step(TensorList* params, const TensorList& grads, double learning_rate) {
-  at::NoGradGuard no_grad;
+  c10::NoGradGuard no_grad;
   TORCH_CHECK(params->size() == grads.size(), "GroupOptimizer::Step: ", params->size(),
               " parameters but ", grads.size(), " gradients");
   ++steps_;

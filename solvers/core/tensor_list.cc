@@ -1,6 +1,7 @@
 #include "solvers/core/tensor_list.h"
 
 #include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
 #include <torch/csrc/autograd/autograd.h>
 
 namespace bilevel {
@@ -20,7 +21,7 @@ TensorList GradLeaves(const TensorList& v) {
 }
 
 at::Tensor SquaredNormTensor(const TensorList& v) {
-  at::NoGradGuard no_grad;
+  c10::NoGradGuard no_grad;
   if (v.empty()) return at::zeros({}, at::kDouble);
   at::Tensor total = v.front().detach().square().sum();
   for (size_t i = 1; i < v.size(); ++i) total = total + v[i].detach().square().sum();
@@ -86,7 +87,7 @@ TensorList VectorJacobianProducts(const TensorList& outputs, const TensorList& i
 }
 
 void AddScaledInPlace(TensorList* a, double alpha, const TensorList& b) {
-  at::NoGradGuard no_grad;
+  c10::NoGradGuard no_grad;
   TORCH_CHECK(a->size() == b.size(), "AddScaledInPlace: lists of different lengths");
   for (size_t i = 0; i < b.size(); ++i) (*a)[i].add_(b[i], alpha);
 }

@@ -27,7 +27,7 @@ at::Tensor LogisticProblem::InnerObjective(const TensorList& x, const TensorList
          0.5 * (x[0].exp() * y[0].pow(2)).sum();
 }
 
-MlpProblem::MlpProblem(int64_t hidden, int64_t num_examples) {
+MlpProblem::MlpProblem(int64_t hidden, int64_t num_examples, c10::Device device) {
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(1);
   train_x_ = at::randn({num_examples, 784}, gen);
   val_x_ = at::randn({num_examples, 784}, gen);
@@ -35,9 +35,15 @@ MlpProblem::MlpProblem(int64_t hidden, int64_t num_examples) {
   val_y_ = at::randint(10, {num_examples}, gen, at::kLong);
   y0_ = {at::randn({hidden, 784}, gen) * 0.03, at::zeros({hidden}),
          at::randn({10, hidden}, gen) * 0.03, at::zeros({10})};
+  for (at::Tensor* t : {&train_x_, &val_x_, &train_y_, &val_y_}) *t = t->to(device);
+  for (at::Tensor& t : y0_) t = t.to(device);
+  device_ = device;
 }
 
-TensorList MlpProblem::InitialOuter() { return {at::full({}, -6.0), at::full({}, -6.0)}; }
+TensorList MlpProblem::InitialOuter() {
+  return {at::full({}, -6.0, at::TensorOptions().device(device_)),
+          at::full({}, -6.0, at::TensorOptions().device(device_))};
+}
 
 namespace {
 at::Tensor MlpLoss(const TensorList& y, const at::Tensor& in, const at::Tensor& labels) {

@@ -9,6 +9,8 @@
 #ifndef SOLVERS_TESTING_BENCHMARK_PROBLEMS_H_
 #define SOLVERS_TESTING_BENCHMARK_PROBLEMS_H_
 
+#include <c10/core/Device.h>
+
 #include <cstdint>
 
 #include "solvers/core/bilevel_problem.h"
@@ -31,7 +33,8 @@ class LogisticProblem : public BilevelProblem {
 
 class MlpProblem : public BilevelProblem {
  public:
-  MlpProblem(int64_t hidden, int64_t num_examples);
+  // The data and parameters live on `device` (drawn on the CPU: the same numbers everywhere).
+  MlpProblem(int64_t hidden, int64_t num_examples, c10::Device device = c10::Device(c10::kCPU));
   TensorList InitialOuter() override;
   TensorList InitialInner() override { return y0_; }
   at::Tensor OuterObjective(const TensorList& x, const TensorList& y, const Batch& b) override;
@@ -43,6 +46,7 @@ class MlpProblem : public BilevelProblem {
  private:
   at::Tensor train_x_, val_x_, train_y_, val_y_;
   TensorList y0_;
+  c10::Device device_ = c10::Device(c10::kCPU);
 };
 
 }  // namespace bilevel::testing

@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
+#include <c10/core/GradMode.h>
 
 #include <cmath>
 
@@ -125,7 +126,7 @@ at::Tensor RidgeProblem::InnerObjective(const TensorList& x, const TensorList& y
 }
 
 void RidgeProblem::ProjectOuter(TensorList* x) const {
-  at::NoGradGuard no_grad;
+  c10::NoGradGuard no_grad;
   (*x)[0].clamp_(spec_.log_decay_min, spec_.log_decay_max);
 }
 

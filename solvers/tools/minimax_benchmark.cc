@@ -4,6 +4,10 @@
 //
 //   bazel run -c opt //solvers/tools:minimax_benchmark
 //   bazel run -c opt //solvers/tools:minimax_benchmark -- --threads=2 --benchmark_min_time=2
+//   build-cmake/minimax_benchmark --device=cuda   # CMake with -DHFB_BUILD_BENCHMARKS=ON
+//
+// On CUDA every iteration ends with a device synchronisation, so that a time is that of the work
+// done, not of queueing it (the solver's own checks synchronise too).
 //
 // Problems: the 100-dimensional quadratic of the tests, and a 2-layer MLP (784–1250–10, about
 // 1.0M parameters) on synthetic MNIST-shaped data with one weight decay per layer as x, batch 256
@@ -11,6 +15,7 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <benchmark/benchmark.h>
+#include <torch/cuda.h>
 
 #include <fstream>
 #include <iostream>
@@ -28,11 +33,21 @@
 namespace bilevel {
 namespace {
 
+// --device (ours): where the problems and the minibatch indices live.
+c10::Device g_device(c10::kCPU);
+
 std::unique_ptr<BilevelProblem> MakeProblem(int which) {
   if (which == 0) {
-    return std::make_unique<testing::QuadraticProblem>(testing::QuadraticSpec{});
+    testing::QuadraticSpec spec;
+    spec.device = g_device;
+    return std::make_unique<testing::QuadraticProblem>(spec);
   }
-  return std::make_unique<testing::MlpProblem>(/*hidden=*/1250, /*examples=*/4096);
+  return std::make_unique<testing::MlpProblem>(/*hidden=*/1250, /*examples=*/4096, g_device);
+}
+
+// Waits for the device's queued work (a no-op on the CPU).
+void Synchronize() {
+  if (g_device.is_cuda()) torch::cuda::synchronize();
 }
 
 int64_t BatchSize(int which) { return which == 0 ? 0 : 256; }
@@ -44,13 +59,13 @@ void BM_PlainGradientStep(benchmark::State& state) {
   std::unique_ptr<BilevelProblem> problem = MakeProblem(which);
   TensorList x = problem->InitialOuter();
   TensorList y = DetachedClone(problem->InitialInner());
-  MinibatchSampler sampler(problem->NumInnerExamples(), BatchSize(which), 0,
-                           c10::Device(c10::kCPU));
+  MinibatchSampler sampler(problem->NumInnerExamples(), BatchSize(which), 0, g_device);
   GroupOptimizer opt(OptimizerOptions{}, y);
   for (auto _ : state) {
     TensorList ys = GradLeaves(y);
     at::Tensor g = problem->InnerObjective(x, ys, sampler.Next());
     opt.Step(&y, Gradients(g, ys), 1e-3);
+    Synchronize();
   }
   state.SetLabel(Name(which));
 }
@@ -63,8 +78,8 @@ void BM_ThreeGradientEvaluations(benchmark::State& state) {
   std::unique_ptr<BilevelProblem> problem = MakeProblem(which);
   TensorList x = problem->InitialOuter();
   TensorList y = DetachedClone(problem->InitialInner()), z = DetachedClone(y);
-  MinibatchSampler outer(problem->NumOuterExamples(), BatchSize(which), 0, c10::Device(c10::kCPU));
-  MinibatchSampler inner(problem->NumInnerExamples(), BatchSize(which), 1, c10::Device(c10::kCPU));
+  MinibatchSampler outer(problem->NumOuterExamples(), BatchSize(which), 0, g_device);
+  MinibatchSampler inner(problem->NumInnerExamples(), BatchSize(which), 1, g_device);
   for (auto _ : state) {
     TensorList xs = GradLeaves(x), ys = GradLeaves(y), zs = GradLeaves(z);
     const Batch bo = outer.Next(), bi = inner.Next();
@@ -74,6 +89,7 @@ void BM_ThreeGradientEvaluations(benchmark::State& state) {
     benchmark::DoNotOptimize(Gradients(problem->OuterObjective(xs, ys, bo), xy));
     benchmark::DoNotOptimize(Gradients(problem->InnerObjective(xs, ys, bi), xy));
     benchmark::DoNotOptimize(Gradients(problem->InnerObjective(xs, zs, bi), xz));
+    Synchronize();
   }
   state.SetLabel(Name(which));
 }
@@ -99,6 +115,7 @@ void BM_MinimaxOptIteration(benchmark::State& state) {
       state.SkipWithError(result.non_finite.c_str());
       return;
     }
+    Synchronize();
   }
   state.counters["gradient_calls_per_iteration"] =
       static_cast<double>((*stepper)->counts().GradientCalls()) /
@@ -116,13 +133,23 @@ BENCHMARK(BM_MinimaxOptIteration)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond)
 // The program; main() turns an exception escaping it into a message (bilevel::RunMain).
 static int UnguardedMain(int argc, char** argv) {
   // --threads=N (ours) sets LibTorch's intra-op threads; default 1, the fastest here next to
-  // OpenBLAS's own pool (see runtime.h).
+  // OpenBLAS's own pool (see runtime.h). --device=cpu|cuda (ours) places the problems.
   int threads = 1;
   int kept = 1;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg.rfind("--threads=", 0) == 0) {
       threads = std::stoi(arg.substr(10));
+    } else if (arg == "--device=cuda" || arg == "--device=cpu") {
+      if (arg == "--device=cuda" && !torch::cuda::is_available()) {
+        std::cerr << "minimax_benchmark: --device=cuda, but this LibTorch sees no CUDA device\n";
+        return 2;
+      }
+      bilevel::g_device = c10::Device(arg == "--device=cuda" ? c10::kCUDA : c10::kCPU);
+    } else if (arg.rfind("--device=", 0) == 0) {
+      std::cerr << "minimax_benchmark: --device must be cpu or cuda, got '" << arg.substr(9)
+                << "'\n";
+      return 2;
     } else {
       argv[kept++] = argv[i];
     }
@@ -135,6 +162,7 @@ static int UnguardedMain(int argc, char** argv) {
   bilevel::ConfigureCpuRuntime(threads);
   benchmark::AddCustomContext(
       "mlp_parameters", std::to_string(bilevel::testing::MlpProblem(1250, 1).NumParameters()));
+  benchmark::AddCustomContext("device", bilevel::g_device.str());
   return bilevel::RunRegisteredBenchmarks(argc, argv);
 }
 

@@ -5,6 +5,7 @@
 //   bazel run //solvers/tools:quadratic_demo
 //   bazel run //solvers/tools:quadratic_demo -- --seed=3 --inner_condition=100 --threads=2
 #include <ATen/ATen.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <iostream>
@@ -40,8 +41,7 @@ bilevel::IterationCallback StageLogger(const std::string& solver,
                        "%-10s stage %3d  iter %6d  %-16s f %-12.6g |grad_x| %-10.3g "
                        "gradient calls %d",
                        solver, r.stage, r.iteration, bilevel::StageWeight(r), r.outer_objective,
-                       r.grad_norm_x,
-                       r.oracle_calls.GradientCalls())
+                       r.grad_norm_x, r.oracle_calls.GradientCalls())
                 << std::endl;
     }
     return bilevel::CallbackResult::kContinue;
@@ -62,12 +62,25 @@ static int UnguardedMain(int argc, char** argv) {
   const double condition = absl::GetFlag(FLAGS_inner_condition);
   // !(x >= 1) also catches NaN; a condition number must be finite.
   if (!(condition >= 1) || !std::isfinite(condition)) {
-    std::cerr << "quadratic_demo: --inner_condition must be a finite number >= 1, got "
-              << condition << "\n";
+    std::cerr << "quadratic_demo: --inner_condition must be a finite number >= 1, got " << condition
+              << "\n";
     return 2;
   }
   if (absl::GetFlag(FLAGS_dim) < 1 || absl::GetFlag(FLAGS_threads) < 1) {
     std::cerr << "quadratic_demo: --dim and --threads must be >= 1\n";
+    return 2;
+  }
+  // The problem holds dense matrices of dim², dim², dim·dim and (2·dim)² doubles. Refused up front
+  // when they cannot fit: an allocation failure depends on the machine's overcommit policy (with
+  // overcommit on, the process is killed later instead of failing here).
+  const double dim = absl::GetFlag(FLAGS_dim);
+  const double needed = 8.0 * 7.0 * dim * dim;
+  const double memory = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGE_SIZE);
+  if (needed > memory) {
+    std::cerr << absl::StrFormat(
+        "quadratic_demo: --dim=%d needs %.3g GB for the problem's dense matrices, more than this "
+        "machine's %.3g GB of memory\n",
+        absl::GetFlag(FLAGS_dim), needed / 1e9, memory / 1e9);
     return 2;
   }
   bilevel::ConfigureCpuRuntime(absl::GetFlag(FLAGS_threads));
