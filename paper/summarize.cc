@@ -10,6 +10,7 @@
 #include <cmath>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <string>
@@ -18,12 +19,13 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "experiments/noise_ratios.h"
 #include "experiments/results.h"
 #include "paper/summary.h"
 #include "solvers/core/runtime.h"
@@ -76,8 +78,10 @@ std::string FailedRuns(const std::vector<std::pair<std::string, std::string>>& l
     parts.push_back(absl::StrCat(Tex(method), " (seed", seeds.size() == 1 ? " " : "s ",
                                  absl::StrJoin(seeds, ", "), ")"));
   }
-  return absl::StrCat("Failed runs (a non-finite value; each is scored at its last finite iterate, "
-                      "as the manifest records): ", absl::StrJoin(parts, "; "), ".");
+  return absl::StrCat(
+      "Failed runs (a non-finite value; each is scored at its last finite iterate, "
+      "as the manifest records): ",
+      absl::StrJoin(parts, "; "), ".");
 }
 
 // One pgfplots axis: `y` against `x` on each method's curve averaged over its seeds (and
@@ -147,7 +151,8 @@ std::string TuningRows(const std::string& label, const std::string& manifest_pat
                : text.substr(begin + 1, end - begin - 1);
   };
   while (std::getline(in, line)) {
-    if (line.find("{\"name\": ") == std::string::npos || line.find("\"chosen\"") == std::string::npos) {
+    if (line.find("{\"name\": ") == std::string::npos ||
+        line.find("\"chosen\"") == std::string::npos) {
       continue;
     }
     std::string rates = field(line, "\"rates\": ", '[', ']');
@@ -172,24 +177,24 @@ std::string TuningRows(const std::string& label, const std::string& manifest_pat
       ++*chosen_values;
       cells.push_back(absl::StrFormat("%.4g%s", values[i], edge ? "$^e$" : ""));
     }
-    absl::StrAppendFormat(&rows, "%s & %s & %s & %s & %s \\\\\n", Tex(label),
-                          Tex(field(line, "{\"name\": ", '"', '"')), Tex(rates),
-                          absl::StrJoin(cells, ", "),
-                          [&] {  // the number (or null) after the key
-                            const std::string key = "\"chosen_score\": ";
-                            const size_t at = line.find(key);
-                            if (at == std::string::npos) return std::string();
-                            const size_t begin = at + key.size();
-                            const std::string score =
-                                line.substr(begin, line.find_first_of(",}", begin) - begin);
-                            // null: every grid point failed; the hand-set rates ran.
-                            return score == "null" ? std::string("every point failed") : score;
-                          }());
+    absl::StrAppendFormat(
+        &rows, "%s & %s & %s & %s & %s \\\\\n", Tex(label),
+        Tex(field(line, "{\"name\": ", '"', '"')), Tex(rates), absl::StrJoin(cells, ", "),
+        [&] {  // the number (or null) after the key
+          const std::string key = "\"chosen_score\": ";
+          const size_t at = line.find(key);
+          if (at == std::string::npos) return std::string();
+          const size_t begin = at + key.size();
+          const std::string score = line.substr(begin, line.find_first_of(",}", begin) - begin);
+          // null: every grid point failed; the hand-set rates ran.
+          return score == "null" ? std::string("every point failed") : score;
+        }());
   }
   if (rows.empty()) {
-    rows = absl::StrFormat("%s & \\multicolumn{4}{l}{not tuned: hand-set rates (see the manifest)} "
-                           "\\\\\n",
-                           Tex(label));
+    rows = absl::StrFormat(
+        "%s & \\multicolumn{4}{l}{not tuned: hand-set rates (see the manifest)} "
+        "\\\\\n",
+        Tex(label));
   }
   return rows;
 }
@@ -245,10 +250,11 @@ static int UnguardedMain(int argc, char** argv) {
     macro(name + "Budget", Tex(ManifestField(manifest, "budget")));
     macro(name + "Tuning", Tex(ManifestField(manifest, "procedure")));
     std::vector<std::pair<std::string, std::string>> manifests = {{"", manifest}};
-    if (absl::EndsWith(dir, "/noise_0.5")) {  // figure 4: every noise ratio
-      const std::string root = dir.substr(0, dir.size() - 10);
+    const std::string first_noise = absl::StrCat("/noise_", experiments::kNoiseRatios[0]);
+    if (absl::EndsWith(dir, first_noise)) {  // figure 4: every noise ratio
+      const std::string root = dir.substr(0, dir.size() - first_noise.size());
       manifests.clear();
-      for (const char* noise : {"0.5", "0.7", "0.9"}) {
+      for (const char* noise : experiments::kNoiseRatios) {
         manifests.push_back({absl::StrCat("noise ", noise),
                              absl::StrCat(root, "/noise_", noise, "/manifest.json")});
       }
@@ -310,8 +316,9 @@ static int UnguardedMain(int argc, char** argv) {
       if (!paper::IsMethod(method) && !paper::IsReference(method)) continue;
       const std::string retrained =
           paper::IsReference(method)
-              ? PlusMinus(Over(runs, [](const Curve& r) { return paper::Last(r, "test_accuracy"); }),
-                          "%.2f", 100)
+              ? PlusMinus(
+                    Over(runs, [](const Curve& r) { return paper::Last(r, "test_accuracy"); }),
+                    "%.2f", 100)
               : PlusMinus(paper::Headline(curves, method, "test_accuracy"), "%.2f", 100);
       absl::StrAppendFormat(
           &table, "%s & %s & %s & %s & %s \\\\\n", Tex(method), retrained,
@@ -339,19 +346,22 @@ static int UnguardedMain(int argc, char** argv) {
     std::vector<std::string> methods, rows;  // rows: the methods, then the references
     std::string findings, reference_findings;
     int panel = 0, seeds = 0;
-    for (const char* noise : {"0.5", "0.7", "0.9"}) {
+    std::string panels;  // fig4_plots.tex: the panels, two per row
+    for (const char* noise : experiments::kNoiseRatios) {
       const Curves curves =
           read(absl::StrCat(absl::GetFlag(FLAGS_fig4), "/noise_", noise, "/curves.csv"));
       seeds = std::max(seeds, NumSeeds(curves));
-      write(absl::StrCat("fig4_plot_", ++panel, ".tex"),
-            Plot(curves, "wall_time_seconds", "test_accuracy", "seconds", "test accuracy",
-                 absl::StrCat("noise ", noise), false));
+      const std::string file = absl::StrCat("fig4_plot_", ++panel, ".tex");
+      write(file, Plot(curves, "wall_time_seconds", "test_accuracy", "seconds", "test accuracy",
+                       absl::StrCat("noise ", noise), false));
+      absl::StrAppend(&panels, panel == 1 ? "" : (panel % 2 == 1 ? "\\\\\n" : "\\quad"),
+                      "\\input{generated/", file, "}");
       for (const auto& [method, runs] : curves) {
         if (paper::IsReference(method)) {
           if (std::find(rows.begin(), rows.end(), method) == rows.end()) rows.push_back(method);
-          retrained[method][noise] = PlusMinus(
-              Over(runs, [](const Curve& r) { return paper::Last(r, "test_accuracy"); }), "%.2f",
-              100);
+          retrained[method][noise] =
+              PlusMinus(Over(runs, [](const Curve& r) { return paper::Last(r, "test_accuracy"); }),
+                        "%.2f", 100);
           continue;
         }
         if (!paper::IsMethod(method)) continue;
@@ -368,27 +378,35 @@ static int UnguardedMain(int argc, char** argv) {
       absl::StrAppend(&findings, findings.empty() ? "" : " ", "Noise ", noise, ": ",
                       paper::FirstToFinding(curves, 0.9));
       absl::StrAppend(&reference_findings, reference_findings.empty() ? "" : " ", "Noise ", noise,
-                      ". ",
-                      paper::ReferenceFinding(curves, "test_accuracy", true, "%.2f", 100));
+                      ". ", paper::ReferenceFinding(curves, "test_accuracy", true, "%.2f", 100));
     }
-    std::string t2 =
-        "\\begin{tabular}{lrrr}\n\\toprule\nMethod & noise 0.5 & noise 0.7 & noise "
-        "0.9 \\\\\n\\midrule\n";
-    std::string t4 = t2;
+    write("fig4_plots.tex", panels + "\n");
+    // One column per noise ratio; a row is a method's cells in that order.
+    std::string header =
+        absl::StrCat("\\begin{tabular}{l", std::string(std::size(experiments::kNoiseRatios), 'r'),
+                     "}\n\\toprule\nMethod");
+    for (const char* noise : experiments::kNoiseRatios)
+      absl::StrAppend(&header, " & noise ", noise);
+    absl::StrAppend(&header, " \\\\\n\\midrule\n");
+    auto row = [](const std::string& method,
+                  std::map<std::string, std::map<std::string, std::string>>& cells) {
+      std::string line = Tex(method);
+      for (const char* noise : experiments::kNoiseRatios) {
+        absl::StrAppend(&line, " & ", cells[method][noise]);
+      }
+      return line + " \\\\\n";
+    };
+    std::string t2 = header, t4 = header;
     for (const std::string& m : methods) {
-      absl::StrAppendFormat(&t2, "%s & %s & %s & %s \\\\\n", Tex(m), seconds_to_90[m]["0.5"],
-                            seconds_to_90[m]["0.7"], seconds_to_90[m]["0.9"]);
-      absl::StrAppendFormat(&t4, "%s & %s & %s & %s \\\\\n", Tex(m), best[m]["0.5"], best[m]["0.7"],
-                            best[m]["0.9"]);
+      t2 += row(m, seconds_to_90);
+      t4 += row(m, best);
     }
-    // Table 5: the headline (each method's retrained accuracy), then the references.
-    std::string t5 = t2;
+    // Table 5: the headline (each method's retrained accuracy), then the references. (It used to
+    // start from Table 2's rows as well, so every method appeared twice, once with its seconds.)
+    std::string t5 = header;
     for (const std::vector<std::string>* group : {&methods, &rows}) {
       if (group == &rows && !rows.empty()) t5 += "\\midrule\n";
-      for (const std::string& m : *group) {
-        absl::StrAppendFormat(&t5, "%s & %s & %s & %s \\\\\n", Tex(m), retrained[m]["0.5"],
-                              retrained[m]["0.7"], retrained[m]["0.9"]);
-      }
+      for (const std::string& m : *group) t5 += row(m, retrained);
     }
     write("table5.tex", t5 + "\\bottomrule\n\\end{tabular}\n");
     macro("FigFourReferenceFinding", reference_findings);
@@ -405,7 +423,7 @@ static int UnguardedMain(int argc, char** argv) {
         "$\\le$13\\% & $\\le$12.5\\% & best error (\\%) \\\\\n";
     std::string findings;
     int seeds = 0;
-    for (const char* noise : {"0.5", "0.7", "0.9"}) {
+    for (const char* noise : experiments::kNoiseRatios) {
       const Curves curves =
           read(absl::StrCat(absl::GetFlag(FLAGS_fig4_linear), "/noise_", noise, "/curves.csv"));
       seeds = std::max(seeds, NumSeeds(curves));
@@ -438,9 +456,11 @@ static int UnguardedMain(int argc, char** argv) {
              {"1", absl::GetFlag(FLAGS_fig1) + "/manifest.json"},
              {"2", absl::GetFlag(FLAGS_fig2) + "/manifest.json"},
              {"3", absl::GetFlag(FLAGS_fig3) + "/manifest.json"},
-             // Tuned at noise 0.7, used at every ratio: one set of rows each.
-             {"4", absl::GetFlag(FLAGS_fig4) + "/noise_0.7/manifest.json"},
-             {"4 linear", absl::GetFlag(FLAGS_fig4_linear) + "/noise_0.7/manifest.json"}}) {
+             // Tuned at one noise ratio, used at every ratio: one set of rows each.
+             {"4", absl::StrCat(absl::GetFlag(FLAGS_fig4), "/noise_",
+                                experiments::kTuningNoiseRatio, "/manifest.json")},
+             {"4 linear", absl::StrCat(absl::GetFlag(FLAGS_fig4_linear), "/noise_",
+                                       experiments::kTuningNoiseRatio, "/manifest.json")}}) {
       table += TuningRows(label, manifest, &edges, &chosen_values);
     }
     write("tuning_table.tex", table + "\\bottomrule\n\\end{tabular}\n");

@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "experiments/noise_ratios.h"
 
 namespace {
 
@@ -84,7 +85,8 @@ TEST_P(ExperimentOutputsTest, CurvesAndManifestFollowTheSchema) {
     // One yardstick for every method of the figure: the same evaluated_at for every method.
     EXPECT_TRUE(by_yardstick.count(c.yardstick)) << method << " in " << dir;
     for (const auto& [at, values] : by_yardstick) {
-      const bool allowed = at == c.yardstick || (at == "minimax_y" && method.rfind("MinimaxOPT", 0) == 0) ||
+      const bool allowed = at == c.yardstick ||
+                           (at == "minimax_y" && method.rfind("MinimaxOPT", 0) == 0) ||
                            (at == "retrained" && c.yardstick == "inner_iterate");
       EXPECT_TRUE(allowed) << method << " evaluated at " << at << " in " << dir;
     }
@@ -125,39 +127,40 @@ TEST_P(ExperimentOutputsTest, CurvesAndManifestFollowTheSchema) {
 const std::set<std::string> kLogistic = {"MinimaxOPT", "Reverse", "FixedPoint",
                                          "CG",         "F2SA",    "Penalty"};
 const std::set<std::string> kLogisticReferences = {"no tuning", "train+validation"};
-const std::set<std::string> kCleaning = {"MinimaxOPT", "MinimaxOPT-momentum-cosine",
-                                         "stocBiO",    "Reverse",
-                                         "CG",         "F2SA",
-                                         "Penalty"};
+const std::set<std::string> kCleaning = {
+    "MinimaxOPT", "MinimaxOPT-momentum-cosine", "stocBiO", "Reverse", "CG", "F2SA", "Penalty"};
 const std::set<std::string> kCleaningReferences = {"validation only", "uniform weights",
                                                    "training+validation", "oracle"};
 
-INSTANTIATE_TEST_SUITE_P(
-    CiPreset, ExperimentOutputsTest,
-    ::testing::Values(
-        Case{"fig1_logreg_synthetic_ci", kLogistic, "", "exact_inner", kLogisticReferences},
-        Case{"fig2_logreg_text_ci", kLogistic, "fortunes", "exact_inner", kLogisticReferences},
-        Case{"fig3_resnet_weight_decay_ci",
-             {"MinimaxOPT", "T1-T2", "Reverse", "Neumann", "CG", "F2SA", "Penalty"},
-             "fashion-mnist",
-             "inner_iterate",
-             {"no tuning", "train+validation"}},
-        Case{"fig4_hyper_cleaning_ci/noise_0.5", kCleaning, "mnist", "inner_iterate",
-             kCleaningReferences},
-        Case{"fig4_hyper_cleaning_ci/noise_0.7", kCleaning, "mnist", "inner_iterate",
-             kCleaningReferences},
-        Case{"fig4_hyper_cleaning_ci/noise_0.9", kCleaning, "mnist", "inner_iterate",
-             kCleaningReferences},
-        Case{"fig4_linear_ci/noise_0.5", kCleaning, "mnist", "exact_inner", kCleaningReferences},
-        Case{"fig4_linear_ci/noise_0.9", kCleaning, "mnist", "exact_inner",
-             kCleaningReferences}));
+// Every figure, figure 4's two models at every noise ratio (experiments/noise_ratios.h).
+std::vector<Case> CiCases() {
+  std::vector<Case> cases = {
+      Case{"fig1_logreg_synthetic_ci", kLogistic, "", "exact_inner", kLogisticReferences},
+      Case{"fig2_logreg_text_ci", kLogistic, "fortunes", "exact_inner", kLogisticReferences},
+      Case{"fig3_resnet_weight_decay_ci",
+           {"MinimaxOPT", "T1-T2", "Reverse", "Neumann", "CG", "F2SA", "Penalty"},
+           "fashion-mnist",
+           "inner_iterate",
+           {"no tuning", "train+validation"}}};
+  for (const char* noise : experiments::kNoiseRatios) {
+    cases.push_back(Case{absl::StrCat("fig4_hyper_cleaning_ci/noise_", noise), kCleaning, "mnist",
+                         "inner_iterate", kCleaningReferences});
+    cases.push_back(Case{absl::StrCat("fig4_linear_ci/noise_", noise), kCleaning, "mnist",
+                         "exact_inner", kCleaningReferences});
+  }
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(CiPreset, ExperimentOutputsTest, ::testing::ValuesIn(CiCases()));
 
 // The tuning files chosen values reach the runs: every ci manifest embeds its tuning file (a
 // fingerprinted grid with every point's score), none says "not tuned".
 TEST(Tuning, EveryCiFigureRunsWithItsTunedRates) {
-  for (const char* dir :
-       {"fig1_logreg_synthetic_ci", "fig2_logreg_text_ci", "fig3_resnet_weight_decay_ci",
-        "fig4_hyper_cleaning_ci/noise_0.5", "fig4_linear_ci/noise_0.7"}) {
+  for (const std::string& dir :
+       {std::string("fig1_logreg_synthetic_ci"), std::string("fig2_logreg_text_ci"),
+        std::string("fig3_resnet_weight_decay_ci"),
+        absl::StrCat("fig4_hyper_cleaning_ci/noise_", experiments::kNoiseRatios[0]),
+        absl::StrCat("fig4_linear_ci/noise_", experiments::kTuningNoiseRatio)}) {
     const std::string manifest = Read(absl::StrCat("experiments/", dir, "/manifest.json"));
     EXPECT_NE(manifest.find("\"fingerprint\": "), std::string::npos) << dir;
     EXPECT_NE(manifest.find("\"chosen\": ["), std::string::npos) << dir;
