@@ -24,17 +24,6 @@
 namespace bilevel {
 namespace {
 
-bool ValidKey(const std::string& key) {
-  bool ok = !key.empty() && key.size() <= 256;
-  for (char c : key) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_');
-  return ok;
-}
-
-void CheckKey(const std::string& key) {
-  TORCH_CHECK(ValidKey(key), "SolverState: invalid key '", key,
-              "' (1 to 256 letters, digits and '_')");
-}
-
 std::string Shape(const at::Tensor& t) {
   return absl::StrCat("[", absl::StrJoin(t.sizes(), ","), "]");
 }
@@ -54,6 +43,23 @@ constexpr uint32_t kByteOrderMark = 0x01020304;
 constexpr size_t kHeader = 8 + 4 + 4 + 8 + 4;
 constexpr int kMaxRank = 16;
 constexpr size_t kMaxKey = 256;
+
+bool ValidKey(const std::string& key) {
+  bool ok = !key.empty() && key.size() <= kMaxKey;
+  for (char c : key) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_');
+  return ok;
+}
+
+void CheckKey(const std::string& key) {
+  TORCH_CHECK(ValidKey(key), "SolverState: invalid key '", key, "' (1 to ", kMaxKey,
+              " letters, digits and '_')");
+}
+
+// zlib's CRC-32 of `bytes`: the header's check on the payload.
+uint32_t Crc32(absl::string_view bytes) {
+  return static_cast<uint32_t>(
+      crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(bytes.data()), bytes.size()));
+}
 
 // The dtypes a state may hold, by their code in the file (never c10's enum values, which change
 // between LibTorch versions).
@@ -330,8 +336,7 @@ absl::Status SolverState::Save(const std::string& path) const {
   file.U32(kFormatVersion);
   file.Bytes(&kByteOrderMark, 4);
   file.U64(body.size());
-  file.U32(static_cast<uint32_t>(
-      crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(body.data()), body.size())));
+  file.U32(Crc32(body));
   const std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
@@ -416,8 +421,7 @@ absl::StatusOr<SolverState> SolverState::Load(const std::string& path) {
     return damaged(absl::StrCat("the header announces ", length, " bytes of state, the file holds ",
                                 payload.size()));
   }
-  if (crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(payload.data()), payload.size()) !=
-      crc) {
+  if (Crc32(payload) != crc) {
     return damaged("the state fails its CRC-32");
   }
   SolverState state;
