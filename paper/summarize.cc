@@ -250,11 +250,11 @@ static int UnguardedMain(int argc, char** argv) {
     macro(name + "Budget", Tex(ManifestField(manifest, "budget")));
     macro(name + "Tuning", Tex(ManifestField(manifest, "procedure")));
     std::vector<std::pair<std::string, std::string>> manifests = {{"", manifest}};
-    const std::string first_noise = absl::StrCat("/noise_", experiments::kNoiseRatios[0]);
+    const std::string first_noise = absl::StrCat("/noise_", experiments::kNoiseRatios[0].name);
     if (absl::EndsWith(dir, first_noise)) {  // figure 4: every noise ratio
       const std::string root = dir.substr(0, dir.size() - first_noise.size());
       manifests.clear();
-      for (const char* noise : experiments::kNoiseRatios) {
+      for (const auto& [noise, value] : experiments::kNoiseRatios) {
         manifests.push_back({absl::StrCat("noise ", noise),
                              absl::StrCat(root, "/noise_", noise, "/manifest.json")});
       }
@@ -347,7 +347,7 @@ static int UnguardedMain(int argc, char** argv) {
     std::string findings, reference_findings;
     int panel = 0, seeds = 0;
     std::string panels;  // fig4_plots.tex: the panels, two per row
-    for (const char* noise : experiments::kNoiseRatios) {
+    for (const auto& [noise, value] : experiments::kNoiseRatios) {
       const Curves curves =
           read(absl::StrCat(absl::GetFlag(FLAGS_fig4), "/noise_", noise, "/curves.csv"));
       seeds = std::max(seeds, NumSeeds(curves));
@@ -385,13 +385,13 @@ static int UnguardedMain(int argc, char** argv) {
     std::string header =
         absl::StrCat("\\begin{tabular}{l", std::string(std::size(experiments::kNoiseRatios), 'r'),
                      "}\n\\toprule\nMethod");
-    for (const char* noise : experiments::kNoiseRatios)
+    for (const auto& [noise, value] : experiments::kNoiseRatios)
       absl::StrAppend(&header, " & noise ", noise);
     absl::StrAppend(&header, " \\\\\n\\midrule\n");
     auto row = [](const std::string& method,
                   std::map<std::string, std::map<std::string, std::string>>& cells) {
       std::string line = Tex(method);
-      for (const char* noise : experiments::kNoiseRatios) {
+      for (const auto& [noise, value] : experiments::kNoiseRatios) {
         absl::StrAppend(&line, " & ", cells[method][noise]);
       }
       return line + " \\\\\n";
@@ -423,7 +423,7 @@ static int UnguardedMain(int argc, char** argv) {
         "$\\le$13\\% & $\\le$12.5\\% & best error (\\%) \\\\\n";
     std::string findings;
     int seeds = 0;
-    for (const char* noise : experiments::kNoiseRatios) {
+    for (const auto& [noise, value] : experiments::kNoiseRatios) {
       const Curves curves =
           read(absl::StrCat(absl::GetFlag(FLAGS_fig4_linear), "/noise_", noise, "/curves.csv"));
       seeds = std::max(seeds, NumSeeds(curves));
@@ -458,9 +458,9 @@ static int UnguardedMain(int argc, char** argv) {
              {"3", absl::GetFlag(FLAGS_fig3) + "/manifest.json"},
              // Tuned at one noise ratio, used at every ratio: one set of rows each.
              {"4", absl::StrCat(absl::GetFlag(FLAGS_fig4), "/noise_",
-                                experiments::kTuningNoiseRatio, "/manifest.json")},
+                                experiments::kTuningNoiseRatio.name, "/manifest.json")},
              {"4 linear", absl::StrCat(absl::GetFlag(FLAGS_fig4_linear), "/noise_",
-                                       experiments::kTuningNoiseRatio, "/manifest.json")}}) {
+                                       experiments::kTuningNoiseRatio.name, "/manifest.json")}}) {
       table += TuningRows(label, manifest, &edges, &chosen_values);
     }
     write("tuning_table.tex", table + "\\bottomrule\n\\end{tabular}\n");

@@ -142,7 +142,7 @@ std::vector<Case> CiCases() {
            "fashion-mnist",
            "inner_iterate",
            {"no tuning", "train+validation"}}};
-  for (const char* noise : experiments::kNoiseRatios) {
+  for (const auto& [noise, value] : experiments::kNoiseRatios) {
     cases.push_back(Case{absl::StrCat("fig4_hyper_cleaning_ci/noise_", noise), kCleaning, "mnist",
                          "inner_iterate", kCleaningReferences});
     cases.push_back(Case{absl::StrCat("fig4_linear_ci/noise_", noise), kCleaning, "mnist",
@@ -159,8 +159,8 @@ TEST(Tuning, EveryCiFigureRunsWithItsTunedRates) {
   for (const std::string& dir :
        {std::string("fig1_logreg_synthetic_ci"), std::string("fig2_logreg_text_ci"),
         std::string("fig3_resnet_weight_decay_ci"),
-        absl::StrCat("fig4_hyper_cleaning_ci/noise_", experiments::kNoiseRatios[0]),
-        absl::StrCat("fig4_linear_ci/noise_", experiments::kTuningNoiseRatio)}) {
+        absl::StrCat("fig4_hyper_cleaning_ci/noise_", experiments::kNoiseRatios[0].name),
+        absl::StrCat("fig4_linear_ci/noise_", experiments::kTuningNoiseRatio.name)}) {
     const std::string manifest = Read(absl::StrCat("experiments/", dir, "/manifest.json"));
     EXPECT_NE(manifest.find("\"fingerprint\": "), std::string::npos) << dir;
     EXPECT_NE(manifest.find("\"chosen\": ["), std::string::npos) << dir;
