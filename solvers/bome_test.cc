@@ -9,6 +9,7 @@
 #include <string>
 
 #include "solvers/testing/exact_problems.h"
+#include "solvers/testing/solver_checks.h"
 
 namespace bilevel {
 namespace {
@@ -121,10 +122,7 @@ TEST(Bome, SameSeedGivesBitwiseIdenticalIterates) {
     EXPECT_TRUE(Solve(options, &problem, &summary).ok());
     return summary;
   };
-  SolverSummary a = run(3), b = run(3), c = run(4);
-  EXPECT_TRUE(at::equal(a.x[0], b.x[0]));
-  EXPECT_TRUE(at::equal(a.y[0], b.y[0]));
-  EXPECT_FALSE(at::equal(a.x[0], c.x[0]));
+  testing::ExpectSameSeedSameIterates(run, 3, 4);
 }
 
 TEST(Bome, DivergingRunStopsWithNonFiniteAndAFiniteIterate) {
@@ -140,22 +138,13 @@ TEST(Bome, DivergingRunStopsWithNonFiniteAndAFiniteIterate) {
   EXPECT_TRUE(std::isfinite(summary.y[0].item<double>()));
 }
 
-struct InvalidCase {
-  std::string field;
-  std::function<void(BomeOptions*)> mutate;
-};
+using InvalidCase = testing::InvalidOption<BomeOptions>;
 
 class BomeInvalidOptionsTest : public ::testing::TestWithParam<InvalidCase> {};
 
 TEST_P(BomeInvalidOptionsTest, StatusNamesTheField) {
-  BomeOptions options;
-  GetParam().mutate(&options);
   ScalarBiasProblem problem(1.0, 2.0);
-  SolverSummary summary;
-  absl::Status status = Solve(options, &problem, &summary);
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(status.message().find(GetParam().field), std::string::npos) << status.message();
-  EXPECT_EQ(summary.termination, TerminationType::kInvalidOptions);
+  testing::ExpectRefusedByName(GetParam(), &problem);
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -11,10 +11,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "solvers/f2sa.h"
 #include "solvers/core/memory_tracker.h"
+#include "solvers/f2sa.h"
 #include "solvers/testing/exact_problems.h"
 #include "solvers/testing/quadratic_settings.h"
+#include "solvers/testing/solver_checks.h"
 
 namespace bilevel {
 namespace {
@@ -46,7 +47,7 @@ at::Tensor AidEstimate(QuadraticProblem* problem, HypergradientMethod method, in
   HypergradientOptions options;
   options.method = method;
   options.linear_solver_iterations = iterations;
-  options.linear_solver_step = 0.1;  // 1/L_g
+  options.linear_solver_step = 0.1;     // 1/L_g
   options.linear_solver_tolerance = 0;  // run every iteration: the error curve is the point
   const at::Tensor x = SomeX(problem->InitialOuter()[0].numel());
   EstimateContext context;
@@ -351,8 +352,9 @@ TEST(ImplicitHypergradient, CgOnAnIndefiniteHessianReportsABreakdown) {
 TEST(ImplicitHypergradient, NeumannAndFixedPointAboveTwoOverLReportDivergence) {
   QuadraticProblem problem(SmallQuadratic());  // L_g = 10: β must be < 0.2
   const at::Tensor x = SomeX(12);
-  for (HypergradientMethod method : {HypergradientMethod::kNeumann, HypergradientMethod::kFixedPoint,
-                                     HypergradientMethod::kStocBiO}) {
+  for (HypergradientMethod method :
+       {HypergradientMethod::kNeumann, HypergradientMethod::kFixedPoint,
+        HypergradientMethod::kStocBiO}) {
     HypergradientOptions options;
     options.method = method;
     options.linear_solver_iterations = 50;
@@ -374,21 +376,13 @@ TEST(ImplicitHypergradient, NeumannAndFixedPointAboveTwoOverLReportDivergence) {
   }
 }
 
-struct InvalidCase {
-  std::string field;
-  std::function<void(HypergradientOptions*)> mutate;
-};
+using InvalidCase = testing::InvalidOption<HypergradientOptions>;
 
 class InvalidHypergradientOptionsTest : public ::testing::TestWithParam<InvalidCase> {};
 
 TEST_P(InvalidHypergradientOptionsTest, StatusNamesTheField) {
-  HypergradientOptions options;
-  GetParam().mutate(&options);
   QuadraticProblem problem(SmallQuadratic());
-  SolverSummary summary;
-  absl::Status status = Solve(options, &problem, &summary);
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(status.message().find(GetParam().field), std::string::npos) << status.message();
+  testing::ExpectRefusedByName(GetParam(), &problem);
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -10,6 +10,7 @@
 
 #include "solvers/testing/exact_problems.h"
 #include "solvers/testing/quadratic_settings.h"
+#include "solvers/testing/solver_checks.h"
 
 namespace bilevel {
 namespace {
@@ -161,10 +162,7 @@ TEST(MinimaxOpt, SameSeedGivesBitwiseIdenticalIterates) {
     EXPECT_TRUE(Solve(options, &problem, &summary).ok());
     return summary;
   };
-  SolverSummary a = run(5), b = run(5), c = run(6);
-  EXPECT_TRUE(at::equal(a.x[0], b.x[0]));
-  EXPECT_TRUE(at::equal(a.y[0], b.y[0]));
-  EXPECT_FALSE(at::equal(a.x[0], c.x[0]));  // the seed matters: it orders the minibatches
+  testing::ExpectSameSeedSameIterates(run, 5, 6);
 }
 
 TEST(MinimaxOpt, DivergingRunStopsWithNonFiniteAndKeepsAFiniteIterate) {
@@ -263,23 +261,13 @@ TEST(MinimaxOpt, RecordsEveryNthIterationAndEveryStageEnd) {
   EXPECT_TRUE(summary.iterations.back().value_gap.has_value());
 }
 
-struct InvalidCase {
-  std::string field;
-  std::function<void(MinimaxOptOptions*)> mutate;
-};
+using InvalidCase = testing::InvalidOption<MinimaxOptOptions>;
 
 class InvalidOptionsTest : public ::testing::TestWithParam<InvalidCase> {};
 
 TEST_P(InvalidOptionsTest, StatusNamesTheField) {
-  MinimaxOptOptions options;
-  GetParam().mutate(&options);
   ScalarBiasProblem problem(1.0, 2.0);
-  SolverSummary summary;
-  absl::Status status = Solve(options, &problem, &summary);
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(status.message().find(GetParam().field), std::string::npos) << status.message();
-  EXPECT_EQ(summary.termination, TerminationType::kInvalidOptions);
-  EXPECT_FALSE(summary.IsSolutionUsable());
+  testing::ExpectRefusedByName(GetParam(), &problem);
 }
 
 INSTANTIATE_TEST_SUITE_P(

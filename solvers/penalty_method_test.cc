@@ -9,6 +9,7 @@
 
 #include "solvers/testing/exact_problems.h"
 #include "solvers/testing/quadratic_settings.h"
+#include "solvers/testing/solver_checks.h"
 
 namespace bilevel {
 namespace {
@@ -124,10 +125,7 @@ TEST(PenaltyMethod, SameSeedGivesBitwiseIdenticalIterates) {
     EXPECT_TRUE(Solve(options, &problem, &summary).ok());
     return summary;
   };
-  SolverSummary a = run(9), b = run(9), c = run(10);
-  EXPECT_TRUE(at::equal(a.x[0], b.x[0]));
-  EXPECT_TRUE(at::equal(a.y[0], b.y[0]));
-  EXPECT_FALSE(at::equal(a.x[0], c.x[0]));
+  testing::ExpectSameSeedSameIterates(run, 9, 10);
 }
 
 TEST(PenaltyMethod, DivergingRunStopsWithNonFinite) {
@@ -159,22 +157,13 @@ TEST(PenaltyMethod, ConvergesWhenToleranceFallsBelowTheMinimum) {
   EXPECT_LT((summary.x[0] - 0.5).abs().max().item<double>(), 1e-2) << summary.x[0];
 }
 
-struct InvalidCase {
-  std::string field;
-  std::function<void(PenaltyOptions*)> mutate;
-};
+using InvalidCase = testing::InvalidOption<PenaltyOptions>;
 
 class InvalidPenaltyOptionsTest : public ::testing::TestWithParam<InvalidCase> {};
 
 TEST_P(InvalidPenaltyOptionsTest, StatusNamesTheField) {
-  PenaltyOptions options;
-  GetParam().mutate(&options);
   SmdProblem problem(2);
-  SolverSummary summary;
-  absl::Status status = Solve(options, &problem, &summary);
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(status.message().find(GetParam().field), std::string::npos) << status.message();
-  EXPECT_EQ(summary.termination, TerminationType::kInvalidOptions);
+  testing::ExpectRefusedByName(GetParam(), &problem);
 }
 
 INSTANTIATE_TEST_SUITE_P(
