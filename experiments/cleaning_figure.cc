@@ -13,6 +13,17 @@
 
 namespace experiments {
 
+TaskFactory CleaningTasks(CleaningDataFor data_for,
+                          std::optional<tasks::CleaningReference> reference, c10::Device device) {
+  return [data_for = std::move(data_for), reference,
+          device](uint64_t seed) -> absl::StatusOr<std::unique_ptr<tasks::Task>> {
+    auto [spec, data] = data_for(seed);
+    if (!data.ok()) return data.status();
+    tasks::CleaningData d = reference ? tasks::ReferenceData(*data, *reference) : *data;
+    return std::unique_ptr<tasks::Task>(new tasks::HyperCleaningTask(std::move(d), spec, device));
+  };
+}
+
 absl::Status RunCleaningFigure(const Settings& s, bool linear) {
   const bool ci = s.preset == Preset::kCi, paper = s.preset == Preset::kPaper;
   absl::StatusOr<tasks::ImageDataset> mnist =
@@ -176,14 +187,7 @@ absl::Status RunCleaningFigure(const Settings& s, bool linear) {
         {"corrupted_fraction", absl::StrCat("[", absl::StrJoin(fractions, ", "), "]")});
 
     auto task_with = [&, data_for](std::optional<tasks::CleaningReference> reference) {
-      return
-          [&, data_for, reference](uint64_t seed) -> absl::StatusOr<std::unique_ptr<tasks::Task>> {
-            auto [spec, data] = data_for(seed);
-            if (!data.ok()) return data.status();
-            tasks::CleaningData d = reference ? tasks::ReferenceData(*data, *reference) : *data;
-            return std::unique_ptr<tasks::Task>(
-                new tasks::HyperCleaningTask(std::move(d), spec, s.device));
-          };
+      return CleaningTasks(data_for, reference, s.device);
     };
     using tasks::CleaningReference;
     e.references = {

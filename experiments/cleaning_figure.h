@@ -11,10 +11,27 @@
 #ifndef EXPERIMENTS_CLEANING_FIGURE_H_
 #define EXPERIMENTS_CLEANING_FIGURE_H_
 
+#include <c10/core/Device.h>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <utility>
+
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "experiments/common.h"
+#include "tasks/hyper_cleaning.h"
 
 namespace experiments {
+
+// The seed's task spec and data of a cleaning experiment.
+using CleaningDataFor = std::function<
+    std::pair<tasks::HyperCleaningSpec, absl::StatusOr<tasks::CleaningData>>(uint64_t seed)>;
+// The tasks of a cleaning experiment on `device`: the data of `data_for`, or with a reference
+// its training set (tasks::ReferenceData).
+TaskFactory CleaningTasks(CleaningDataFor data_for,
+                          std::optional<tasks::CleaningReference> reference, c10::Device device);
 
 // `linear`: benchopt's linear model (multinomial logistic regression, inner ridge 0.2) instead of
 // the paper's MLP with dropout.

@@ -1,23 +1,39 @@
-"""The paper's figures and figure 4's noise ratios, named once for every BUILD file and for C++.
+"""The experiments and figure 4's noise ratios, named once for every BUILD file and for C++.
 
 C++ reads the noise ratios from experiments/noise_ratios.h, which is this file's
 noise_ratios_header() checked in (CMake builds without Bazel); //experiments:noise_ratios_test
 fails when the two differ and prints the command that brings the header up to date.
 """
 
-FIGURES = [
-    "fig1_logreg_synthetic",
-    "fig2_logreg_text",
-    "fig3_resnet_weight_decay",
-    "fig4_hyper_cleaning",
-    "fig4_linear",
-]
-
 # Figure 4's label-noise ratios (decimal numbers, which C++ reads as written): one experiment,
 # output folder (noise_<ratio>), plot panel and table column each, in this order. The step sizes
 # are tuned at TUNING_NOISE_RATIO and used at all.
 NOISE_RATIOS = ["0.5", "0.7", "0.9"]
 TUNING_NOISE_RATIO = "0.7"
+
+# Every experiment binary (//experiments:<name>), in the paper's order, with
+#   folders: the folders under its output that hold one curves.csv and manifest.json each
+#            ("" = the output folder itself): the outputs of //experiments:<name>_<preset>;
+#   tune:    the name of its tuning target, //experiments:tune_<tune>.
+# This list makes the build actions, the tuning targets, the tuning-files test, the paper's
+# inputs (//paper:summarize gets --<name>=<output folder>) and the end-to-end test's inputs.
+# experiments/README.md, "Add a figure", says what else a new entry needs.
+FIGURES = {
+    "fig1_logreg_synthetic": {"folders": [""], "tune": "fig1"},
+    "fig2_logreg_text": {"folders": [""], "tune": "fig2"},
+    "fig3_resnet_weight_decay": {"folders": [""], "tune": "fig3"},
+    "fig4_hyper_cleaning": {"folders": ["noise_" + r for r in NOISE_RATIOS], "tune": "fig4"},
+    "fig4_linear": {"folders": ["noise_" + r for r in NOISE_RATIOS], "tune": "fig4_linear"},
+    "denoising": {"folders": ["small"], "tune": "denoising"},
+}
+
+def figure_outputs(figure):
+    """The files //experiments:<figure>_<preset> writes, relative to its output folder."""
+    return [
+        (folder + "/" if folder else "") + f
+        for folder in FIGURES[figure]["folders"]
+        for f in ["curves.csv", "manifest.json"]
+    ]
 
 def noise_ratios_header():
     """The text of experiments/noise_ratios.h."""

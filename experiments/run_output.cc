@@ -103,7 +103,7 @@ std::string RunJson(const RunRecord& r) {
       "{\"method\": %s, \"seed\": %d, \"termination\": %s, \"failed\": %s, \"message\": %s, "
       "\"iterations\": %d, \"resumed_iterations\": %d, \"gradient_calls\": %d, "
       "\"gradient_call_equivalents\": %d, \"solver_seconds\": %.3f, "
-      "\"evaluation_seconds\": %.3f, \"retrained_test_accuracy\": %s, "
+      "\"evaluation_seconds\": %.3f, \"retrained_test_accuracy\": %s, %s"
       "\"linear_solver_solves\": %d, \"linear_solver_breakdowns\": %d, "
       "\"linear_solver_divergences\": %d, \"linear_solver_unconverged\": %d, "
       "\"exact_inner_unconverged\": %d, \"settings\": %s, \"fingerprint\": %s}",
@@ -112,7 +112,11 @@ std::string RunJson(const RunRecord& r) {
       JsonString(summary.message), summary.num_iterations, summary.resumed_iterations,
       summary.oracle_calls.GradientCalls(), summary.oracle_calls.GradientCallEquivalents(),
       summary.total_time_seconds - r.evaluation_seconds, r.evaluation_seconds,
-      r.retrained_test_accuracy, ls.solves, ls.breakdowns, ls.divergences, ls.unconverged,
+      r.retrained_test_accuracy,
+      r.kept_retrain_test_accuracy.empty()
+          ? ""
+          : absl::StrCat("\"kept_retrain_test_accuracy\": ", r.kept_retrain_test_accuracy, ", "),
+      ls.solves, ls.breakdowns, ls.divergences, ls.unconverged,
       r.exact_inner_unconverged, JsonString(r.settings), JsonString(r.fingerprint));
 }
 

@@ -35,6 +35,8 @@ struct RunRecord {
   const bilevel::SolverSummary* summary = nullptr;
   double evaluation_seconds = 0;
   std::string retrained_test_accuracy = "null";  // a JSON number or null
+  // Experiment::kept_retrain's: a JSON number or null; empty (no field) without one.
+  std::string kept_retrain_test_accuracy;
   int64_t exact_inner_unconverged = 0;
   std::string settings, fingerprint;
 };

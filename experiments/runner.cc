@@ -22,9 +22,11 @@ namespace experiments {
 namespace fs = std::filesystem;
 
 std::string DescribeYardstick(const Experiment& e) {
-  return absl::StrCat(ToString(e.yardstick), " | ",
-                      e.yardstick == Yardstick::kExactInner ? bilevel::ToString(e.exact_inner)
-                                                            : bilevel::ToString(e.retrain));
+  return absl::StrCat(
+      ToString(e.yardstick), " | ",
+      e.yardstick == Yardstick::kExactInner ? bilevel::ToString(e.exact_inner)
+                                            : bilevel::ToString(e.retrain),
+      e.kept_retrain ? absl::StrCat(" | also retrained on ", e.kept_retrain->description) : "");
 }
 
 std::string ToString(Yardstick yardstick) {
@@ -181,9 +183,17 @@ class MethodRun {
     record.settings = method_.settings;
     record.fingerprint = fingerprint_;
     if (e_.yardstick == Yardstick::kInnerIterate && usable) {
-      absl::StatusOr<std::string> retrained = Retrain(summary);
+      absl::StatusOr<std::string> retrained = Retrain(summary, *task_, "retrained");
       if (!retrained.ok()) return retrained.status();
       record.retrained_test_accuracy = *retrained;
+      if (e_.kept_retrain) {
+        absl::StatusOr<std::unique_ptr<tasks::Task>> kept =
+            e_.kept_retrain->make_task(summary.x, seed_);
+        if (!kept.ok()) return kept.status();
+        retrained = Retrain(summary, **kept, "retrained_kept");
+        if (!retrained.ok()) return retrained.status();
+        record.kept_retrain_test_accuracy = *retrained;
+      }
     }
     record.evaluation_seconds = evaluation_seconds_;
     const std::string json = RunJson(record);
@@ -195,13 +205,17 @@ class MethodRun {
     return json;
   }
 
-  // The retrain: a fresh model on g(x_final, ·) with the figure's one recipe. Appends its row and
-  // returns its test accuracy as a JSON number (null when the retrain diverged).
-  absl::StatusOr<std::string> Retrain(const bilevel::SolverSummary& summary) {
+  // The retrain: a fresh model with the figure's one recipe on g(x_final, ·) (`on` the run's task,
+  // "retrained") or on the kept examples (`on` Experiment::kept_retrain's task at its initial x,
+  // "retrained_kept"), scored by the run's task at x_final. Appends its row and returns its test
+  // accuracy as a JSON number (null when the retrain diverged).
+  absl::StatusOr<std::string> Retrain(const bilevel::SolverSummary& summary, tasks::Task& on,
+                                      const std::string& evaluated_at) {
     const auto t0 = std::chrono::steady_clock::now();
     bilevel::RetrainOptions recipe = e_.retrain;
     recipe.seed = seed_;
-    absl::StatusOr<bilevel::InnerSolveResult> trained = bilevel::Retrain(task_, summary.x, recipe);
+    absl::StatusOr<bilevel::InnerSolveResult> trained =
+        bilevel::Retrain(&on, &on == task_ ? summary.x : on.InitialOuter(), recipe);
     if (!trained.ok()) {
       return absl::Status(
           trained.status().code(),
@@ -210,14 +224,14 @@ class MethodRun {
     const tasks::TaskMetrics m = task_->Evaluate(summary.x, trained->y);
     absl::StrAppend(
         &rows_,
-        CsvRow(method_.name, seed_, "retrained", summary.num_iterations - 1, summary.oracle_calls,
-               summary.total_time_seconds - evaluation_seconds_, m)
+        CsvRow(method_.name, seed_, evaluated_at, summary.num_iterations - 1,
+               summary.oracle_calls, summary.total_time_seconds - evaluation_seconds_, m)
             .second,
         "\n");
     std::cerr << absl::StrFormat(
-        "%s [%s seed %d] retrained on g(x_final, .): test accuracy %.4f%s (%.1f s)\n", e_.figure,
-        method_.name, seed_, m.test_accuracy, trained->finite ? "" : " (the retrain diverged)",
-        SecondsSince(t0));
+        "%s [%s seed %d] retrained on %s: test accuracy %.4f%s (%.1f s)\n", e_.figure,
+        method_.name, seed_, &on == task_ ? "g(x_final, .)" : e_.kept_retrain->description,
+        m.test_accuracy, trained->finite ? "" : " (the retrain diverged)", SecondsSince(t0));
     return JsonNumber(trained->finite ? m.test_accuracy : NAN);
   }
 

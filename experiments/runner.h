@@ -32,6 +32,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -112,6 +113,18 @@ struct Experiment {
   bilevel::ExactInnerOptions exact_inner;  // kExactInner
   bilevel::RetrainOptions retrain;         // kInnerIterate (its seed is set to the run's seed)
   std::vector<Reference> references;       // evaluated once per seed
+  // kInnerIterate, optional: a second retrain at the end of every run, with the same recipe, on
+  // the training set that the final x selects (the penalty method's denoising evaluation: the
+  // examples whose weight exceeds 0.9, plus the validation set). Scored by the run's task at
+  // x_final, so its cleaning precision and recall are the selection's. curves.csv: evaluated_at
+  // "retrained_kept"; run JSON: "kept_retrain_test_accuracy". Part of the yardstick's words.
+  struct KeptRetrain {
+    std::string description;  // what it trains on, e.g. "weight >= 0.9 plus validation"
+    std::function<absl::StatusOr<std::unique_ptr<tasks::Task>>(const bilevel::TensorList& x,
+                                                               uint64_t seed)>
+        make_task;
+  };
+  std::optional<KeptRetrain> kept_retrain;
   // The figure's budget and how the methods' step sizes were chosen, in words, for the manifest.
   std::string budget;
   std::string tuning;

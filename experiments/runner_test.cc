@@ -380,6 +380,47 @@ TEST(RunnerTest, ARerunAfterAKillGivesEveryCurveOfTheUninterruptedRun) {
   }
 }
 
+// The penalty method's denoising evaluation: a second retrain on the examples the final x keeps,
+// a row of its own and a field in the run's JSON, named in the yardstick's words.
+TEST(RunnerTest, AKeptRetrainAddsItsRowAndAccuracy) {
+  const fs::path root = fs::path(std::getenv("TEST_TMPDIR")) / "runner_kept";
+  fs::remove_all(root);
+  Experiment e;
+  e.figure = "runner_test";
+  e.preset = "ci";
+  e.output_dir = root.string();
+  e.seeds = {1};
+  e.eval_every_gradient_calls = 20;
+  e.yardstick = Yardstick::kInnerIterate;
+  e.retrain.steps = 20;
+  e.retrain.batch_size = 16;
+  e.checkpoint_every_seconds = 0;
+  bilevel::HypergradientOptions o;
+  o.max_iterations = 3;
+  o.inner_steps = 5;
+  o.outer_batch_size = o.inner_batch_size = 16;
+  e.methods.push_back(HypergradientMethod("Reverse", o));
+  int64_t kept_examples = -1;
+  e.kept_retrain = Experiment::KeptRetrain{
+      "the heavy examples", [&](const bilevel::TensorList& x, uint64_t seed)
+                                -> absl::StatusOr<std::unique_ptr<tasks::Task>> {
+        EXPECT_EQ(x.at(0).numel(), 80);  // the run's final x reaches the selection
+        absl::StatusOr<std::unique_ptr<tasks::Task>> task = TinyCleaningTask(seed);
+        if (task.ok()) kept_examples = (*task)->NumInnerExamples();
+        return task;
+      }};
+  ASSERT_TRUE(experiments::Run(e, TinyCleaningTask).ok());
+  EXPECT_EQ(kept_examples, 80);
+  const std::string curves = ReadAll(root / "curves.csv");
+  EXPECT_NE(curves.find("Reverse,1,retrained,"), std::string::npos) << curves;
+  EXPECT_NE(curves.find("Reverse,1,retrained_kept,"), std::string::npos) << curves;
+  const std::string manifest = ReadAll(root / "manifest.json");
+  const size_t at = manifest.find("\"kept_retrain_test_accuracy\": ");
+  ASSERT_NE(at, std::string::npos) << manifest;
+  EXPECT_NE(manifest.substr(at + 30, 4), "null") << manifest;
+  EXPECT_NE(DescribeYardstick(e).find("also retrained on the heavy examples"), std::string::npos);
+}
+
 TEST(RunnerTest, ManifestCarriesYardstickReferencesAndFailures) {
   const fs::path root = fs::path(std::getenv("TEST_TMPDIR")) / "runner_manifest";
   Experiment e = OneSeedFromScratch(root);

@@ -1,7 +1,9 @@
 // Turns the experiments' curves and the theory report into the files the manuscript \input's:
 // every number and every plotted point in the paper comes from here, never typed by hand.
 //
-//   summarize --fig1=<dir> --fig2=<dir> --fig3=<dir> --fig4=<dir> --out_dir=<dir>
+//   summarize --fig1_logreg_synthetic=<dir> ... --denoising=<dir> --out_dir=<dir>
+//
+// (one flag per experiment of experiments/figures.bzl, named after it: its output folder)
 //
 // Writes results.tex (macros: data, notes, seeds and the findings in words), the tables
 // (mean ± standard deviation over seeds) and fig{1,2,3,4}_plot.tex (pgfplots axes with the
@@ -30,11 +32,12 @@
 #include "paper/summary.h"
 #include "solvers/core/runtime.h"
 
-ABSL_FLAG(std::string, fig1, "", "output folder of fig1_logreg_synthetic");
-ABSL_FLAG(std::string, fig2, "", "output folder of fig2_logreg_text");
-ABSL_FLAG(std::string, fig3, "", "output folder of fig3_resnet_weight_decay");
-ABSL_FLAG(std::string, fig4, "", "output folder of fig4_hyper_cleaning (with noise_*/)");
+ABSL_FLAG(std::string, fig1_logreg_synthetic, "", "output folder of fig1_logreg_synthetic");
+ABSL_FLAG(std::string, fig2_logreg_text, "", "output folder of fig2_logreg_text");
+ABSL_FLAG(std::string, fig3_resnet_weight_decay, "", "output folder of fig3_resnet_weight_decay");
+ABSL_FLAG(std::string, fig4_hyper_cleaning, "", "output folder of fig4_hyper_cleaning (with noise_*/)");
 ABSL_FLAG(std::string, fig4_linear, "", "output folder of fig4_linear (with noise_*/)");
+ABSL_FLAG(std::string, denoising, "", "output folder of denoising (with small/)");
 ABSL_FLAG(std::string, out_dir, "", "where to write results.tex and fig*_plot.tex");
 
 namespace {
@@ -96,7 +99,8 @@ std::string Plot(const Curves& curves, const std::string& x, const std::string& 
       xlabel, ylabel, Tex(title), logy ? "ymode=log," : "");
   double x_max = 0;
   for (const auto& [method, runs] : curves) {
-    if (paper::IsReference(method) || method.find(paper::kRetrainedSuffix) != std::string::npos) {
+    if (paper::IsReference(method) || method.find(paper::kRetrainedSuffix) != std::string::npos ||
+        method.find(paper::kKeptSuffix) != std::string::npos) {
       continue;
     }
     std::string coords;
@@ -237,11 +241,14 @@ static int UnguardedMain(int argc, char** argv) {
 
   // What each figure ran on and what stood in for unavailable data, from the manifests.
   for (const auto& [name, dir] : std::vector<std::pair<std::string, std::string>>{
-           {"FigOne", absl::GetFlag(FLAGS_fig1)},
-           {"FigTwo", absl::GetFlag(FLAGS_fig2)},
-           {"FigThree", absl::GetFlag(FLAGS_fig3)},
-           {"FigFour", absl::GetFlag(FLAGS_fig4) + "/noise_0.5"},
-           {"FigFourLinear", absl::GetFlag(FLAGS_fig4_linear) + "/noise_0.5"}}) {
+           {"FigOne", absl::GetFlag(FLAGS_fig1_logreg_synthetic)},
+           {"FigTwo", absl::GetFlag(FLAGS_fig2_logreg_text)},
+           {"FigThree", absl::GetFlag(FLAGS_fig3_resnet_weight_decay)},
+           {"FigFour", absl::StrCat(absl::GetFlag(FLAGS_fig4_hyper_cleaning), "/noise_",
+                                    experiments::kNoiseRatios[0].name)},
+           {"FigFourLinear", absl::StrCat(absl::GetFlag(FLAGS_fig4_linear), "/noise_",
+                                          experiments::kNoiseRatios[0].name)},
+           {"Denoising", absl::GetFlag(FLAGS_denoising) + "/small"}}) {
     const std::string manifest = dir + "/manifest.json";
     macro(name + "Data", Tex(ManifestField(manifest, "data")));
     std::string notes = ManifestField(manifest, "notes");
@@ -269,8 +276,8 @@ static int UnguardedMain(int argc, char** argv) {
     const char* title;
     const char* macro;
   };
-  for (const Fig& f : {Fig{"fig1", absl::GetFlag(FLAGS_fig1), "Synthetic data", "FigOne"},
-                       Fig{"fig2", absl::GetFlag(FLAGS_fig2), "Text (fortunes)", "FigTwo"}}) {
+  for (const Fig& f : {Fig{"fig1", absl::GetFlag(FLAGS_fig1_logreg_synthetic), "Synthetic data", "FigOne"},
+                       Fig{"fig2", absl::GetFlag(FLAGS_fig2_logreg_text), "Text (fortunes)", "FigTwo"}}) {
     const Curves curves = read(f.dir + "/curves.csv");
     write(absl::StrCat(f.key, "_plot.tex"),
           Plot(curves, "gradient_calls", "validation_loss", "gradient calls", "validation loss",
@@ -300,7 +307,7 @@ static int UnguardedMain(int argc, char** argv) {
   // Figure 3 / Table 1: test accuracy against gradient calls; final accuracy, and accuracy at the
   // smallest budget any method used (the paper compares methods at equal gradient calls).
   {
-    const Curves curves = read(absl::GetFlag(FLAGS_fig3) + "/curves.csv");
+    const Curves curves = read(absl::GetFlag(FLAGS_fig3_resnet_weight_decay) + "/curves.csv");
     write("fig3_plot.tex", Plot(curves, "gradient_calls", "test_accuracy", "gradient calls",
                                 "test accuracy", "ResNet-18 weight decay", false));
     double budget = INFINITY;
@@ -349,7 +356,7 @@ static int UnguardedMain(int argc, char** argv) {
     std::string panels;  // fig4_plots.tex: the panels, two per row
     for (const auto& [noise, value] : experiments::kNoiseRatios) {
       const Curves curves =
-          read(absl::StrCat(absl::GetFlag(FLAGS_fig4), "/noise_", noise, "/curves.csv"));
+          read(absl::StrCat(absl::GetFlag(FLAGS_fig4_hyper_cleaning), "/noise_", noise, "/curves.csv"));
       seeds = std::max(seeds, NumSeeds(curves));
       const std::string file = absl::StrCat("fig4_plot_", ++panel, ".tex");
       write(file, Plot(curves, "wall_time_seconds", "test_accuracy", "seconds", "test accuracy",
@@ -446,6 +453,58 @@ static int UnguardedMain(int argc, char** argv) {
     macro("FigFourLinearSeeds", absl::StrCat(seeds));
     macro("FigFourLinearReferenceFinding", findings);
   }
+  // The penalty method's data denoising (small setting): test accuracy along the runs, and per
+  // method both retrains (g(x_final, .), and the authors' on the examples kept), the cleaning
+  // precision and recall at the end, and the references.
+  {
+    const std::string dir = absl::GetFlag(FLAGS_denoising) + "/small";
+    const Curves curves = read(dir + "/curves.csv");
+    write("denoising_plot.tex", Plot(curves, "gradient_calls", "test_accuracy", "gradient calls",
+                                     "test accuracy", "Denoising, small", false));
+    std::string table =
+        "\\begin{tabular}{lrrrrr}\n\\toprule\nMethod & Retrained (\\%) & Kept, retrained "
+        "(\\%) & Precision & Recall & Seconds \\\\\n\\midrule\n";
+    auto last = [](const char* column) {
+      return [column](const Curve& r) { return paper::Last(r, column); };
+    };
+    std::vector<std::pair<std::string, double>> kept;  // for the finding: method, mean
+    for (const auto& [method, runs] : curves) {
+      if (!paper::IsMethod(method)) continue;
+      auto group = curves.find(method + paper::kKeptSuffix);
+      const paper::Stat kept_accuracy =
+          group == curves.end() ? paper::Stat{} : Over(group->second, last("test_accuracy"));
+      if (kept_accuracy.n > 0) kept.push_back({method, kept_accuracy.mean});
+      absl::StrAppendFormat(
+          &table, "%s & %s & %s & %s & %s & %s \\\\\n", Tex(method),
+          PlusMinus(paper::Headline(curves, method, "test_accuracy"), "%.2f", 100),
+          PlusMinus(kept_accuracy, "%.2f", 100),
+          PlusMinus(Over(runs, last("cleaning_precision")), "%.3f"),
+          PlusMinus(Over(runs, last("cleaning_recall")), "%.3f"),
+          PlusMinus(Over(runs, last("wall_time_seconds")), "%.1f"));
+    }
+    table += "\\midrule\n";
+    for (const auto& [group, runs] : curves) {
+      if (!paper::IsReference(group)) continue;
+      absl::StrAppendFormat(&table, "%s & %s & & & & \\\\\n",
+                            Tex(group.substr(std::string(paper::kReferencePrefix).size())),
+                            PlusMinus(Over(runs, last("test_accuracy")), "%.2f", 100));
+    }
+    write("denoising_table.tex", table + "\\bottomrule\n\\end{tabular}\n");
+    std::stable_sort(kept.begin(), kept.end(),
+                     [](const auto& a, const auto& b) { return a.second > b.second; });
+    std::vector<std::string> order;
+    for (const auto& [method, mean] : kept) {
+      order.push_back(absl::StrFormat("%s %.2f", Tex(method), 100 * mean));
+    }
+    macro("DenoisingSeeds", absl::StrCat(NumSeeds(curves)));
+    macro("DenoisingKeptFinding",
+          order.empty() ? std::string("No run has a retrain on its kept examples.")
+                        : absl::StrCat("Retrained on the examples each method keeps (test "
+                                       "accuracy, \\%): ",
+                                       absl::StrJoin(order, ", "), "."));
+    macro("DenoisingReferenceFinding",
+          paper::ReferenceFinding(curves, "test_accuracy", /*higher_is_better=*/true, "%.2f", 100));
+  }
   // Appendix: the tuned rates of every figure (equal terms: the same grid size per method).
   {
     std::string table =
@@ -453,14 +512,15 @@ static int UnguardedMain(int argc, char** argv) {
         "\\\\\n\\midrule\n";
     int edges = 0, chosen_values = 0;
     for (const auto& [label, manifest] : std::vector<std::pair<std::string, std::string>>{
-             {"1", absl::GetFlag(FLAGS_fig1) + "/manifest.json"},
-             {"2", absl::GetFlag(FLAGS_fig2) + "/manifest.json"},
-             {"3", absl::GetFlag(FLAGS_fig3) + "/manifest.json"},
+             {"1", absl::GetFlag(FLAGS_fig1_logreg_synthetic) + "/manifest.json"},
+             {"2", absl::GetFlag(FLAGS_fig2_logreg_text) + "/manifest.json"},
+             {"3", absl::GetFlag(FLAGS_fig3_resnet_weight_decay) + "/manifest.json"},
              // Tuned at one noise ratio, used at every ratio: one set of rows each.
-             {"4", absl::StrCat(absl::GetFlag(FLAGS_fig4), "/noise_",
+             {"4", absl::StrCat(absl::GetFlag(FLAGS_fig4_hyper_cleaning), "/noise_",
                                 experiments::kTuningNoiseRatio.name, "/manifest.json")},
              {"4 linear", absl::StrCat(absl::GetFlag(FLAGS_fig4_linear), "/noise_",
-                                       experiments::kTuningNoiseRatio.name, "/manifest.json")}}) {
+                                       experiments::kTuningNoiseRatio.name, "/manifest.json")},
+             {"denoising", absl::GetFlag(FLAGS_denoising) + "/small/manifest.json"}}) {
       table += TuningRows(label, manifest, &edges, &chosen_values);
     }
     write("tuning_table.tex", table + "\\bottomrule\n\\end{tabular}\n");

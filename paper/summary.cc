@@ -38,6 +38,7 @@ bool IsBaseline(const std::string& method) { return method.rfind("MinimaxOPT", 0
 std::string GroupName(const std::string& method, const std::string& evaluated_at) {
   if (evaluated_at == "minimax_y") return method + kYSuffix;
   if (evaluated_at == "retrained") return method + kRetrainedSuffix;
+  if (evaluated_at == "retrained_kept") return method + kKeptSuffix;
   if (evaluated_at == "reference") return kReferencePrefix + method;
   return method;
 }

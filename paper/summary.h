@@ -26,10 +26,12 @@ using Curve = std::vector<Row>;  // one run (method, seed), in file order
 using Curves = std::map<std::string, std::vector<Curve>>;
 
 // Groups in Curves besides a method's own curve (from curves.csv's evaluated_at column):
-// "<method> [y]" MinimaxOPT's y, "<method> [retrained]" the retrain at the end of each run, and
+// "<method> [y]" MinimaxOPT's y, "<method> [retrained]" the retrain at the end of each run,
+// "<method> [kept]" the retrain on the examples the final weights keep (denoising), and
 // "ref: <name>" a reference line (one row per seed).
 inline constexpr char kYSuffix[] = " [y]";
 inline constexpr char kRetrainedSuffix[] = " [retrained]";
+inline constexpr char kKeptSuffix[] = " [kept]";
 inline constexpr char kReferencePrefix[] = "ref: ";
 bool IsReference(const std::string& group);
 // A method's own curve (not a reference, not a [y] or [retrained] group).

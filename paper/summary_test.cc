@@ -102,13 +102,17 @@ TEST(SummaryTest, SeparatesTheYardsticksSeriesAndJudgesAgainstReferences) {
       "CG,1,inner_iterate,0,0.5\n"
       "CG,1,inner_iterate,90,0.70\n"
       "CG,1,retrained,90,0.72\n"
+      "CG,1,retrained_kept,90,0.91\n"
       "validation only,1,reference,0,0.90\n"
       "uniform weights,1,reference,0,0.80\n");
   ASSERT_TRUE(curves.ok()) << curves.status();
-  EXPECT_EQ(curves->size(), 7u);  // 2 methods, MinimaxOPT [y], 2 retrains, 2 references
+  // 2 methods, MinimaxOPT [y], 2 retrains, CG's kept-examples retrain, 2 references
+  EXPECT_EQ(curves->size(), 8u);
   EXPECT_TRUE(IsMethod("MinimaxOPT"));
   EXPECT_FALSE(IsMethod("MinimaxOPT [y]"));
   EXPECT_FALSE(IsMethod("MinimaxOPT [retrained]"));
+  EXPECT_FALSE(IsMethod("CG [kept]"));
+  EXPECT_EQ(Last(curves->at("CG [kept]")[0], "test_accuracy"), 0.91);
   EXPECT_TRUE(IsReference("ref: validation only"));
   EXPECT_EQ(Last(curves->at("MinimaxOPT")[0], "test_accuracy"), 0.80);
   EXPECT_EQ(Last(curves->at("MinimaxOPT [y]")[0], "test_accuracy"), 0.95);

@@ -21,6 +21,20 @@ std::string ToString(Corruption corruption) {
   return "unknown";
 }
 
+std::string ToString(ExampleWeighting weighting) {
+  switch (weighting) {
+    case ExampleWeighting::kSigmoidMean:
+      return "sigmoid_mean";
+    case ExampleWeighting::kTanhNormalized:
+      return "tanh_normalized";
+  }
+  return "unknown";
+}
+
+at::Tensor ExampleWeights(ExampleWeighting weighting, const at::Tensor& x) {
+  return weighting == ExampleWeighting::kSigmoidMean ? at::sigmoid(x) : 0.5 * (at::tanh(x) + 1);
+}
+
 void CorruptLabels(const at::Tensor& labels, double ratio, int64_t classes, uint64_t seed,
                    Corruption corruption, at::Tensor* noisy, at::Tensor* corrupted,
                    at::Tensor* drawn) {
@@ -108,6 +122,25 @@ std::string ToString(CleaningReference reference) {
   return "unknown";
 }
 
+CleaningData KeptData(const CleaningData& data, const HyperCleaningSpec& spec, const at::Tensor& x) {
+  const at::Tensor kept_mask =
+      ExampleWeights(spec.weighting, x.detach().to(at::kCPU)) >= spec.keep_threshold;
+  const at::Tensor keep = at::nonzero(kept_mask).flatten().to(data.train_x.device());
+  const at::Tensor val_y = data.val_y.to(at::kLong);
+  CleaningData out = data;
+  out.train_x = at::cat({data.train_x.index_select(0, keep), data.val_x}, 0);
+  out.train_y = at::cat({data.train_y.index_select(0, keep), val_y}, 0);
+  out.clean_train_y = at::cat({data.clean_train_y.index_select(0, keep), val_y}, 0);
+  out.corrupted = at::cat({data.corrupted.index_select(0, keep),
+                           at::zeros({data.val_y.size(0)}, data.corrupted.options())},
+                          0);
+  out.corrupted_fraction = out.corrupted.to(at::kDouble).mean().item<double>();
+  out.description = absl::StrCat(data.description, "; the ", keep.size(0),
+                                 " training examples with weight >= ", spec.keep_threshold,
+                                 " plus the validation set");
+  return out;
+}
+
 CleaningData ReferenceData(const CleaningData& data, CleaningReference reference) {
   CleaningData out = data;
   const at::Tensor val_clean = at::zeros({data.val_y.size(0)}, data.corrupted.options());
@@ -158,8 +191,9 @@ HyperCleaningTask::HyperCleaningTask(CleaningData data, const HyperCleaningSpec&
     const double bound = 1.0 / std::sqrt(static_cast<double>(fan_in));
     return (at::rand(shape, init) * 2 * bound - bound).to(device);
   };
-  if (hidden == 0) {  // benchopt's linear model: W = 0, no bias
+  if (hidden == 0) {  // the linear model: W = 0 (and b = 0), as benchopt's
     initial_ = {at::zeros({out, in}, at::TensorOptions().device(device))};
+    if (spec.linear_bias) initial_.push_back(at::zeros({out}, at::TensorOptions().device(device)));
   } else {
     initial_ = {uniform({hidden, in}, in), uniform({hidden}, in), uniform({out, hidden}, hidden),
                 uniform({out}, hidden)};
@@ -167,7 +201,9 @@ HyperCleaningTask::HyperCleaningTask(CleaningData data, const HyperCleaningSpec&
 }
 
 std::string HyperCleaningTask::Name() const {
-  return absl::StrCat("hyper-cleaning(noise=", spec_.noise_ratio, ")");
+  return absl::StrCat(
+      spec_.weighting == ExampleWeighting::kSigmoidMean ? "hyper-cleaning" : "denoising",
+      "(noise=", spec_.noise_ratio, ")");
 }
 
 bilevel::TensorList HyperCleaningTask::InitialOuter() {
@@ -178,7 +214,9 @@ bilevel::TensorList HyperCleaningTask::InitialInner() { return initial_; }
 
 at::Tensor HyperCleaningTask::Logits(const at::Tensor& input, const bilevel::TensorList& y,
                                      bool dropout, uint64_t noise_key) {
-  if (spec_.hidden == 0) return at::linear(input, y[0]);  // linear: no hidden layer, no dropout
+  if (spec_.hidden == 0) {  // linear: no hidden layer, no dropout
+    return spec_.linear_bias ? at::linear(input, y[0], y[1]) : at::linear(input, y[0]);
+  }
   at::Tensor h = at::relu(at::linear(input, y[0], y[1]));
   if (dropout && spec_.dropout > 0) {
     const double keep = 1.0 - spec_.dropout;
@@ -211,8 +249,11 @@ at::Tensor HyperCleaningTask::InnerObjective(const bilevel::TensorList& x,
       at::cross_entropy_loss(Logits(batch.Rows(data_.train_x), y, true, batch.noise_key),
                              batch.Rows(data_.train_y),
                              {}, at::Reduction::None);
-  const at::Tensor weights = at::sigmoid(batch.Rows(x[0]));
-  return (weights * losses).mean() +
+  const at::Tensor weights = ExampleWeights(spec_.weighting, batch.Rows(x[0]));
+  const at::Tensor data_term = spec_.weighting == ExampleWeighting::kSigmoidMean
+                                   ? (weights * losses).mean()
+                                   : (weights * losses).sum() / weights.sum().clamp_min(1e-12);
+  return data_term +
          0.5 * spec_.weight_decay *
              (spec_.hidden == 0 ? y[0].pow(2).sum() : y[0].pow(2).sum() + y[2].pow(2).sum());
 }
@@ -225,7 +266,7 @@ TaskMetrics HyperCleaningTask::Evaluate(const bilevel::TensorList& x,
   const at::Tensor logits = Logits(data_.test_x, y, false, 0);
   m.test_loss = at::cross_entropy_loss(logits, data_.test_y).item<double>();
   m.test_accuracy = logits.argmax(1).eq(data_.test_y).to(at::kDouble).mean().item<double>();
-  const at::Tensor flagged = at::sigmoid(x[0]) < 0.5;
+  const at::Tensor flagged = ExampleWeights(spec_.weighting, x[0]) < spec_.keep_threshold;
   const double hits = (flagged & data_.corrupted).sum().item<double>();
   const double n_flagged = flagged.sum().item<double>();
   const double n_corrupted = data_.corrupted.sum().item<double>();

@@ -39,6 +39,18 @@ enum class Corruption {
 };
 std::string ToString(Corruption corruption);  // "benchopt", "exact_other"
 
+// How the outer variable x weighs the training examples in g.
+enum class ExampleWeighting {
+  // Figure 4: w_i = σ(x_i), g = (1/|B|) Σ_{i∈B} w_i CE_i.
+  kSigmoidMean,
+  // The penalty method's denoising (Mehra & Hamm): w_i = ½(tanh x_i + 1), g = Σ_{i∈B} w_i CE_i /
+  // Σ_{i∈B} w_i — the weights' scale drops out, only their proportions count.
+  kTanhNormalized,
+};
+std::string ToString(ExampleWeighting weighting);  // "sigmoid_mean", "tanh_normalized"
+// The example weights w(x) of `weighting`, elementwise.
+at::Tensor ExampleWeights(ExampleWeighting weighting, const at::Tensor& x);
+
 struct HyperCleaningSpec {
   int64_t num_train = 20000;
   int64_t num_val = 5000;
@@ -54,6 +66,14 @@ struct HyperCleaningSpec {
   bool standardize = false;
   double dropout = 0.2;        // on the hidden layer, in g only
   double weight_decay = 1e-4;  // fixed, on both weight matrices
+  // The linear model (hidden = 0) with a bias (the penalty method's denoising: a Keras Dense
+  // layer); benchopt's has none.
+  bool linear_bias = false;
+  ExampleWeighting weighting = ExampleWeighting::kSigmoidMean;
+  // An example counts as kept (judged clean) when its weight is at least this, flagged as
+  // corrupted below it: figure 4 flags weights below ½; the penalty method's denoising keeps
+  // weights above 0.9 (KeptData).
+  double keep_threshold = 0.5;
   uint64_t seed = 1;           // label corruption, initialisation and dropout masks
 };
 
@@ -88,6 +108,11 @@ std::string ToString(CleaningReference reference);  // "validation only", ...
 // `data` with the training set of `reference` (no example of it is marked corrupted, except the
 // corrupted training examples kept by kTrainingPlusValidation).
 CleaningData ReferenceData(const CleaningData& data, CleaningReference reference);
+// The penalty method's evaluation of a denoising run: `data` with the training set replaced by
+// the training examples whose weight ExampleWeights(spec.weighting, x) is at least
+// spec.keep_threshold, plus the validation set (uniform weights). `x`: one outer value per
+// training example, on any device.
+CleaningData KeptData(const CleaningData& data, const HyperCleaningSpec& spec, const at::Tensor& x);
 
 class HyperCleaningTask : public Task {
  public:
@@ -96,7 +121,8 @@ class HyperCleaningTask : public Task {
   std::string Name() const override;
   std::string DataDescription() const override { return data_.description; }
   bilevel::TensorList InitialOuter() override;  // x = 0: every weight ½
-  bilevel::TensorList InitialInner() override;  // seeded uniform(±1/√fan_in), like torch.nn.Linear
+  // Seeded uniform(±1/√fan_in), like torch.nn.Linear; the linear model starts at 0.
+  bilevel::TensorList InitialInner() override;
   at::Tensor OuterObjective(const bilevel::TensorList& x, const bilevel::TensorList& y,
                             const bilevel::Batch& batch) override;
   at::Tensor InnerObjective(const bilevel::TensorList& x, const bilevel::TensorList& y,

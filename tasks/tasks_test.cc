@@ -343,6 +343,62 @@ TEST(HyperCleaning, PrecisionAndRecallOfDownWeightedExamples) {
   EXPECT_DOUBLE_EQ(*m.cleaning_recall, 1.0);
 }
 
+// The penalty method's denoising: w = ½(tanh x + 1), g normalised by the batch's total weight,
+// a linear model with a bias.
+HyperCleaningSpec TinyDenoisingSpec() {
+  HyperCleaningSpec spec = TinyCleaningSpec();
+  spec.hidden = 0;
+  spec.linear_bias = true;
+  spec.weight_decay = 0;
+  spec.weighting = ExampleWeighting::kTanhNormalized;
+  spec.keep_threshold = 0.9;
+  return spec;
+}
+
+TEST(Denoising, InnerObjectiveIsTheWeightedMeanOfTheLosses) {
+  const HyperCleaningSpec spec = TinyDenoisingSpec();
+  const CleaningData data = *MakeCleaningData(TinyImages(), spec);
+  HyperCleaningTask task(data, spec, c10::Device(c10::kCPU));
+  EXPECT_EQ(task.Name(), "denoising(noise=0.5)");
+  TensorList y = task.InitialInner();
+  ASSERT_EQ(y.size(), 2u);  // W and b
+  y[0] = at::randn(y[0].sizes(), at::kFloat) * 0.1;
+  y[1] = at::randn(y[1].sizes(), at::kFloat) * 0.1;
+  const at::Tensor x = at::linspace(-2, 2, 80);
+  const at::Tensor rows = at::arange(10, 30, at::kLong);
+  const at::Tensor losses = at::cross_entropy_loss(
+      at::linear(data.train_x.index_select(0, rows), y[0], y[1]),
+      data.train_y.index_select(0, rows), {}, at::Reduction::None);
+  const at::Tensor w = 0.5 * (at::tanh(x.index_select(0, rows)) + 1);
+  EXPECT_NEAR(task.InnerObjective({x}, y, Batch{rows, 0}).item<double>(),
+              ((w * losses).sum() / w.sum()).item<double>(), 1e-6);
+  // Scaling every weight alike changes nothing: only the proportions count.
+  const at::Tensor u = at::full({80}, 0.3);
+  EXPECT_NEAR(task.InnerObjective({u}, y, Batch{rows, 0}).item<double>(),
+              losses.mean().item<double>(), 1e-6);
+  ExpectGradientsMatchFiniteDifferences(&task, 5);
+}
+
+TEST(Denoising, KeptDataIsTheHeavyExamplesPlusValidation) {
+  const HyperCleaningSpec spec = TinyDenoisingSpec();
+  const CleaningData data = *MakeCleaningData(TinyImages(), spec);
+  // Weight above 0.9 (x > atanh(0.8) ≈ 1.10) exactly on the clean examples.
+  const at::Tensor x = at::where(data.corrupted, at::full({80}, 0.5), at::full({80}, 1.5));
+  const CleaningData kept = KeptData(data, spec, x);
+  EXPECT_EQ(kept.train_y.size(0), 40 + 40);  // 40 clean training examples + 40 validation
+  EXPECT_EQ(kept.corrupted.sum().item<int64_t>(), 0);
+  EXPECT_TRUE(at::equal(kept.train_x.slice(0, 40), data.val_x));
+  EXPECT_TRUE(at::equal(kept.train_y.slice(0, 0, 40),
+                        data.train_y.masked_select(~data.corrupted)));
+  // Precision and recall at the same threshold: flagged = weight below 0.9.
+  HyperCleaningTask task(data, spec, c10::Device(c10::kCPU));
+  TaskMetrics m = task.Evaluate({x}, task.InitialInner());
+  EXPECT_DOUBLE_EQ(*m.cleaning_precision, 1.0);
+  EXPECT_DOUBLE_EQ(*m.cleaning_recall, 1.0);
+  // Nothing kept: the validation set alone.
+  EXPECT_EQ(KeptData(data, spec, at::zeros({80})).train_y.size(0), 40);
+}
+
 TEST(HyperCleaning, MinimaxOptLowersValidationLoss) {
   HyperCleaningSpec spec = TinyCleaningSpec();
   HyperCleaningTask task(*MakeCleaningData(TinyImages(), spec), spec, c10::Device(c10::kCPU));

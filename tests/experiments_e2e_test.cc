@@ -1,4 +1,4 @@
-// End to end: every experiment at --preset=ci (run by the //experiments:*_ci build actions this
+// End to end: every experiment at --preset=ci (figures 1-4 and the penalty method's denoising) (run by the //experiments:*_ci build actions this
 // test depends on) wrote curves with the documented columns, every method appears scored by the
 // figure's one yardstick (figures 1-2 at the exact inner solution, 3-4 at the g-only inner
 // iterate with a retrain), the references are there, the manifests carry their fields, and
@@ -30,6 +30,7 @@ struct Case {
   std::string data_folder;  // the data cache folder the experiment reads; "" for generated data
   std::string yardstick;    // the evaluated_at of every method's curve
   std::set<std::string> references;
+  bool kept_retrain = false;  // a second retrain on the examples the final x keeps (denoising)
 };
 
 void PrintTo(const Case& c, std::ostream* os) { *os << c.dir; }
@@ -87,11 +88,16 @@ TEST_P(ExperimentOutputsTest, CurvesAndManifestFollowTheSchema) {
     for (const auto& [at, values] : by_yardstick) {
       const bool allowed = at == c.yardstick ||
                            (at == "minimax_y" && method.rfind("MinimaxOPT", 0) == 0) ||
-                           (at == "retrained" && c.yardstick == "inner_iterate");
+                           (at == "retrained" && c.yardstick == "inner_iterate") ||
+                           (at == "retrained_kept" && c.kept_retrain);
       EXPECT_TRUE(allowed) << method << " evaluated at " << at << " in " << dir;
     }
     if (c.yardstick == "inner_iterate") {
       EXPECT_EQ(by_yardstick.count("retrained"), 1u) << method << " has no retrain in " << dir;
+    }
+    if (c.kept_retrain) {
+      EXPECT_EQ(by_yardstick.count("retrained_kept"), 1u)
+          << method << " has no retrain on its kept examples in " << dir;
     }
   }
   EXPECT_EQ(seen, c.methods);
@@ -111,6 +117,9 @@ TEST_P(ExperimentOutputsTest, CurvesAndManifestFollowTheSchema) {
   for (const std::string& reference : c.references) {
     EXPECT_NE(manifest.find(absl::StrCat("{\"name\": \"", reference, "\"")), std::string::npos)
         << reference << " missing in " << dir;
+  }
+  if (c.kept_retrain) {
+    EXPECT_NE(manifest.find("\"kept_retrain_test_accuracy\": "), std::string::npos) << dir;
   }
   if (c.dir.find("fig4") != std::string::npos) {
     EXPECT_NE(manifest.find("\"corrupted_fraction\": ["), std::string::npos) << dir;
@@ -148,6 +157,12 @@ std::vector<Case> CiCases() {
     cases.push_back(Case{absl::StrCat("fig4_linear_ci/noise_", noise), kCleaning, "mnist",
                          "exact_inner", kCleaningReferences});
   }
+  cases.push_back(Case{"denoising_ci/small",
+                       {"Penalty", "CG", "Reverse", "MinimaxOPT"},
+                       "mnist",
+                       "inner_iterate",
+                       {"validation only", "uniform weights", "oracle"},
+                       /*kept_retrain=*/true});
   return cases;
 }
 
@@ -160,7 +175,8 @@ TEST(Tuning, EveryCiFigureRunsWithItsTunedRates) {
        {std::string("fig1_logreg_synthetic_ci"), std::string("fig2_logreg_text_ci"),
         std::string("fig3_resnet_weight_decay_ci"),
         absl::StrCat("fig4_hyper_cleaning_ci/noise_", experiments::kNoiseRatios[0].name),
-        absl::StrCat("fig4_linear_ci/noise_", experiments::kTuningNoiseRatio.name)}) {
+        absl::StrCat("fig4_linear_ci/noise_", experiments::kTuningNoiseRatio.name),
+        std::string("denoising_ci/small")}) {
     const std::string manifest = Read(absl::StrCat("experiments/", dir, "/manifest.json"));
     EXPECT_NE(manifest.find("\"fingerprint\": "), std::string::npos) << dir;
     EXPECT_NE(manifest.find("\"chosen\": ["), std::string::npos) << dir;
