@@ -350,4 +350,35 @@ std::string ReferenceFinding(const Curves& curves, const std::string& column,
   return out + absl::StrJoin(verdicts, "; ") + ".";
 }
 
+std::vector<std::pair<std::string, double>> RankBy(const Curves& curves, const std::string& suffix,
+                                                   const std::string& column) {
+  std::vector<std::pair<std::string, double>> ranked;
+  for (const auto& [method, runs] : curves) {
+    if (!IsMethod(method)) continue;
+    auto group = curves.find(method + suffix);
+    if (group == curves.end()) continue;
+    const Stat s = Over(group->second, [&](const Curve& r) { return Last(r, column); });
+    if (s.n > 0) ranked.push_back({method, s.mean});
+  }
+  std::stable_sort(ranked.begin(), ranked.end(),
+                   [](const auto& a, const auto& b) { return a.second > b.second; });
+  return ranked;
+}
+
+std::string PlaceFinding(const std::vector<std::pair<std::string, double>>& ranked,
+                         const std::string& method, const std::string& evaluation) {
+  for (size_t i = 0; i < ranked.size(); ++i) {
+    if (ranked[i].first != method) continue;
+    if (i == 0) {
+      return absl::StrFormat("By %s %s places first of %d: it outperforms the others here.",
+                             evaluation, Tex(method), static_cast<int>(ranked.size()));
+    }
+    return absl::StrFormat(
+        "By %s %s places %d of %d, %.2f points below %s: it does not outperform the others here.",
+        evaluation, Tex(method), static_cast<int>(i) + 1, static_cast<int>(ranked.size()),
+        100 * (ranked[0].second - ranked[i].second), Tex(ranked[0].first));
+  }
+  return absl::StrCat("By ", evaluation, " ", Tex(method), " cannot be placed: it has no value.");
+}
+
 }  // namespace paper

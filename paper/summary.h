@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <map>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -85,6 +86,15 @@ Stat Headline(const Curves& curves, const std::string& method, const std::string
 // references it beats. Empty without references.
 std::string ReferenceFinding(const Curves& curves, const std::string& column,
                              bool higher_is_better, const char* format, double scale);
+
+// The methods ranked by the mean over seeds of the last value of `column` in their `suffix` group
+// (e.g. kKeptSuffix), highest first; methods without that group are left out.
+std::vector<std::pair<std::string, double>> RankBy(const Curves& curves, const std::string& suffix,
+                                                   const std::string& column);
+// A sentence on whether `method` outperforms the others in `ranked` (RankBy's order): first, or
+// its place and how many points (×100) it is below the first. `evaluation` names the ranking.
+std::string PlaceFinding(const std::vector<std::pair<std::string, double>>& ranked,
+                         const std::string& method, const std::string& evaluation);
 
 // Seconds to reach `target` test accuracy in each run of a method: "m ± sd" when every seed got
 // there, "m (k of n seeds)" when some did, "never" when none did.

@@ -125,6 +125,14 @@ TEST(SummaryTest, SeparatesTheYardsticksSeriesAndJudgesAgainstReferences) {
             std::string::npos)
       << finding;
   EXPECT_NE(finding.find("CG (retrained, 72.0) beats none"), std::string::npos) << finding;
+  // The kept-examples retrains rank on their own; a method is placed against the first.
+  const auto kept = RankBy(*curves, kKeptSuffix, "test_accuracy");
+  ASSERT_EQ(kept.size(), 1u);  // only CG has one
+  EXPECT_EQ(kept[0].first, "CG");
+  EXPECT_EQ(PlaceFinding(kept, "CG", "x"), "By x CG places first of 1: it outperforms the others here.");
+  EXPECT_EQ(PlaceFinding({{"A", 0.9}, {"B", 0.85}}, "B", "y"),
+            "By y B places 2 of 2, 5.00 points below A: it does not outperform the others here.");
+  EXPECT_NE(PlaceFinding(kept, "Penalty", "x").find("cannot be placed"), std::string::npos);
   // Rankings see the methods' own curves only.
   const std::string ranking = RankingFinding(*curves, "test_accuracy", true, "%.1f", 100);
   EXPECT_EQ(ranking.find("[y]"), std::string::npos) << ranking;
