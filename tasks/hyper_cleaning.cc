@@ -122,10 +122,11 @@ std::string ToString(CleaningReference reference) {
   return "unknown";
 }
 
-CleaningData KeptData(const CleaningData& data, const HyperCleaningSpec& spec, const at::Tensor& x) {
-  const at::Tensor kept_mask =
-      ExampleWeights(spec.weighting, x.detach().to(at::kCPU)) >= spec.keep_threshold;
-  const at::Tensor keep = at::nonzero(kept_mask).flatten().to(data.train_x.device());
+namespace {
+
+// `data` with the training set replaced by its rows `keep` (int64 indices) followed by the
+// validation set, marked clean: what every reference and the kept-examples retrain train on.
+CleaningData RowsPlusValidation(const CleaningData& data, const at::Tensor& keep) {
   const at::Tensor val_y = data.val_y.to(at::kLong);
   CleaningData out = data;
   out.train_x = at::cat({data.train_x.index_select(0, keep), data.val_x}, 0);
@@ -135,6 +136,16 @@ CleaningData KeptData(const CleaningData& data, const HyperCleaningSpec& spec, c
                            at::zeros({data.val_y.size(0)}, data.corrupted.options())},
                           0);
   out.corrupted_fraction = out.corrupted.to(at::kDouble).mean().item<double>();
+  return out;
+}
+
+}  // namespace
+
+CleaningData KeptData(const CleaningData& data, const HyperCleaningSpec& spec, const at::Tensor& x) {
+  const at::Tensor kept_mask =
+      ExampleWeights(spec.weighting, x.detach().to(at::kCPU)) >= spec.keep_threshold;
+  const at::Tensor keep = at::nonzero(kept_mask).flatten().to(data.train_x.device());
+  CleaningData out = RowsPlusValidation(data, keep);
   out.description = absl::StrCat(data.description, "; the ", keep.size(0),
                                  " training examples with weight >= ", spec.keep_threshold,
                                  " plus the validation set");
@@ -142,32 +153,20 @@ CleaningData KeptData(const CleaningData& data, const HyperCleaningSpec& spec, c
 }
 
 CleaningData ReferenceData(const CleaningData& data, CleaningReference reference) {
-  CleaningData out = data;
-  const at::Tensor val_clean = at::zeros({data.val_y.size(0)}, data.corrupted.options());
-  const at::Tensor val_y = data.val_y.to(at::kLong);
+  const at::TensorOptions indices = at::TensorOptions(at::kLong).device(data.train_x.device());
+  at::Tensor keep;
   switch (reference) {
     case CleaningReference::kValidationOnly:
-      out.train_x = data.val_x;
-      out.train_y = val_y;
-      out.clean_train_y = val_y;
-      out.corrupted = val_clean;
+      keep = at::empty({0}, indices);
       break;
     case CleaningReference::kTrainingPlusValidation:
-      out.train_x = at::cat({data.train_x, data.val_x}, 0);
-      out.train_y = at::cat({data.train_y, val_y}, 0);
-      out.clean_train_y = at::cat({data.clean_train_y, val_y}, 0);
-      out.corrupted = at::cat({data.corrupted, val_clean}, 0);
+      keep = at::arange(data.train_y.size(0), indices);
       break;
-    case CleaningReference::kOracle: {
-      const at::Tensor keep = at::nonzero(~data.corrupted).flatten();
-      out.train_x = at::cat({data.train_x.index_select(0, keep), data.val_x}, 0);
-      out.train_y = at::cat({data.train_y.index_select(0, keep), val_y}, 0);
-      out.clean_train_y = out.train_y;
-      out.corrupted = at::zeros({out.train_y.size(0)}, data.corrupted.options());
+    case CleaningReference::kOracle:
+      keep = at::nonzero(~data.corrupted).flatten();
       break;
-    }
   }
-  out.corrupted_fraction = out.corrupted.to(at::kDouble).mean().item<double>();
+  CleaningData out = RowsPlusValidation(data, keep);
   out.description = absl::StrCat(data.description, "; reference '", ToString(reference), "': ",
                                  out.train_y.size(0), " training examples");
   return out;
