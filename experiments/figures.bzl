@@ -25,6 +25,7 @@ FIGURES = {
     "fig4_hyper_cleaning": {"folders": ["noise_" + r for r in NOISE_RATIOS], "tune": "fig4"},
     "fig4_linear": {"folders": ["noise_" + r for r in NOISE_RATIOS], "tune": "fig4_linear"},
     "denoising": {"folders": ["small"], "tune": "denoising"},
+    "poisoning": {"folders": ["untargeted_%dpct" % p for p in [1, 2, 4, 6]] + ["targeted_8to3"], "tune": "poisoning"},
 }
 
 def figure_outputs(figure):

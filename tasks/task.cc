@@ -12,6 +12,7 @@ std::vector<std::pair<std::string, double>> TaskMetrics::Named() const {
                                                      {"test_accuracy", test_accuracy}};
   if (cleaning_precision) out.emplace_back("cleaning_precision", *cleaning_precision);
   if (cleaning_recall) out.emplace_back("cleaning_recall", *cleaning_recall);
+  if (target_success) out.emplace_back("target_success", *target_success);
   return out;
 }
 

@@ -28,6 +28,8 @@ struct TaskMetrics {
   // the fraction truly corrupted (precision) and the fraction of corrupted ones flagged (recall).
   std::optional<double> cleaning_precision;
   std::optional<double> cleaning_recall;
+  // Targeted poisoning s→t: of the test examples of class s, the fraction predicted t.
+  std::optional<double> target_success;
 
   // (name, value) pairs in a fixed order, for CSV rows.
   std::vector<std::pair<std::string, double>> Named() const;

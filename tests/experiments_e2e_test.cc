@@ -1,4 +1,4 @@
-// End to end: every experiment at --preset=ci (figures 1-4 and the penalty method's denoising) (run by the //experiments:*_ci build actions this
+// End to end: every experiment at --preset=ci (figures 1-4, the penalty method's denoising and poisoning) (run by the //experiments:*_ci build actions this
 // test depends on) wrote curves with the documented columns, every method appears scored by the
 // figure's one yardstick (figures 1-2 at the exact inner solution, 3-4 at the g-only inner
 // iterate with a retrain), the references are there, the manifests carry their fields, and
@@ -124,6 +124,13 @@ TEST_P(ExperimentOutputsTest, CurvesAndManifestFollowTheSchema) {
   if (c.dir.find("fig4") != std::string::npos) {
     EXPECT_NE(manifest.find("\"corrupted_fraction\": ["), std::string::npos) << dir;
   }
+  if (c.dir.find("poisoning") != std::string::npos) {
+    EXPECT_NE(manifest.find("\"num_poisons\": "), std::string::npos) << dir;
+    // The targeted attack's metric is a column of its curves.
+    const bool targeted = c.dir.find("targeted_") != std::string::npos &&
+                          c.dir.find("untargeted") == std::string::npos;
+    EXPECT_EQ(header.back() == "target_success", targeted) << dir;
+  }
   // Real data is named with its checksum; the synthetic figure has none to give.
   if (!c.data_folder.empty()) {
     EXPECT_NE(manifest.find(absl::StrCat("  ", c.data_folder, "/")), std::string::npos)
@@ -163,6 +170,14 @@ std::vector<Case> CiCases() {
                        "inner_iterate",
                        {"validation only", "uniform weights", "oracle"},
                        /*kept_retrain=*/true});
+  for (const char* setting : {"untargeted_1pct", "untargeted_2pct", "untargeted_4pct",
+                              "untargeted_6pct", "targeted_8to3"}) {
+    cases.push_back(Case{absl::StrCat("poisoning_ci/", setting),
+                         {"Penalty", "CG", "Reverse", "MinimaxOPT"},
+                         "mnist",
+                         "exact_inner",
+                         {"clean", "initial poisons"}});
+  }
   return cases;
 }
 
@@ -176,7 +191,8 @@ TEST(Tuning, EveryCiFigureRunsWithItsTunedRates) {
         std::string("fig3_resnet_weight_decay_ci"),
         absl::StrCat("fig4_hyper_cleaning_ci/noise_", experiments::kNoiseRatios[0].name),
         absl::StrCat("fig4_linear_ci/noise_", experiments::kTuningNoiseRatio.name),
-        std::string("denoising_ci/small")}) {
+        std::string("denoising_ci/small"), std::string("poisoning_ci/untargeted_6pct"),
+        std::string("poisoning_ci/targeted_8to3")}) {
     const std::string manifest = Read(absl::StrCat("experiments/", dir, "/manifest.json"));
     EXPECT_NE(manifest.find("\"fingerprint\": "), std::string::npos) << dir;
     EXPECT_NE(manifest.find("\"chosen\": ["), std::string::npos) << dir;
