@@ -13,6 +13,7 @@ std::vector<std::pair<std::string, double>> TaskMetrics::Named() const {
   if (cleaning_precision) out.emplace_back("cleaning_precision", *cleaning_precision);
   if (cleaning_recall) out.emplace_back("cleaning_recall", *cleaning_recall);
   if (target_success) out.emplace_back("target_success", *target_success);
+  if (test_accuracy_ci95) out.emplace_back("test_accuracy_ci95", *test_accuracy_ci95);
   return out;
 }
 

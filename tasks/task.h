@@ -30,6 +30,8 @@ struct TaskMetrics {
   std::optional<double> cleaning_recall;
   // Targeted poisoning s→t: of the test examples of class s, the fraction predicted t.
   std::optional<double> target_success;
+  // Few-shot: the 95 % confidence half-width of test_accuracy over the test episodes.
+  std::optional<double> test_accuracy_ci95;
 
   // (name, value) pairs in a fixed order, for CSV rows.
   std::vector<std::pair<std::string, double>> Named() const;
