@@ -169,6 +169,9 @@ std::string ManifestJson(const Experiment& e, const std::string& data_descriptio
   std::string yardstick = absl::StrCat("\"", ToString(e.yardstick), "\": ");
   if (e.yardstick == Yardstick::kExactInner) {
     absl::StrAppend(&yardstick, JsonString(bilevel::ToString(e.exact_inner)));
+  } else if (e.yardstick == Yardstick::kProtocol) {
+    absl::StrAppend(&yardstick, JsonString("each point by the task's own evaluation recipe of x "
+                                           "(the notes say which); no retrain"));
   } else {
     absl::StrAppend(&yardstick, JsonString(absl::StrCat(
                                     "each point at the method's g-only inner iterate; retrain: ",

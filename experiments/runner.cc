@@ -25,6 +25,7 @@ std::string DescribeYardstick(const Experiment& e) {
   return absl::StrCat(
       ToString(e.yardstick), " | ",
       e.yardstick == Yardstick::kExactInner ? bilevel::ToString(e.exact_inner)
+      : e.yardstick == Yardstick::kProtocol ? "the task's own evaluation recipe of x (see notes)"
                                             : bilevel::ToString(e.retrain),
       e.kept_retrain ? absl::StrCat(" | also retrained on ", e.kept_retrain->description) : "");
 }
@@ -35,6 +36,8 @@ std::string ToString(Yardstick yardstick) {
       return "exact_inner";
     case Yardstick::kInnerIterate:
       return "inner_iterate";
+    case Yardstick::kProtocol:
+      return "protocol";
   }
   return "unknown";
 }
@@ -58,6 +61,10 @@ absl::StatusOr<tasks::TaskMetrics> ScoreReference(const Experiment& e, const Ref
     if (!solved.ok()) return solved.status();
     *how = solved->converged ? "exact inner solve" : "exact inner solve (tolerance not met)";
     return task.Evaluate(x, solved->y);
+  }
+  if (e.yardstick == Yardstick::kProtocol) {
+    *how = "test protocol";
+    return task.Evaluate(x, task.InitialInner());
   }
   bilevel::RetrainOptions recipe = e.retrain;
   recipe.seed = seed;
@@ -287,6 +294,9 @@ class MethodRun {
       }
       m = task_->Evaluate(x, solved->y);
       at = "exact_inner";
+    } else if (e_.yardstick == Yardstick::kProtocol) {
+      m = task_->Evaluate(x, inner);
+      at = "protocol";
     } else {
       m = task_->Evaluate(x, inner);
       at = "inner_iterate";

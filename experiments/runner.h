@@ -78,6 +78,11 @@ enum class Yardstick {
   // (bilevel::IterateView::inner; "inner_iterate"), and every run ends with a retrain of a fresh
   // model on g(x_final, ·) with one recipe for all methods ("retrained").
   kInnerIterate,
+  // Tasks whose Evaluate is itself a fixed training recipe of x alone (few-shot learning: the
+  // extractor frozen, a fresh head fitted on each test episode's support set): each point
+  // evaluates Task::Evaluate(x_k, ·), the same recipe for every method and reference, with no
+  // retrain beside it. curves.csv: evaluated_at "protocol".
+  kProtocol,
 };
 std::string ToString(Yardstick yardstick);
 

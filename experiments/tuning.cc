@@ -43,7 +43,8 @@ std::string Joined(const std::vector<double>& v, absl::string_view separator) {
 std::string Numbers(const std::vector<double>& v) { return absl::StrCat("[", Joined(v, ", "), "]"); }
 
 // The yardstick's score of a finished tuning run: the validation loss of its last headline row
-// (retrained, or at the exact inner solution); +inf for a failed or missing run.
+// (retrained, at the exact inner solution, or by the task's protocol); +inf for a failed or
+// missing run.
 double Score(const std::string& csv_path, const std::string& json_path, const std::string& at) {
   if (ReadFileToString(json_path).find("\"failed\": true") != std::string::npos) return INFINITY;
   std::istringstream in(ReadFileToString(csv_path));
@@ -180,7 +181,7 @@ absl::StatusOr<std::string> Tune(Experiment e, const std::vector<TunableMethod>&
   // solves of figures 1-2 and the evaluations of 3-4 would cost a quarter of the tuning time).
   e.eval_every_gradient_calls = std::numeric_limits<int64_t>::max() / 2;
   e.output_dir = (fs::path(e.output_dir) / "tuning_runs").string();
-  const std::string at = e.yardstick == Yardstick::kExactInner ? "exact_inner" : "retrained";
+  const std::string at = e.yardstick == Yardstick::kInnerIterate ? "retrained" : ToString(e.yardstick);
 
   // Every point of every round, run once: a run is named by its rates, so a point that two rounds
   // share runs once (the runner skips finished runs).

@@ -36,6 +36,33 @@ at::Tensor Flat(const OmniglotSplit& split) {
   return split.images.reshape({-1, 1, split.images.size(3), split.images.size(4)});
 }
 
+// Adam (β = 0.9, 0.999, ε = 1e-8) on a list of tensors, in place and without autograd history.
+class Adam {
+ public:
+  explicit Adam(double learning_rate) : rate_(learning_rate) {}
+  void Step(std::vector<at::Tensor>* params, const std::vector<at::Tensor>& grads) {
+    if (m_.empty()) {
+      for (const at::Tensor& p : *params) {
+        m_.push_back(at::zeros_like(p));
+        v_.push_back(at::zeros_like(p));
+      }
+    }
+    ++t_;
+    const double c1 = 1 - std::pow(0.9, t_), c2 = 1 - std::pow(0.999, t_);
+    at::NoGradGuard no_grad;
+    for (size_t i = 0; i < params->size(); ++i) {
+      m_[i].mul_(0.9).add_(grads[i], 0.1);
+      v_[i].mul_(0.999).addcmul_(grads[i], grads[i], 0.001);
+      (*params)[i] = (*params)[i] - rate_ * (m_[i] / c1) / ((v_[i] / c2).sqrt() + 1e-8);
+    }
+  }
+
+ private:
+  double rate_;
+  std::vector<at::Tensor> m_, v_;
+  int64_t t_ = 0;
+};
+
 }  // namespace
 
 Episodes SampleEpisodes(const std::vector<int64_t>& classes, int64_t drawers, int64_t count,
@@ -73,15 +100,17 @@ absl::StatusOr<std::unique_ptr<FewShotTask>> FewShotTask::Create(const OmniglotS
   const FewShotSpec& p = spec;
   if (p.ways < 2 || p.shots < 1 || p.queries < 1 || p.num_episodes < 1 || p.channels < 1 ||
       p.blocks < 1 || p.eval_episodes < 1 || p.head_steps < 0 || !(p.head_lr > 0) ||
-      !(p.scale > 0) || !(p.validation_fraction > 0 && p.validation_fraction < 1)) {
+      !(p.scale > 0) || !(p.validation_fraction > 0 && p.validation_fraction < 1) ||
+      p.pretrain_steps < 0 || p.pretrain_batch < 1 || !(p.pretrain_lr > 0)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "few-shot spec: need ways >= 2, shots, queries, num_episodes, channels, blocks, "
-        "eval_episodes >= 1, head_steps >= 0, head_lr and scale > 0 and a validation fraction in "
-        "(0, 1); got ways ",
+        "eval_episodes >= 1, head_steps >= 0, head_lr and scale > 0, a validation fraction in "
+        "(0, 1), pretrain_steps >= 0, pretrain_batch >= 1 and pretrain_lr > 0; got ways ",
         p.ways, ", shots ", p.shots, ", queries ", p.queries, ", num_episodes ", p.num_episodes,
         ", channels ", p.channels, ", blocks ", p.blocks, ", eval_episodes ", p.eval_episodes,
         ", head_steps ", p.head_steps, ", head_lr ", p.head_lr, ", scale ", p.scale,
-        ", validation_fraction ", p.validation_fraction));
+        ", validation_fraction ", p.validation_fraction, ", pretrain_steps ", p.pretrain_steps,
+        ", pretrain_batch ", p.pretrain_batch, ", pretrain_lr ", p.pretrain_lr));
   }
   const int64_t drawers = background.images.size(1);
   if (p.shots + p.queries > drawers || p.shots + p.queries > evaluation.images.size(1)) {
@@ -140,7 +169,49 @@ absl::StatusOr<std::unique_ptr<FewShotTask>> FewShotTask::Create(const OmniglotS
   // same 600 tasks, so the spread over seeds is the methods' own.
   task->test_ = to_device(SampleEpisodes(test_classes, evaluation.images.size(1), p.eval_episodes,
                                          p.ways, p.shots, p.queries, 0x7e57ULL));
+  if (p.pretrain_steps > 0) task->pretrained_ = task->Pretrain(train_classes, drawers);
   return task;
+}
+
+bilevel::TensorList FewShotTask::Pretrain(const std::vector<int64_t>& classes,
+                                          int64_t drawers) {
+  at::AutoGradMode grad_mode(true);
+  const int64_t n = static_cast<int64_t>(classes.size());
+  std::vector<at::Tensor> params = KaimingExtractor();
+  at::Generator gen = at::detail::createCPUGenerator(spec_.seed * 7 + 11);
+  params.push_back(
+      (at::randn({n, FeatureDim()}, gen) / std::sqrt(static_cast<double>(FeatureDim())))
+          .to(device_));
+  std::mt19937_64 rng(spec_.seed * 7 + 13);
+  std::uniform_int_distribution<int64_t> pick_class(0, n - 1), pick_drawing(0, drawers - 1);
+  Adam adam(spec_.pretrain_lr);
+  const int64_t s = train_images_.size(2);
+  const int64_t tenth = std::max<int64_t>(1, spec_.pretrain_steps / 10);
+  double first = 0, last = 0;
+  for (int64_t step = 0; step < spec_.pretrain_steps; ++step) {
+    std::vector<int64_t> rows, labels;
+    for (int64_t i = 0; i < spec_.pretrain_batch; ++i) {
+      labels.push_back(pick_class(rng));
+      rows.push_back(classes[labels.back()] * drawers + pick_drawing(rng));
+    }
+    const at::Tensor images =
+        train_images_.index_select(0, at::tensor(rows, at::kLong).to(device_))
+            .reshape({1, spec_.pretrain_batch, 1, s, s});
+    for (at::Tensor& t : params) t = t.detach().requires_grad_(true);
+    const bilevel::TensorList x(params.begin(), params.end() - 1);
+    const at::Tensor logits =
+        Logits(params.back().unsqueeze(0), Features(x, images)).reshape({-1, n});
+    const at::Tensor loss =
+        at::cross_entropy_loss(logits, at::tensor(labels, at::kLong).to(device_));
+    const std::vector<at::Tensor> grads = torch::autograd::grad({loss}, params);
+    if (step < tenth) first += loss.item<double>() / tenth;
+    if (step >= spec_.pretrain_steps - tenth) last += loss.item<double>() / tenth;
+    adam.Step(&params, grads);
+  }
+  pretrain_losses_ = {first, last};
+  params.pop_back();
+  for (at::Tensor& t : params) t = t.detach();
+  return params;
 }
 
 std::string FewShotTask::Name() const {
@@ -154,6 +225,10 @@ int64_t FewShotTask::FeatureDim() const {
 }
 
 bilevel::TensorList FewShotTask::InitialOuter() {
+  return pretrained_.empty() ? KaimingExtractor() : pretrained_;
+}
+
+bilevel::TensorList FewShotTask::KaimingExtractor() const {
   at::Generator gen = at::detail::createCPUGenerator(spec_.seed * 7 + 3);
   bilevel::TensorList x;
   int64_t in = 1;
@@ -254,8 +329,7 @@ std::pair<double, at::Tensor> FewShotTask::Protocol(const bilevel::TensorList& x
   at::AutoGradMode grad_mode(true);
   at::Generator gen = at::detail::createCPUGenerator(seed);
   at::Tensor heads = (at::randn({count, spec_.ways, FeatureDim()}, gen) * 0.01).to(device_);
-  at::Tensor m = at::zeros_like(heads), v = at::zeros_like(heads);
-  const double beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8;
+  Adam adam(spec_.head_lr);
   const at::Tensor support_labels = Labels(count, spec_.ways, spec_.shots, device_);
   for (int64_t step = 1; step <= spec_.head_steps; ++step) {
     at::Tensor w = heads.detach().requires_grad_(true);
@@ -263,11 +337,9 @@ std::pair<double, at::Tensor> FewShotTask::Protocol(const bilevel::TensorList& x
     const at::Tensor loss = at::cross_entropy_loss(logits, support_labels, {},
                                                    at::Reduction::Sum) /
                             static_cast<double>(spec_.ways * spec_.shots);
-    const at::Tensor grad = torch::autograd::grad({loss}, {w})[0];
-    m.mul_(beta1).add_(grad, 1 - beta1);
-    v.mul_(beta2).addcmul_(grad, grad, 1 - beta2);
-    const double correction1 = 1 - std::pow(beta1, step), correction2 = 1 - std::pow(beta2, step);
-    heads = heads - spec_.head_lr * (m / correction1) / ((v / correction2).sqrt() + epsilon);
+    std::vector<at::Tensor> params = {heads};
+    adam.Step(&params, torch::autograd::grad({loss}, {w}));
+    heads = params[0];
   }
   at::NoGradGuard no_grad;
   const at::Tensor logits = Logits(heads, query);  // [E, ways * queries, ways]

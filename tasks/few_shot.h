@@ -27,8 +27,10 @@
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
 
+#include <cmath>
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "absl/status/statusor.h"
 #include "tasks/data/omniglot.h"
@@ -50,6 +52,12 @@ struct FewShotSpec {
   // Of the background characters (all four rotations together), the fraction held out as the
   // validation classes the tuning scores on.
   double validation_fraction = 0.2;
+  // > 0: the reference "pretrained": InitialOuter() is the extractor after this many Adam steps
+  // (rate pretrain_lr) of plain classification — a cosine head over every meta-training class —
+  // on minibatches of pretrain_batch drawings. 0: the Kaiming initialisation.
+  int64_t pretrain_steps = 0;
+  int64_t pretrain_batch = 64;
+  double pretrain_lr = 1e-3;
   uint64_t seed = 0;
 };
 
@@ -94,6 +102,8 @@ class FewShotTask : public Task {
   // The meta-training episodes (image indices into TrainingImages(), [classes * drawers, 1, s, s]).
   const Episodes& TrainingEpisodes() const { return train_; }
   const at::Tensor& TrainingImages() const { return train_images_; }
+  // The pretraining's mean loss over its first and its last tenth of steps (NaN without one).
+  std::pair<double, double> PretrainingLosses() const { return pretrain_losses_; }
 
  private:
   FewShotTask() = default;
@@ -108,7 +118,13 @@ class FewShotTask : public Task {
   std::pair<double, at::Tensor> Protocol(const bilevel::TensorList& x, const at::Tensor& images,
                                          const Episodes& episodes, uint64_t seed) const;
 
+  // The extractor after plain classification over `classes` (FewShotSpec::pretrain_steps).
+  bilevel::TensorList Pretrain(const std::vector<int64_t>& classes, int64_t drawers);
+  bilevel::TensorList KaimingExtractor() const;
+
   FewShotSpec spec_;
+  bilevel::TensorList pretrained_;  // empty unless pretrain_steps > 0
+  std::pair<double, double> pretrain_losses_ = {NAN, NAN};
   std::string description_;
   c10::Device device_ = c10::Device(c10::kCPU);
   at::Tensor train_images_, test_images_;  // flat [classes * drawers, 1, s, s] on device_

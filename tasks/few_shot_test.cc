@@ -197,6 +197,23 @@ TEST(FewShot, ProtocolIsDeterministicAndLearnsTheSyntheticClasses) {
   EXPECT_LT(TinyTask(idle)->Evaluate(x, y).test_accuracy, a.test_accuracy);
 }
 
+// The reference "pretrained": plain classification over the meta-training classes, whose loss
+// falls. (Whether it transfers to held-out classes is what the experiment measures.)
+TEST(FewShot, PretrainingIsAReferenceThatLearns) {
+  FewShotSpec spec = TinySpec();
+  spec.pretrain_steps = 200;
+  spec.pretrain_batch = 32;
+  spec.pretrain_lr = 0.01;
+  std::unique_ptr<FewShotTask> random = TinyTask(), pretrained = TinyTask(spec);
+  ASSERT_NE(pretrained, nullptr);
+  const TensorList x = pretrained->InitialOuter();
+  EXPECT_FALSE(x[0].equal(random->InitialOuter()[0]));
+  EXPECT_TRUE(x[0].equal(pretrained->InitialOuter()[0]));  // computed once, in Create
+  const std::pair<double, double> losses = pretrained->PretrainingLosses();
+  EXPECT_LT(losses.second, 0.5 * losses.first) << losses.first << " -> " << losses.second;
+  EXPECT_TRUE(std::isnan(random->PretrainingLosses().first));
+}
+
 // Both Hessian-free methods run on minibatches of episodes (the penalty method through double
 // backpropagation of batch norm, max-pooling and the cosine head) and lower f on their pool.
 TEST(FewShot, SolversRunOnMinibatchesOfEpisodes) {
