@@ -14,7 +14,11 @@ TUNING_NOISE_RATIO = "0.7"
 # Every experiment binary (//experiments:<name>), in the paper's order, with
 #   folders: the folders under its output that hold one curves.csv and manifest.json each
 #            ("" = the output folder itself): the outputs of //experiments:<name>_<preset>;
-#   tune:    the name of its tuning target, //experiments:tune_<tune>.
+#   tune:    the name of its tuning target, //experiments:tune_<tune>;
+#   data:    (optional) data targets it reads beyond @bilevel_data//:all;
+#   default_preset: (optional) False while its default preset has not been measured to fit the
+#            default-preset paper build (`bazel build //paper`, under 90 minutes on 2 cores): it then
+#            has no _default target and the default paper says so in its place.
 # This list makes the build actions, the tuning targets, the tuning-files test, the paper's
 # inputs (//paper:summarize gets --<name>=<output folder>) and the end-to-end test's inputs.
 # experiments/README.md, "Add a figure", says what else a new entry needs.
@@ -26,7 +30,12 @@ FIGURES = {
     "fig4_linear": {"folders": ["noise_" + r for r in NOISE_RATIOS], "tune": "fig4_linear"},
     "denoising": {"folders": ["small"], "tune": "denoising"},
     "poisoning": {"folders": ["untargeted_%dpct" % p for p in [1, 2, 4, 6]] + ["targeted_8to3"], "tune": "poisoning"},
+    "few_shot": {"folders": ["5way_1shot", "20way_5shot"], "tune": "few_shot", "data": ["@bilevel_data//:omniglot"], "default_preset": False},
 }
+
+def figures_at(preset):
+    """The experiments with a target at `preset` ("ci": all)."""
+    return [fig for fig in FIGURES if preset == "ci" or FIGURES[fig].get("default_preset", True)]
 
 def figure_outputs(figure):
     """The files //experiments:<figure>_<preset> writes, relative to its output folder."""

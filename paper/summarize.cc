@@ -39,6 +39,9 @@ ABSL_FLAG(std::string, fig4_hyper_cleaning, "", "output folder of fig4_hyper_cle
 ABSL_FLAG(std::string, fig4_linear, "", "output folder of fig4_linear (with noise_*/)");
 ABSL_FLAG(std::string, denoising, "", "output folder of denoising (with small/)");
 ABSL_FLAG(std::string, poisoning, "", "output folder of poisoning (with untargeted_*pct/ and targeted_8to3/)");
+ABSL_FLAG(std::string, few_shot, "",
+          "output folder of few_shot (with 5way_1shot/ and 20way_5shot/); empty where the "
+          "preset has no few-shot run yet (experiments/figures.bzl, default_preset)");
 ABSL_FLAG(std::string, out_dir, "", "where to write results.tex and fig*_plot.tex");
 
 namespace {
@@ -48,6 +51,10 @@ namespace {
 constexpr const char* kPoisoningFolders[] = {"untargeted_1pct", "untargeted_2pct",
                                              "untargeted_4pct", "untargeted_6pct",
                                              "targeted_8to3"};
+
+// The few-shot experiment's settings (experiments/figures.bzl) and their table headings.
+constexpr std::pair<const char*, const char*> kFewShotSettings[] = {{"5way_1shot", "5-way 1-shot"},
+                                                                    {"20way_5shot", "20-way 5-shot"}};
 
 using paper::Curve;
 using paper::Curves;
@@ -256,7 +263,19 @@ static int UnguardedMain(int argc, char** argv) {
            {"FigFourLinear", absl::StrCat(absl::GetFlag(FLAGS_fig4_linear), "/noise_",
                                           experiments::kNoiseRatios[0].name)},
            {"Denoising", absl::GetFlag(FLAGS_denoising) + "/small"},
-           {"Poisoning", absl::GetFlag(FLAGS_poisoning) + "/" + kPoisoningFolders[3]}}) {
+           {"Poisoning", absl::GetFlag(FLAGS_poisoning) + "/" + kPoisoningFolders[3]},
+           {"FewShot", absl::StrCat(absl::GetFlag(FLAGS_few_shot), "/", kFewShotSettings[0].first)}}) {
+    if (name == "FewShot" && absl::GetFlag(FLAGS_few_shot).empty()) {
+      for (const char* suffix : {"Data", "Notes", "Budget", "Tuning", "Failures"}) {
+        const std::string which = suffix;
+        macro(name + suffix, which == "Data"
+                                 ? "Not run at this preset yet (its run time at the default "
+                                   "preset has not been measured to fit this build)"
+                             : which == "Budget" || which == "Tuning" ? "not run at this preset"
+                                                                      : "");
+      }
+      continue;
+    }
     const std::string manifest = dir + "/manifest.json";
     macro(name + "Data", Tex(ManifestField(manifest, "data")));
     std::string notes = ManifestField(manifest, "notes");
@@ -279,6 +298,13 @@ static int UnguardedMain(int argc, char** argv) {
       for (const char* folder : kPoisoningFolders) {
         manifests.push_back(
             {folder, absl::StrCat(absl::GetFlag(FLAGS_poisoning), "/", folder, "/manifest.json")});
+      }
+    }
+    if (name == "FewShot") {  // every setting
+      manifests.clear();
+      for (const auto& [folder, heading] : kFewShotSettings) {
+        manifests.push_back(
+            {heading, absl::StrCat(absl::GetFlag(FLAGS_few_shot), "/", folder, "/manifest.json")});
       }
     }
     macro(name + "Failures", FailedRuns(manifests));
@@ -591,13 +617,71 @@ static int UnguardedMain(int argc, char** argv) {
                        paper::ReferenceFinding(targeted, "target_success",
                                                /*higher_is_better=*/true, "%.1f", 100)));
   }
+  // The penalty method's few-shot learning: per method and setting, the test protocol's mean
+  // accuracy over the test episodes at the end of the budget (mean ± sd over seeds; the 95 %
+  // half-width over episodes of the first seed beside it), beside the references.
+  if (absl::GetFlag(FLAGS_few_shot).empty()) {
+    write("few_shot_table.tex", "\\begin{tabular}{l}\n(no few-shot run at this preset)\n\\end{tabular}\n");
+    macro("FewShotClaim", "");
+    macro("FewShotSeeds", "0");
+    macro("FewShotReferenceFinding", "");
+  } else {
+    std::vector<Curves> settings;
+    for (const auto& [folder, heading] : kFewShotSettings) {
+      settings.push_back(read(absl::StrCat(absl::GetFlag(FLAGS_few_shot), "/", folder, "/curves.csv")));
+    }
+    std::string table = "\\begin{tabular}{lrrr}\n\\toprule\nMethod";
+    for (const auto& [folder, heading] : kFewShotSettings) absl::StrAppend(&table, " & ", heading, " (\\%)");
+    table += " & seconds \\\\\n\\midrule\n";
+    auto last = [](const char* column) {
+      return [column](const Curve& r) { return paper::Last(r, column); };
+    };
+    auto row = [&](const std::string& label, const std::string& group) {
+      std::vector<std::string> cells = {Tex(label)};
+      for (const Curves& setting : settings) {
+        auto runs = setting.find(group);
+        if (runs == setting.end() || runs->second.empty()) {
+          cells.push_back("--");
+          continue;
+        }
+        const double ci95 = paper::Last(runs->second.front(), "test_accuracy_ci95");
+        cells.push_back(absl::StrCat(PlusMinus(Over(runs->second, last("test_accuracy")), "%.1f", 100),
+                                     std::isfinite(ci95) ? absl::StrFormat(" {\\scriptsize[$\\pm$%.1f]}", 100 * ci95) : ""));
+      }
+      auto runs = settings[0].find(group);
+      cells.push_back(runs == settings[0].end() || paper::IsReference(group)
+                          ? ""
+                          : PlusMinus(Over(runs->second, last("wall_time_seconds")), "%.1f"));
+      absl::StrAppend(&table, absl::StrJoin(cells, " & "), " \\\\\n");
+    };
+    for (const auto& [method, runs] : settings[0]) {
+      if (paper::IsMethod(method)) row(method, method);
+    }
+    table += "\\midrule\n";
+    for (const auto& [group, runs] : settings[0]) {
+      if (paper::IsReference(group)) row(group.substr(std::string(paper::kReferencePrefix).size()), group);
+    }
+    write("few_shot_table.tex", table + "\\bottomrule\n\\end{tabular}\n");
+    macro("FewShotClaim",
+          absl::StrCat(paper::PlaceFinding(paper::RankBy(settings[0], "", "test_accuracy"), "Penalty",
+                                           "5-way 1-shot test accuracy"),
+                       " ",
+                       paper::PlaceFinding(paper::RankBy(settings[1], "", "test_accuracy"), "Penalty",
+                                           "20-way 5-shot test accuracy")));
+    macro("FewShotSeeds", absl::StrCat(NumSeeds(settings[0])));
+    macro("FewShotReferenceFinding",
+          absl::StrCat("5-way 1-shot. ",
+                       paper::ReferenceFinding(settings[0], "test_accuracy", /*higher_is_better=*/true, "%.1f", 100),
+                       " 20-way 5-shot. ",
+                       paper::ReferenceFinding(settings[1], "test_accuracy", /*higher_is_better=*/true, "%.1f", 100)));
+  }
   // Appendix: the tuned rates of every figure (equal terms: the same grid size per method).
   {
     std::string table =
         "\\begin{tabular}{llllr}\n\\toprule\nFigure & Method & Rates & Chosen & Score "
         "\\\\\n\\midrule\n";
     int edges = 0, chosen_values = 0;
-    for (const auto& [label, manifest] : std::vector<std::pair<std::string, std::string>>{
+    std::vector<std::pair<std::string, std::string>> tuned = {
              {"1", absl::GetFlag(FLAGS_fig1_logreg_synthetic) + "/manifest.json"},
              {"2", absl::GetFlag(FLAGS_fig2_logreg_text) + "/manifest.json"},
              {"3", absl::GetFlag(FLAGS_fig3_resnet_weight_decay) + "/manifest.json"},
@@ -611,7 +695,13 @@ static int UnguardedMain(int argc, char** argv) {
              {"poisoning, untargeted", absl::StrCat(absl::GetFlag(FLAGS_poisoning), "/",
                                                     kPoisoningFolders[3], "/manifest.json")},
              {"poisoning, targeted", absl::StrCat(absl::GetFlag(FLAGS_poisoning), "/",
-                                                  kPoisoningFolders[4], "/manifest.json")}}) {
+                                                  kPoisoningFolders[4], "/manifest.json")},
+             {"few-shot, 5-way 1-shot", absl::StrCat(absl::GetFlag(FLAGS_few_shot), "/",
+                                                     kFewShotSettings[0].first, "/manifest.json")},
+             {"few-shot, 20-way 5-shot", absl::StrCat(absl::GetFlag(FLAGS_few_shot), "/",
+                                                      kFewShotSettings[1].first, "/manifest.json")}};
+    if (absl::GetFlag(FLAGS_few_shot).empty()) tuned.resize(tuned.size() - 2);
+    for (const auto& [label, manifest] : tuned) {
       table += TuningRows(label, manifest, &edges, &chosen_values);
     }
     write("tuning_table.tex", table + "\\bottomrule\n\\end{tabular}\n");

@@ -257,13 +257,17 @@ at::Tensor FewShotTask::Features(const bilevel::TensorList& x, const at::Tensor&
   at::Tensor h = images.reshape({episodes * n, images.size(2), images.size(3), images.size(4)});
   for (int64_t b = 0; b < spec_.blocks; ++b) {
     h = at::conv2d(h, x[4 * b], x[4 * b + 1], /*stride=*/1, /*padding=*/1);
-    // Batch norm with each episode's own statistics: over its images and all positions.
-    at::Tensor e = h.reshape({episodes, n, h.size(1), h.size(2), h.size(3)});
-    const at::Tensor mean = e.mean({1, 3, 4}, /*keepdim=*/true);
-    const at::Tensor var = (e - mean).pow(2).mean({1, 3, 4}, /*keepdim=*/true);
-    e = (e - mean) / (var + kBatchNormEpsilon).sqrt();
-    e = e * x[4 * b + 2].view({1, 1, -1, 1, 1}) + x[4 * b + 3].view({1, 1, -1, 1, 1});
-    h = at::max_pool2d(at::relu(e.reshape_as(h)), {2, 2});
+    // Batch norm with each episode's own statistics (over its images and all positions): the
+    // episodes' channels side by side as the channels of one fused batch norm, [n, E·C, H, W].
+    const int64_t c = h.size(1), height = h.size(2), width = h.size(3);
+    const at::Tensor side_by_side =
+        h.reshape({episodes, n, c, height, width}).transpose(0, 1).reshape({n, episodes * c, height, width});
+    const at::Tensor normalised = at::batch_norm(
+        side_by_side, x[4 * b + 2].repeat({episodes}), x[4 * b + 3].repeat({episodes}),
+        /*running_mean=*/{}, /*running_var=*/{}, /*training=*/true, /*momentum=*/0.0,
+        kBatchNormEpsilon, /*cudnn_enabled=*/false);
+    h = normalised.reshape({n, episodes, c, height, width}).transpose(0, 1).reshape({episodes * n, c, height, width});
+    h = at::max_pool2d(at::relu(h), {2, 2});
   }
   return h.reshape({episodes, n, -1});
 }

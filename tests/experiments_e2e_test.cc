@@ -1,4 +1,4 @@
-// End to end: every experiment at --preset=ci (figures 1-4, the penalty method's denoising and poisoning) (run by the //experiments:*_ci build actions this
+// End to end: every experiment at --preset=ci (figures 1-4, the penalty method's denoising, poisoning and few-shot learning) (run by the //experiments:*_ci build actions this
 // test depends on) wrote curves with the documented columns, every method appears scored by the
 // figure's one yardstick (figures 1-2 at the exact inner solution, 3-4 at the g-only inner
 // iterate with a retrain), the references are there, the manifests carry their fields, and
@@ -124,6 +124,13 @@ TEST_P(ExperimentOutputsTest, CurvesAndManifestFollowTheSchema) {
   if (c.dir.find("fig4") != std::string::npos) {
     EXPECT_NE(manifest.find("\"corrupted_fraction\": ["), std::string::npos) << dir;
   }
+  if (c.dir.find("few_shot") != std::string::npos) {
+    // What stood in for Omniglot is said in the data line and the manifest; the protocol's
+    // confidence half-width is a column.
+    EXPECT_NE(manifest.find("A stand-in for Omniglot, not Omniglot"), std::string::npos) << dir;
+    EXPECT_NE(manifest.find("\"stand_in\": true"), std::string::npos) << dir;
+    EXPECT_EQ(header.back(), "test_accuracy_ci95") << dir;
+  }
   if (c.dir.find("poisoning") != std::string::npos) {
     EXPECT_NE(manifest.find("\"num_poisons\": "), std::string::npos) << dir;
     // The targeted attack's metric is a column of its curves.
@@ -178,6 +185,13 @@ std::vector<Case> CiCases() {
                          "exact_inner",
                          {"clean", "initial poisons"}});
   }
+  for (const char* setting : {"5way_1shot", "20way_5shot"}) {
+    cases.push_back(Case{absl::StrCat("few_shot_ci/", setting),
+                         {"Penalty", "CG", "Reverse", "MinimaxOPT"},
+                         "",  // the Omniglot stand-in has its own CHECKSUMS.md5, named in the notes
+                         "protocol",
+                         {"random extractor", "pretrained"}});
+  }
   return cases;
 }
 
@@ -192,7 +206,8 @@ TEST(Tuning, EveryCiFigureRunsWithItsTunedRates) {
         absl::StrCat("fig4_hyper_cleaning_ci/noise_", experiments::kNoiseRatios[0].name),
         absl::StrCat("fig4_linear_ci/noise_", experiments::kTuningNoiseRatio.name),
         std::string("denoising_ci/small"), std::string("poisoning_ci/untargeted_6pct"),
-        std::string("poisoning_ci/targeted_8to3")}) {
+        std::string("poisoning_ci/targeted_8to3"), std::string("few_shot_ci/5way_1shot"),
+        std::string("few_shot_ci/20way_5shot")}) {
     const std::string manifest = Read(absl::StrCat("experiments/", dir, "/manifest.json"));
     EXPECT_NE(manifest.find("\"fingerprint\": "), std::string::npos) << dir;
     EXPECT_NE(manifest.find("\"chosen\": ["), std::string::npos) << dir;

@@ -14,6 +14,9 @@ def _bilevel_data_impl(ctx):
     if manifest.exists:
         for name in ["mnist", "fashion-mnist", "fortunes", "CHECKSUMS.md5"]:
             ctx.symlink(root + "/" + name, name)
+        # The Omniglot stand-in (35,000 PNGs) is its own filegroup: only few-shot reads it.
+        if ctx.path(root + "/omniglot-standin/CHECKSUMS.md5").exists:
+            ctx.symlink(root + "/omniglot-standin", "omniglot-standin")
     else:
         ctx.file("MISSING", "The data cache %s is missing: run tools/setup.sh.\n" % root)
     ctx.file("BUILD", """
@@ -22,6 +25,11 @@ package(default_visibility = ["//visibility:public"])
 filegroup(
     name = "all",
     srcs = glob(["CHECKSUMS.md5", "mnist/**", "fashion-mnist/**", "fortunes/**", "MISSING"]),
+)
+
+filegroup(
+    name = "omniglot",
+    srcs = glob(["omniglot-standin/**", "MISSING"]),
 )
 
 # The folder to pass as --data_dir: dirname of this file.
