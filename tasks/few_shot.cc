@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "solvers/core/optimizer.h"
 
 namespace tasks {
 namespace {
@@ -36,32 +37,19 @@ at::Tensor Flat(const OmniglotSplit& split) {
   return split.images.reshape({-1, 1, split.images.size(3), split.images.size(4)});
 }
 
-// Adam (β = 0.9, 0.999, ε = 1e-8) on a list of tensors, in place and without autograd history.
-class Adam {
- public:
-  explicit Adam(double learning_rate) : rate_(learning_rate) {}
-  void Step(std::vector<at::Tensor>* params, const std::vector<at::Tensor>& grads) {
-    if (m_.empty()) {
-      for (const at::Tensor& p : *params) {
-        m_.push_back(at::zeros_like(p));
-        v_.push_back(at::zeros_like(p));
-      }
-    }
-    ++t_;
-    const double c1 = 1 - std::pow(0.9, t_), c2 = 1 - std::pow(0.999, t_);
-    at::NoGradGuard no_grad;
-    for (size_t i = 0; i < params->size(); ++i) {
-      m_[i].mul_(0.9).add_(grads[i], 0.1);
-      v_[i].mul_(0.999).addcmul_(grads[i], grads[i], 0.001);
-      (*params)[i] = (*params)[i] - rate_ * (m_[i] / c1) / ((v_[i] / c2).sqrt() + 1e-8);
-    }
-  }
+// The drawings `rows` [E, n] (indices into `images`, [N, 1, s, s]) as [E, n, 1, s, s].
+at::Tensor Gather(const at::Tensor& images, const at::Tensor& rows) {
+  return images.index_select(0, rows.reshape({-1}))
+      .reshape({rows.size(0), rows.size(1), 1, images.size(2), images.size(3)});
+}
 
- private:
-  double rate_;
-  std::vector<at::Tensor> m_, v_;
-  int64_t t_ = 0;
-};
+// Adam with torch.optim.Adam's defaults (β 0.9, 0.999, ε 1e-8) at `learning_rate`.
+bilevel::OptimizerOptions Adam(double learning_rate) {
+  bilevel::OptimizerOptions adam;
+  adam.type = bilevel::OptimizerType::kAdam;
+  adam.learning_rate = learning_rate;
+  return adam;
+}
 
 }  // namespace
 
@@ -182,10 +170,10 @@ bilevel::TensorList FewShotTask::Pretrain(const std::vector<int64_t>& classes,
   params.push_back(
       (at::randn({n, FeatureDim()}, gen) / std::sqrt(static_cast<double>(FeatureDim())))
           .to(device_));
+  for (at::Tensor& t : params) t.requires_grad_(true);
   std::mt19937_64 rng(spec_.seed * 7 + 13);
   std::uniform_int_distribution<int64_t> pick_class(0, n - 1), pick_drawing(0, drawers - 1);
-  Adam adam(spec_.pretrain_lr);
-  const int64_t s = train_images_.size(2);
+  bilevel::GroupOptimizer adam(Adam(spec_.pretrain_lr), params);
   const int64_t tenth = std::max<int64_t>(1, spec_.pretrain_steps / 10);
   double first = 0, last = 0;
   for (int64_t step = 0; step < spec_.pretrain_steps; ++step) {
@@ -195,9 +183,7 @@ bilevel::TensorList FewShotTask::Pretrain(const std::vector<int64_t>& classes,
       rows.push_back(classes[labels.back()] * drawers + pick_drawing(rng));
     }
     const at::Tensor images =
-        train_images_.index_select(0, at::tensor(rows, at::kLong).to(device_))
-            .reshape({1, spec_.pretrain_batch, 1, s, s});
-    for (at::Tensor& t : params) t = t.detach().requires_grad_(true);
+        Gather(train_images_, at::tensor(rows, at::kLong).to(device_).unsqueeze(0));
     const bilevel::TensorList x(params.begin(), params.end() - 1);
     const at::Tensor logits =
         Logits(params.back().unsqueeze(0), Features(x, images)).reshape({-1, n});
@@ -206,7 +192,7 @@ bilevel::TensorList FewShotTask::Pretrain(const std::vector<int64_t>& classes,
     const std::vector<at::Tensor> grads = torch::autograd::grad({loss}, params);
     if (step < tenth) first += loss.item<double>() / tenth;
     if (step >= spec_.pretrain_steps - tenth) last += loss.item<double>() / tenth;
-    adam.Step(&params, grads);
+    adam.Step(&params, grads, spec_.pretrain_lr);
   }
   pretrain_losses_ = {first, last};
   params.pop_back();
@@ -260,13 +246,16 @@ at::Tensor FewShotTask::Features(const bilevel::TensorList& x, const at::Tensor&
     // Batch norm with each episode's own statistics (over its images and all positions): the
     // episodes' channels side by side as the channels of one fused batch norm, [n, E·C, H, W].
     const int64_t c = h.size(1), height = h.size(2), width = h.size(3);
-    const at::Tensor side_by_side =
-        h.reshape({episodes, n, c, height, width}).transpose(0, 1).reshape({n, episodes * c, height, width});
+    const at::Tensor side_by_side = h.reshape({episodes, n, c, height, width})
+                                        .transpose(0, 1)
+                                        .reshape({n, episodes * c, height, width});
     const at::Tensor normalised = at::batch_norm(
         side_by_side, x[4 * b + 2].repeat({episodes}), x[4 * b + 3].repeat({episodes}),
         /*running_mean=*/{}, /*running_var=*/{}, /*training=*/true, /*momentum=*/0.0,
         kBatchNormEpsilon, /*cudnn_enabled=*/false);
-    h = normalised.reshape({n, episodes, c, height, width}).transpose(0, 1).reshape({episodes * n, c, height, width});
+    h = normalised.reshape({n, episodes, c, height, width})
+            .transpose(0, 1)
+            .reshape({episodes * n, c, height, width});
     h = at::max_pool2d(at::relu(h), {2, 2});
   }
   return h.reshape({episodes, n, -1});
@@ -286,10 +275,7 @@ at::Tensor FewShotTask::EpisodeLoss(const at::Tensor& heads, const at::Tensor& f
 at::Tensor FewShotTask::Objective(const bilevel::TensorList& x, const bilevel::TensorList& y,
                                   const bilevel::Batch& batch, const at::Tensor& indices,
                                   int64_t per_class) const {
-  const at::Tensor rows = batch.Rows(indices);  // [E, n] image indices
-  const at::Tensor images =
-      train_images_.index_select(0, rows.reshape({-1}))
-          .reshape({rows.size(0), rows.size(1), 1, train_images_.size(2), train_images_.size(3)});
+  const at::Tensor images = Gather(train_images_, batch.Rows(indices));
   return EpisodeLoss(batch.Rows(y[0]), Features(x, images), per_class);
 }
 
@@ -307,10 +293,7 @@ std::pair<double, at::Tensor> FewShotTask::Protocol(const bilevel::TensorList& x
                                                     const at::Tensor& images,
                                                     const Episodes& episodes,
                                                     uint64_t seed) const {
-  const int64_t count = episodes.support.size(0), s = images.size(2);
-  auto gather = [&](const at::Tensor& rows) {
-    return images.index_select(0, rows.reshape({-1})).reshape({count, rows.size(1), 1, s, s});
-  };
+  const int64_t count = episodes.support.size(0);
   at::Tensor support, query;
   {
     at::NoGradGuard no_grad;
@@ -318,7 +301,8 @@ std::pair<double, at::Tensor> FewShotTask::Protocol(const bilevel::TensorList& x
     for (const at::Tensor& t : x) frozen.push_back(t.detach());
     // In chunks: one forward over every test episode's queries would hold ~1 GB of activations.
     std::vector<at::Tensor> s_parts, q_parts;
-    const at::Tensor all_support = gather(episodes.support), all_query = gather(episodes.query);
+    const at::Tensor all_support = Gather(images, episodes.support);
+    const at::Tensor all_query = Gather(images, episodes.query);
     for (int64_t start = 0; start < count; start += 50) {
       const int64_t len = std::min<int64_t>(50, count - start);
       s_parts.push_back(Features(frozen, all_support.narrow(0, start, len)));
@@ -327,25 +311,20 @@ std::pair<double, at::Tensor> FewShotTask::Protocol(const bilevel::TensorList& x
     support = at::cat(s_parts);
     query = at::cat(q_parts);
   }
-  // Fresh heads, fitted by Adam on each episode's support set. The episodes' losses are summed,
-  // so each head's gradient is its own episode's, and Adam is per coordinate: one batched run
-  // is `count` independent ones.
+  // Fresh heads, fitted by Adam on each episode's support set. The loss is the sum over episodes
+  // of each one's mean (count × EpisodeLoss), so each head's gradient is its own episode's, and
+  // Adam is per coordinate: one batched run is `count` independent ones.
   at::AutoGradMode grad_mode(true);
   at::Generator gen = at::detail::createCPUGenerator(seed);
-  at::Tensor heads = (at::randn({count, spec_.ways, FeatureDim()}, gen) * 0.01).to(device_);
-  Adam adam(spec_.head_lr);
-  const at::Tensor support_labels = Labels(count, spec_.ways, spec_.shots, device_);
-  for (int64_t step = 1; step <= spec_.head_steps; ++step) {
-    at::Tensor w = heads.detach().requires_grad_(true);
-    const at::Tensor logits = Logits(w, support).reshape({-1, spec_.ways});
-    const at::Tensor loss = at::cross_entropy_loss(logits, support_labels, {},
-                                                   at::Reduction::Sum) /
-                            static_cast<double>(spec_.ways * spec_.shots);
-    std::vector<at::Tensor> params = {heads};
-    adam.Step(&params, torch::autograd::grad({loss}, {w}));
-    heads = params[0];
+  bilevel::TensorList head = {
+      (at::randn({count, spec_.ways, FeatureDim()}, gen) * 0.01).to(device_).requires_grad_(true)};
+  bilevel::GroupOptimizer adam(Adam(spec_.head_lr), head);
+  for (int64_t step = 0; step < spec_.head_steps; ++step) {
+    const at::Tensor loss = EpisodeLoss(head[0], support, spec_.shots) * static_cast<double>(count);
+    adam.Step(&head, torch::autograd::grad({loss}, head), spec_.head_lr);
   }
   at::NoGradGuard no_grad;
+  const at::Tensor heads = head[0].detach();
   const at::Tensor logits = Logits(heads, query);  // [E, ways * queries, ways]
   const at::Tensor labels = Labels(count, spec_.ways, spec_.queries, device_);
   const double loss =
