@@ -336,6 +336,53 @@ Method PenaltyMethod(std::string name, bilevel::PenaltyOptions o) {
   return m;
 }
 
+std::vector<TunableMethod> PenaltyApplicationMethods(const PenaltyApplication& a) {
+  auto hypergradient = [a](bilevel::HypergradientMethod method) {
+    return [a, method](const std::vector<double>& r) {
+      bilevel::HypergradientOptions o;
+      o.method = method;
+      o.inner_steps = 20;
+      if (method == bilevel::HypergradientMethod::kReverse) o.truncation = 10;
+      if (method == bilevel::HypergradientMethod::kConjugateGradient) {
+        o.linear_solver_iterations = 10;
+        o.linear_solver_damping = a.cg_damping;
+      }
+      o.outer_batch_size = o.inner_batch_size = a.batch;
+      o.outer_optimizer.type = a.outer_type;
+      o.outer_optimizer.learning_rate = r[0];
+      o.inner_optimizer.learning_rate = r[1];
+      FitToBudget(a.budget, &o);
+      return HypergradientMethod("", o);
+    };
+  };
+  return {
+      Tunable("Penalty", a.penalty_rates,
+              [a](const std::vector<double>& r) {
+                bilevel::PenaltyOptions o = a.penalty;
+                o.inner_steps = 20;
+                o.outer_batch_size = o.inner_batch_size = a.batch;
+                o.x_optimizer.learning_rate = r[0];
+                o.y_optimizer.learning_rate = r[1];
+                FitToBudget(a.budget, &o);
+                return PenaltyMethod("", o);
+              }),
+      Tunable("CG", a.baseline_rates,
+              hypergradient(bilevel::HypergradientMethod::kConjugateGradient)),
+      Tunable("Reverse", a.baseline_rates, hypergradient(bilevel::HypergradientMethod::kReverse)),
+      Tunable("MinimaxOPT", a.minimax_rates, [a](const std::vector<double>& r) {
+        bilevel::MinimaxOptOptions o;
+        o.initial_lambda = 1.0;
+        o.lambda_growth = 2.0;
+        o.num_stages = 5;
+        o.outer_batch_size = o.inner_batch_size = a.batch;
+        o.x_optimizer.type = a.outer_type;
+        o.x_optimizer.learning_rate = r[0];
+        o.y_optimizer.learning_rate = o.z_optimizer.learning_rate = r[1];
+        FitToBudget(a.budget, &o);
+        return MinimaxMethod("", o);
+      })};
+}
+
 TunableMethod Tunable(std::string name, std::vector<std::pair<std::string, double>> rates,
                       std::function<Method(const std::vector<double>&)> make) {
   TunableMethod t;

@@ -136,6 +136,25 @@ std::vector<TunableMethod> LogisticComparisonMethods(const LogisticComparison& c
 TunableMethod Tunable(std::string name, std::vector<std::pair<std::string, double>> rates,
                       std::function<Method(const std::vector<double>&)> make);
 
+// The methods of the penalty method's applications (Mehra & Hamm: denoising, poisoning, few-shot),
+// in this order: Penalty with the application's settings, CG (damped, in place of the authors'
+// ApproxGrad; 10 iterations) and Reverse (truncated at 10), both with T = 20 inner steps, and
+// MinimaxOPT (λ0 = 1, τ = 2, 5 stages); each fitted to `budget` with two rates tuned on a grid
+// around the hand-set ones.
+struct PenaltyApplication {
+  int64_t budget = 0;  // gradient-call equivalents per method
+  int64_t batch = 0;   // examples (or episodes) per f and g evaluation, every method; 0: all
+  // The application's penalty settings (T is set to 20 and the rates come from the grid).
+  bilevel::PenaltyOptions penalty;
+  std::vector<std::pair<std::string, double>> penalty_rates;   // x_optimizer, y_optimizer
+  std::vector<std::pair<std::string, double>> baseline_rates;  // CG and Reverse: outer, inner
+  std::vector<std::pair<std::string, double>> minimax_rates;   // x_optimizer, "y,z learning_rate"
+  double cg_damping = 1e-3;  // the authors' σ
+  // The x optimizer of CG, Reverse and MinimaxOPT (the penalty method's is in `penalty`).
+  bilevel::OptimizerType outer_type = bilevel::OptimizerType::kSgd;
+};
+std::vector<TunableMethod> PenaltyApplicationMethods(const PenaltyApplication& a);
+
 // Runs figure 1 or 2 on the logistic data `make_data` gives for a seed: the methods of
 // LogisticComparisonMethods at the budget `c.budget`, scored at the exactly re-solved y*(x_k)
 // (Yardstick::kExactInner), beside the references "no tuning" (the initial decays) and "train +

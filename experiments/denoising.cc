@@ -103,7 +103,6 @@ absl::Status Denoising(const Settings& s) {
     e.retrain.batch_size = setting.batch;
     e.retrain.learning_rate = 0.1;
     e.budget = BudgetInWords(setting.budget, absl::StrCat("minibatches of ", setting.batch));
-    const int64_t batch = setting.batch;
 
     auto data_for = [&, spec = setting.spec](uint64_t seed) {
       tasks::HyperCleaningSpec seeded = spec;
@@ -132,63 +131,24 @@ absl::Status Denoising(const Settings& s) {
               tasks::KeptData(*data, spec, x.at(0)), spec, s.device));
         }};
 
-    const int64_t b = setting.budget;
+    PenaltyApplication a;
+    a.budget = setting.budget;
+    a.batch = setting.batch;
+    // The authors' penalty settings: Adam for both (x 3, y 1e-4), T = 20, ρ0 = λ0 = ε0 = 0.01,
+    // ρ ×1.1, λ ×0.9, ε ×0.9 and the learning rates ×0.99 at each stage end.
+    a.penalty.initial_penalty = a.penalty.initial_inner_weight = a.penalty.initial_tolerance = 1e-2;
+    a.penalty.penalty_growth = 1.1;
+    a.penalty.inner_weight_decay = a.penalty.tolerance_decay = 0.9;
+    a.penalty.learning_rate_decay = 0.99;
+    a.penalty_rates = {{"x_optimizer.learning_rate", 3}, {"y_optimizer.learning_rate", 1e-4}};
     // Two rates per method, tuned on a grid around these hand-set values. With g normalised by
     // the batch's weight, ∂g/∂x_i is O(1/batch): the SGD methods' x steps are 300 (the ci
     // tuning's first round, around 100, chose its top for Reverse and MinimaxOPT).
-    const std::vector<std::pair<std::string, double>> outer_inner = {
-        {"outer_optimizer.learning_rate", 300}, {"inner_optimizer.learning_rate", 0.1}};
-    auto hypergradient = [=](bilevel::HypergradientMethod method) {
-      return [=](const std::vector<double>& r) {
-        bilevel::HypergradientOptions o;
-        o.method = method;
-        o.inner_steps = 20;
-        if (method == bilevel::HypergradientMethod::kReverse) o.truncation = 10;
-        if (method == bilevel::HypergradientMethod::kConjugateGradient) {
-          o.linear_solver_iterations = 10;
-          o.linear_solver_damping = 0.1;  // g has no ridge: its Hessian may be singular
-        }
-        o.outer_batch_size = o.inner_batch_size = batch;
-        o.outer_optimizer.learning_rate = r[0];
-        o.inner_optimizer.learning_rate = r[1];
-        FitToBudget(b, &o);
-        return HypergradientMethod("", o);
-      };
-    };
-    const std::vector<TunableMethod> tunable = {
-        // The authors' settings: Adam for both (x 3, y 1e-4), T = 20, ρ0 = λ0 = ε0 = 0.01,
-        // ρ ×1.1, λ ×0.9, ε ×0.9 and the learning rates ×0.99 at each stage end.
-        Tunable("Penalty",
-                {{"x_optimizer.learning_rate", 3}, {"y_optimizer.learning_rate", 1e-4}},
-                [=](const std::vector<double>& r) {
-                  bilevel::PenaltyOptions o;
-                  o.inner_steps = 20;
-                  o.initial_penalty = o.initial_inner_weight = o.initial_tolerance = 1e-2;
-                  o.penalty_growth = 1.1;
-                  o.inner_weight_decay = o.tolerance_decay = 0.9;
-                  o.learning_rate_decay = 0.99;
-                  o.outer_batch_size = o.inner_batch_size = batch;
-                  o.x_optimizer.learning_rate = r[0];
-                  o.y_optimizer.learning_rate = r[1];
-                  FitToBudget(b, &o);
-                  return PenaltyMethod("", o);
-                }),
-        // Damped CG stands in for the authors' ApproxGrad (which minimises ‖Hp + σp − ∇_y f‖²).
-        Tunable("CG", outer_inner, hypergradient(bilevel::HypergradientMethod::kConjugateGradient)),
-        Tunable("Reverse", outer_inner, hypergradient(bilevel::HypergradientMethod::kReverse)),
-        Tunable("MinimaxOPT",
-                {{"x_optimizer.learning_rate", 300}, {"y,z learning_rate", 0.1}},
-                [=](const std::vector<double>& r) {
-                  bilevel::MinimaxOptOptions o;
-                  o.initial_lambda = 1.0;
-                  o.lambda_growth = 2.0;
-                  o.num_stages = 5;
-                  o.outer_batch_size = o.inner_batch_size = batch;
-                  o.x_optimizer.learning_rate = r[0];
-                  o.y_optimizer.learning_rate = o.z_optimizer.learning_rate = r[1];
-                  FitToBudget(b, &o);
-                  return MinimaxMethod("", o);
-                })};
+    a.baseline_rates = {{"outer_optimizer.learning_rate", 300},
+                        {"inner_optimizer.learning_rate", 0.1}};
+    a.minimax_rates = {{"x_optimizer.learning_rate", 300}, {"y,z learning_rate", 0.1}};
+    a.cg_damping = 0.1;  // g has no ridge: its Hessian may be singular
+    const std::vector<TunableMethod> tunable = PenaltyApplicationMethods(a);
     absl::Status status = RunTuned(s, e, tunable, task_with(std::nullopt));
     if (!status.ok()) return status;
   }

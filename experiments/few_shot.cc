@@ -131,57 +131,20 @@ absl::Status FewShot(const Settings& s) {
                       spec.pretrain_batch, ")"),
          tasks_with(spec.pretrain_steps)}};
 
+    PenaltyApplication a;
+    a.budget = budget;
+    a.batch = meta_batch;
     // Two rates per method, tuned on a grid around these hand-set values: the extractor's Adam
     // rate (0.01: the ci tuning, around the usual 1e-3, chose its top, 9e-3, for every method)
     // and the heads' (SGD 0.1: the cosine head's gradient is O(scale) at unit-norm rows; the
-    // penalty method's Adam 0.01).
-    const std::vector<std::pair<std::string, double>> outer_inner = {
-        {"outer_optimizer.learning_rate", 1e-2}, {"inner_optimizer.learning_rate", 0.1}};
-    auto hypergradient = [=](bilevel::HypergradientMethod method) {
-      return [=](const std::vector<double>& r) {
-        bilevel::HypergradientOptions o;
-        o.method = method;
-        o.inner_steps = 20;  // T = 20, as the setting
-        if (method == bilevel::HypergradientMethod::kReverse) o.truncation = 10;
-        if (method == bilevel::HypergradientMethod::kConjugateGradient) {
-          o.linear_solver_iterations = 10;
-          o.linear_solver_damping = 1e-3;  // the authors' σ; the cosine head's Hessian is singular
-        }
-        o.outer_batch_size = o.inner_batch_size = meta_batch;
-        o.outer_optimizer.type = bilevel::OptimizerType::kAdam;
-        o.outer_optimizer.learning_rate = r[0];
-        o.inner_optimizer.learning_rate = r[1];
-        FitToBudget(budget, &o);
-        return HypergradientMethod("", o);
-      };
-    };
-    const std::vector<TunableMethod> tunable = {
-        Tunable("Penalty",
-                {{"x_optimizer.learning_rate", 1e-2}, {"y_optimizer.learning_rate", 1e-2}},
-                [=](const std::vector<double>& r) {
-                  bilevel::PenaltyOptions o;
-                  o.inner_steps = 20;
-                  o.outer_batch_size = o.inner_batch_size = meta_batch;
-                  o.x_optimizer.learning_rate = r[0];
-                  o.y_optimizer.learning_rate = r[1];
-                  FitToBudget(budget, &o);
-                  return PenaltyMethod("", o);
-                }),
-        Tunable("CG", outer_inner, hypergradient(bilevel::HypergradientMethod::kConjugateGradient)),
-        Tunable("Reverse", outer_inner, hypergradient(bilevel::HypergradientMethod::kReverse)),
-        Tunable("MinimaxOPT", {{"x_optimizer.learning_rate", 1e-2}, {"y,z learning_rate", 0.1}},
-                [=](const std::vector<double>& r) {
-                  bilevel::MinimaxOptOptions o;
-                  o.initial_lambda = 1.0;
-                  o.lambda_growth = 2.0;
-                  o.num_stages = 5;
-                  o.outer_batch_size = o.inner_batch_size = meta_batch;
-                  o.x_optimizer.type = bilevel::OptimizerType::kAdam;
-                  o.x_optimizer.learning_rate = r[0];
-                  o.y_optimizer.learning_rate = o.z_optimizer.learning_rate = r[1];
-                  FitToBudget(budget, &o);
-                  return MinimaxMethod("", o);
-                })};
+    // penalty method's Adam 0.01). The penalty method keeps its own defaults otherwise.
+    a.penalty_rates = {{"x_optimizer.learning_rate", 1e-2}, {"y_optimizer.learning_rate", 1e-2}};
+    a.baseline_rates = {{"outer_optimizer.learning_rate", 1e-2},
+                        {"inner_optimizer.learning_rate", 0.1}};
+    a.minimax_rates = {{"x_optimizer.learning_rate", 1e-2}, {"y,z learning_rate", 0.1}};
+    a.cg_damping = 1e-3;  // the authors' σ; the cosine head's Hessian is singular
+    a.outer_type = bilevel::OptimizerType::kAdam;
+    const std::vector<TunableMethod> tunable = PenaltyApplicationMethods(a);
     absl::Status status = RunTuned(s, e, tunable, tasks_with(0));
     if (!status.ok()) return status;
   }

@@ -128,59 +128,24 @@ absl::Status Poisoning(const Settings& s) {
          "the unoptimised poisons: copies of training points with flipped labels",
          tasks_with(spec.num_poisons)}};
 
+    PenaltyApplication a;
+    a.budget = budget;  // full batch
+    // The authors' untargeted penalty settings: Adam for both (x 0.1, y 1e-3), T = 20, ρ0 = 10,
+    // λ0 = 100, ε0 = 1; ρ ×1.1, λ ×0.9, ε ×0.9 and the rates ×0.9 at each stage end.
+    a.penalty.initial_penalty = 10;
+    a.penalty.initial_inner_weight = 100;
+    a.penalty.initial_tolerance = 1;
+    a.penalty_rates = {{"x_optimizer.learning_rate", 0.1}, {"y_optimizer.learning_rate", 1e-3}};
     // Two rates per method, tuned on a grid around these hand-set values: the poisons' Adam rate
     // (the authors' 0.1) and the model's (the penalty method's Adam 1e-3, theirs; SGD 0.5: with
     // pixels in [0, 1] and a ridge of 0.005, g is flat, and the ci tuning's first round, around
     // 0.1, chose the top of two rounds, 0.9, for CG and Reverse).
-    const std::vector<std::pair<std::string, double>> outer_inner = {
-        {"outer_optimizer.learning_rate", 0.1}, {"inner_optimizer.learning_rate", 0.5}};
-    auto hypergradient = [=](bilevel::HypergradientMethod method) {
-      return [=](const std::vector<double>& r) {
-        bilevel::HypergradientOptions o;
-        o.method = method;
-        o.inner_steps = 20;
-        if (method == bilevel::HypergradientMethod::kReverse) o.truncation = 10;
-        if (method == bilevel::HypergradientMethod::kConjugateGradient) {
-          o.linear_solver_iterations = 10;
-          o.linear_solver_damping = 1e-3;  // the authors' σ
-        }
-        o.outer_optimizer.type = bilevel::OptimizerType::kAdam;
-        o.outer_optimizer.learning_rate = r[0];
-        o.inner_optimizer.learning_rate = r[1];
-        FitToBudget(budget, &o);
-        return HypergradientMethod("", o);
-      };
-    };
-    const std::vector<TunableMethod> tunable = {
-        // The authors' untargeted settings: Adam for both (x 0.1, y 1e-3), T = 20, ρ0 = 10,
-        // λ0 = 100, ε0 = 1; ρ ×1.1, λ ×0.9, ε ×0.9 and the rates ×0.9 at each stage end.
-        Tunable("Penalty",
-                {{"x_optimizer.learning_rate", 0.1}, {"y_optimizer.learning_rate", 1e-3}},
-                [=](const std::vector<double>& r) {
-                  bilevel::PenaltyOptions o;
-                  o.inner_steps = 20;
-                  o.initial_penalty = 10;
-                  o.initial_inner_weight = 100;
-                  o.initial_tolerance = 1;
-                  o.x_optimizer.learning_rate = r[0];
-                  o.y_optimizer.learning_rate = r[1];
-                  FitToBudget(budget, &o);
-                  return PenaltyMethod("", o);
-                }),
-        Tunable("CG", outer_inner, hypergradient(bilevel::HypergradientMethod::kConjugateGradient)),
-        Tunable("Reverse", outer_inner, hypergradient(bilevel::HypergradientMethod::kReverse)),
-        Tunable("MinimaxOPT", {{"x_optimizer.learning_rate", 0.1}, {"y,z learning_rate", 0.1}},
-                [=](const std::vector<double>& r) {
-                  bilevel::MinimaxOptOptions o;
-                  o.initial_lambda = 1.0;
-                  o.lambda_growth = 2.0;
-                  o.num_stages = 5;
-                  o.x_optimizer.type = bilevel::OptimizerType::kAdam;
-                  o.x_optimizer.learning_rate = r[0];
-                  o.y_optimizer.learning_rate = o.z_optimizer.learning_rate = r[1];
-                  FitToBudget(budget, &o);
-                  return MinimaxMethod("", o);
-                })};
+    a.baseline_rates = {{"outer_optimizer.learning_rate", 0.1},
+                        {"inner_optimizer.learning_rate", 0.5}};
+    a.minimax_rates = {{"x_optimizer.learning_rate", 0.1}, {"y,z learning_rate", 0.1}};
+    a.cg_damping = 1e-3;  // the authors' σ
+    a.outer_type = bilevel::OptimizerType::kAdam;
+    const std::vector<TunableMethod> tunable = PenaltyApplicationMethods(a);
     absl::Status status =
         RunTuned(s, e, tunable, tasks_with(spec.num_poisons),
                  setting.targeted ? nullptr : &*untargeted_tuned_on);
