@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <iterator>
 #include <map>
@@ -35,10 +36,12 @@
 ABSL_FLAG(std::string, fig1_logreg_synthetic, "", "output folder of fig1_logreg_synthetic");
 ABSL_FLAG(std::string, fig2_logreg_text, "", "output folder of fig2_logreg_text");
 ABSL_FLAG(std::string, fig3_resnet_weight_decay, "", "output folder of fig3_resnet_weight_decay");
-ABSL_FLAG(std::string, fig4_hyper_cleaning, "", "output folder of fig4_hyper_cleaning (with noise_*/)");
+ABSL_FLAG(std::string, fig4_hyper_cleaning, "",
+          "output folder of fig4_hyper_cleaning (with noise_*/)");
 ABSL_FLAG(std::string, fig4_linear, "", "output folder of fig4_linear (with noise_*/)");
 ABSL_FLAG(std::string, denoising, "", "output folder of denoising (with small/)");
-ABSL_FLAG(std::string, poisoning, "", "output folder of poisoning (with untargeted_*pct/ and targeted_8to3/)");
+ABSL_FLAG(std::string, poisoning, "",
+          "output folder of poisoning (with untargeted_*pct/ and targeted_8to3/)");
 ABSL_FLAG(std::string, few_shot, "",
           "output folder of few_shot (with 5way_1shot/ and 20way_5shot/); empty where the "
           "preset has no few-shot run yet (experiments/figures.bzl, default_preset)");
@@ -49,16 +52,29 @@ namespace {
 // The poisoning experiment's settings (experiments/figures.bzl): four untargeted poison
 // percentages, 6 % last, then the targeted attack.
 constexpr const char* kPoisoningFolders[] = {"untargeted_1pct", "untargeted_2pct",
-                                             "untargeted_4pct", "untargeted_6pct",
-                                             "targeted_8to3"};
+                                             "untargeted_4pct", "untargeted_6pct", "targeted_8to3"};
 
 // The few-shot experiment's settings (experiments/figures.bzl) and their table headings.
-constexpr std::pair<const char*, const char*> kFewShotSettings[] = {{"5way_1shot", "5-way 1-shot"},
-                                                                    {"20way_5shot", "20-way 5-shot"}};
+constexpr std::pair<const char*, const char*> kFewShotSettings[] = {
+    {"5way_1shot", "5-way 1-shot"}, {"20way_5shot", "20-way 5-shot"}};
 
 using paper::Curve;
 using paper::Curves;
 using paper::Tex;
+
+// A table's body: row(label, group) for every method of `curves`, a rule, then every reference
+// (labelled by its name).
+void MethodAndReferenceRows(
+    const Curves& curves, std::string* table,
+    const std::function<void(const std::string& label, const std::string& group)>& row) {
+  for (const auto& [method, runs] : curves) {
+    if (paper::IsMethod(method)) row(method, method);
+  }
+  *table += "\\midrule\n";
+  for (const auto& [group, runs] : curves) {
+    if (paper::IsReference(group)) row(paper::ReferenceName(group), group);
+  }
+}
 
 // The value of a top-level string field of a manifest.json (the runner writes one per line).
 std::string ManifestField(const std::string& path, const std::string& field) {
@@ -264,7 +280,8 @@ static int UnguardedMain(int argc, char** argv) {
                                           experiments::kNoiseRatios[0].name)},
            {"Denoising", absl::GetFlag(FLAGS_denoising) + "/small"},
            {"Poisoning", absl::GetFlag(FLAGS_poisoning) + "/" + kPoisoningFolders[3]},
-           {"FewShot", absl::StrCat(absl::GetFlag(FLAGS_few_shot), "/", kFewShotSettings[0].first)}}) {
+           {"FewShot",
+            absl::StrCat(absl::GetFlag(FLAGS_few_shot), "/", kFewShotSettings[0].first)}}) {
     if (name == "FewShot" && absl::GetFlag(FLAGS_few_shot).empty()) {
       for (const char* suffix : {"Data", "Notes", "Budget", "Tuning", "Failures"}) {
         const std::string which = suffix;
@@ -328,14 +345,11 @@ static int UnguardedMain(int argc, char** argv) {
         "& Validation loss & Test accuracy (\\%) \\\\\n\\midrule\n";
     for (const auto& [method, runs] : curves) {
       if (!paper::IsMethod(method) && !paper::IsReference(method)) continue;
-      auto final_value = [](const char* column) {
-        return [column](const Curve& r) { return paper::Last(r, column); };
-      };
       absl::StrAppendFormat(&table, "%s & %s & %s & %s & %s \\\\\n", Tex(method),
-                            PlusMinus(Over(runs, final_value("gradient_calls")), "%.0f"),
-                            PlusMinus(Over(runs, final_value("wall_time_seconds")), "%.2f"),
-                            PlusMinus(Over(runs, final_value("validation_loss")), "%.4f"),
-                            PlusMinus(Over(runs, final_value("test_accuracy")), "%.2f", 100));
+                            PlusMinus(Over(runs, paper::LastOf("gradient_calls")), "%.0f"),
+                            PlusMinus(Over(runs, paper::LastOf("wall_time_seconds")), "%.2f"),
+                            PlusMinus(Over(runs, paper::LastOf("validation_loss")), "%.4f"),
+                            PlusMinus(Over(runs, paper::LastOf("test_accuracy")), "%.2f", 100));
     }
     write(absl::StrCat(f.key, "_table.tex"), table + "\\bottomrule\n\\end{tabular}\n");
     macro(absl::StrCat(f.macro, "Seeds"), absl::StrCat(NumSeeds(curves)));
@@ -505,28 +519,26 @@ static int UnguardedMain(int argc, char** argv) {
     std::string table =
         "\\begin{tabular}{lrrrrr}\n\\toprule\nMethod & Retrained (\\%) & Kept, retrained "
         "(\\%) & Precision & Recall & Seconds \\\\\n\\midrule\n";
-    auto last = [](const char* column) {
-      return [column](const Curve& r) { return paper::Last(r, column); };
-    };
     for (const auto& [method, runs] : curves) {
       if (!paper::IsMethod(method)) continue;
       auto group = curves.find(method + paper::kKeptSuffix);
-      const paper::Stat kept_accuracy =
-          group == curves.end() ? paper::Stat{} : Over(group->second, last("test_accuracy"));
+      const paper::Stat kept_accuracy = group == curves.end()
+                                            ? paper::Stat{}
+                                            : Over(group->second, paper::LastOf("test_accuracy"));
       absl::StrAppendFormat(
           &table, "%s & %s & %s & %s & %s & %s \\\\\n", Tex(method),
           PlusMinus(paper::Headline(curves, method, "test_accuracy"), "%.2f", 100),
           PlusMinus(kept_accuracy, "%.2f", 100),
-          PlusMinus(Over(runs, last("cleaning_precision")), "%.3f"),
-          PlusMinus(Over(runs, last("cleaning_recall")), "%.3f"),
-          PlusMinus(Over(runs, last("wall_time_seconds")), "%.1f"));
+          PlusMinus(Over(runs, paper::LastOf("cleaning_precision")), "%.3f"),
+          PlusMinus(Over(runs, paper::LastOf("cleaning_recall")), "%.3f"),
+          PlusMinus(Over(runs, paper::LastOf("wall_time_seconds")), "%.1f"));
     }
     table += "\\midrule\n";
     for (const auto& [group, runs] : curves) {
       if (!paper::IsReference(group)) continue;
       absl::StrAppendFormat(&table, "%s & %s & & & & \\\\\n",
-                            Tex(group.substr(std::string(paper::kReferencePrefix).size())),
-                            PlusMinus(Over(runs, last("test_accuracy")), "%.2f", 100));
+                            Tex(paper::ReferenceName(group)),
+                            PlusMinus(Over(runs, paper::LastOf("test_accuracy")), "%.2f", 100));
     }
     write("denoising_table.tex", table + "\\bottomrule\n\\end{tabular}\n");
     const std::vector<std::pair<std::string, double>> kept =
@@ -565,37 +577,29 @@ static int UnguardedMain(int argc, char** argv) {
                    "test 8s predicted 3", "Targeted 8 to 3", false));
     std::string table =
         "\\begin{tabular}{lrrrrrr}\n\\toprule\n& \\multicolumn{4}{c}{Untargeted: test accuracy "
-        "(\\%)} & \\multicolumn{2}{c}{Targeted 8$\\to$3} \\\\\nMethod & 1\\% & 2\\% & 4\\% & 6\\% & "
+        "(\\%)} & \\multicolumn{2}{c}{Targeted 8$\\to$3} \\\\\nMethod & 1\\% & 2\\% & 4\\% & 6\\% "
+        "& "
         "success (\\%) & seconds \\\\\n\\midrule\n";
-    auto last = [](const char* column) {
-      return [column](const Curve& r) { return paper::Last(r, column); };
-    };
     auto row = [&](const std::string& label, const std::string& group) {
       std::vector<std::string> cells = {Tex(label)};
       for (size_t i = 0; i < settings.size(); ++i) {
         auto runs = settings[i].find(group);
         const bool is_targeted = i + 1 == settings.size();
-        cells.push_back(runs == settings[i].end()
-                            ? "--"
-                            : PlusMinus(Over(runs->second,
-                                             last(is_targeted ? "target_success" : "test_accuracy")),
-                                        "%.1f", 100));
+        cells.push_back(
+            runs == settings[i].end()
+                ? "--"
+                : PlusMinus(Over(runs->second,
+                                 paper::LastOf(is_targeted ? "target_success" : "test_accuracy")),
+                            "%.1f", 100));
       }
       auto runs = targeted.find(group);
-      cells.push_back(runs == targeted.end() || paper::IsReference(group)
-                          ? ""
-                          : PlusMinus(Over(runs->second, last("wall_time_seconds")), "%.1f"));
+      cells.push_back(
+          runs == targeted.end() || paper::IsReference(group)
+              ? ""
+              : PlusMinus(Over(runs->second, paper::LastOf("wall_time_seconds")), "%.1f"));
       absl::StrAppend(&table, absl::StrJoin(cells, " & "), " \\\\\n");
     };
-    for (const auto& [method, runs] : untargeted) {
-      if (paper::IsMethod(method)) row(method, method);
-    }
-    table += "\\midrule\n";
-    for (const auto& [group, runs] : untargeted) {
-      if (paper::IsReference(group)) {
-        row(group.substr(std::string(paper::kReferencePrefix).size()), group);
-      }
-    }
+    MethodAndReferenceRows(untargeted, &table, row);
     write("poisoning_table.tex", table + "\\bottomrule\n\\end{tabular}\n");
     // The authors' claim against what ran: Penalty's place by the strength of each attack.
     std::vector<std::pair<std::string, double>> error;  // 1 − test accuracy, highest first
@@ -603,11 +607,11 @@ static int UnguardedMain(int argc, char** argv) {
       error.insert(error.begin(), {method, 1 - accuracy});
     }
     macro("PoisoningClaim",
-          absl::StrCat(paper::PlaceFinding(error, "Penalty",
-                                           "the test error it causes with 6\\% poisons"),
-                       " ",
-                       paper::PlaceFinding(paper::RankBy(targeted, "", "target_success"), "Penalty",
-                                           "the targeted attack's success")));
+          absl::StrCat(
+              paper::PlaceFinding(error, "Penalty", "the test error it causes with 6\\% poisons"),
+              " ",
+              paper::PlaceFinding(paper::RankBy(targeted, "", "target_success"), "Penalty",
+                                  "the targeted attack's success")));
     macro("PoisoningSeeds", absl::StrCat(NumSeeds(untargeted)));
     macro("PoisoningReferenceFinding",
           absl::StrCat("Untargeted, 6\\% poisons. ",
@@ -621,21 +625,21 @@ static int UnguardedMain(int argc, char** argv) {
   // accuracy over the test episodes at the end of the budget (mean ± sd over seeds; the 95 %
   // half-width over episodes of the first seed beside it), beside the references.
   if (absl::GetFlag(FLAGS_few_shot).empty()) {
-    write("few_shot_table.tex", "\\begin{tabular}{l}\n(no few-shot run at this preset)\n\\end{tabular}\n");
+    write("few_shot_table.tex",
+          "\\begin{tabular}{l}\n(no few-shot run at this preset)\n\\end{tabular}\n");
     macro("FewShotClaim", "");
     macro("FewShotSeeds", "0");
     macro("FewShotReferenceFinding", "");
   } else {
     std::vector<Curves> settings;
     for (const auto& [folder, heading] : kFewShotSettings) {
-      settings.push_back(read(absl::StrCat(absl::GetFlag(FLAGS_few_shot), "/", folder, "/curves.csv")));
+      settings.push_back(
+          read(absl::StrCat(absl::GetFlag(FLAGS_few_shot), "/", folder, "/curves.csv")));
     }
     std::string table = "\\begin{tabular}{lrrr}\n\\toprule\nMethod";
-    for (const auto& [folder, heading] : kFewShotSettings) absl::StrAppend(&table, " & ", heading, " (\\%)");
+    for (const auto& [folder, heading] : kFewShotSettings)
+      absl::StrAppend(&table, " & ", heading, " (\\%)");
     table += " & seconds \\\\\n\\midrule\n";
-    auto last = [](const char* column) {
-      return [column](const Curve& r) { return paper::Last(r, column); };
-    };
     auto row = [&](const std::string& label, const std::string& group) {
       std::vector<std::string> cells = {Tex(label)};
       for (const Curves& setting : settings) {
@@ -645,35 +649,33 @@ static int UnguardedMain(int argc, char** argv) {
           continue;
         }
         const double ci95 = paper::Last(runs->second.front(), "test_accuracy_ci95");
-        cells.push_back(absl::StrCat(PlusMinus(Over(runs->second, last("test_accuracy")), "%.1f", 100),
-                                     std::isfinite(ci95) ? absl::StrFormat(" {\\scriptsize[$\\pm$%.1f]}", 100 * ci95) : ""));
+        cells.push_back(absl::StrCat(
+            PlusMinus(Over(runs->second, paper::LastOf("test_accuracy")), "%.1f", 100),
+            std::isfinite(ci95) ? absl::StrFormat(" {\\scriptsize[$\\pm$%.1f]}", 100 * ci95) : ""));
       }
       auto runs = settings[0].find(group);
-      cells.push_back(runs == settings[0].end() || paper::IsReference(group)
-                          ? ""
-                          : PlusMinus(Over(runs->second, last("wall_time_seconds")), "%.1f"));
+      cells.push_back(
+          runs == settings[0].end() || paper::IsReference(group)
+              ? ""
+              : PlusMinus(Over(runs->second, paper::LastOf("wall_time_seconds")), "%.1f"));
       absl::StrAppend(&table, absl::StrJoin(cells, " & "), " \\\\\n");
     };
-    for (const auto& [method, runs] : settings[0]) {
-      if (paper::IsMethod(method)) row(method, method);
-    }
-    table += "\\midrule\n";
-    for (const auto& [group, runs] : settings[0]) {
-      if (paper::IsReference(group)) row(group.substr(std::string(paper::kReferencePrefix).size()), group);
-    }
+    MethodAndReferenceRows(settings[0], &table, row);
     write("few_shot_table.tex", table + "\\bottomrule\n\\end{tabular}\n");
     macro("FewShotClaim",
-          absl::StrCat(paper::PlaceFinding(paper::RankBy(settings[0], "", "test_accuracy"), "Penalty",
-                                           "5-way 1-shot test accuracy"),
+          absl::StrCat(paper::PlaceFinding(paper::RankBy(settings[0], "", "test_accuracy"),
+                                           "Penalty", "5-way 1-shot test accuracy"),
                        " ",
-                       paper::PlaceFinding(paper::RankBy(settings[1], "", "test_accuracy"), "Penalty",
-                                           "20-way 5-shot test accuracy")));
+                       paper::PlaceFinding(paper::RankBy(settings[1], "", "test_accuracy"),
+                                           "Penalty", "20-way 5-shot test accuracy")));
     macro("FewShotSeeds", absl::StrCat(NumSeeds(settings[0])));
     macro("FewShotReferenceFinding",
           absl::StrCat("5-way 1-shot. ",
-                       paper::ReferenceFinding(settings[0], "test_accuracy", /*higher_is_better=*/true, "%.1f", 100),
+                       paper::ReferenceFinding(settings[0], "test_accuracy",
+                                               /*higher_is_better=*/true, "%.1f", 100),
                        " 20-way 5-shot. ",
-                       paper::ReferenceFinding(settings[1], "test_accuracy", /*higher_is_better=*/true, "%.1f", 100)));
+                       paper::ReferenceFinding(settings[1], "test_accuracy",
+                                               /*higher_is_better=*/true, "%.1f", 100)));
   }
   // Appendix: the tuned rates of every figure (equal terms: the same grid size per method).
   {
@@ -682,24 +684,24 @@ static int UnguardedMain(int argc, char** argv) {
         "\\\\\n\\midrule\n";
     int edges = 0, chosen_values = 0;
     std::vector<std::pair<std::string, std::string>> tuned = {
-             {"1", absl::GetFlag(FLAGS_fig1_logreg_synthetic) + "/manifest.json"},
-             {"2", absl::GetFlag(FLAGS_fig2_logreg_text) + "/manifest.json"},
-             {"3", absl::GetFlag(FLAGS_fig3_resnet_weight_decay) + "/manifest.json"},
-             // Tuned at one noise ratio, used at every ratio: one set of rows each.
-             {"4", absl::StrCat(absl::GetFlag(FLAGS_fig4_hyper_cleaning), "/noise_",
-                                experiments::kTuningNoiseRatio.name, "/manifest.json")},
-             {"4 linear", absl::StrCat(absl::GetFlag(FLAGS_fig4_linear), "/noise_",
-                                       experiments::kTuningNoiseRatio.name, "/manifest.json")},
-             {"denoising", absl::GetFlag(FLAGS_denoising) + "/small/manifest.json"},
-             // Untargeted: tuned at 6 % and used at every percentage; targeted: its own.
-             {"poisoning, untargeted", absl::StrCat(absl::GetFlag(FLAGS_poisoning), "/",
-                                                    kPoisoningFolders[3], "/manifest.json")},
-             {"poisoning, targeted", absl::StrCat(absl::GetFlag(FLAGS_poisoning), "/",
-                                                  kPoisoningFolders[4], "/manifest.json")},
-             {"few-shot, 5-way 1-shot", absl::StrCat(absl::GetFlag(FLAGS_few_shot), "/",
-                                                     kFewShotSettings[0].first, "/manifest.json")},
-             {"few-shot, 20-way 5-shot", absl::StrCat(absl::GetFlag(FLAGS_few_shot), "/",
-                                                      kFewShotSettings[1].first, "/manifest.json")}};
+        {"1", absl::GetFlag(FLAGS_fig1_logreg_synthetic) + "/manifest.json"},
+        {"2", absl::GetFlag(FLAGS_fig2_logreg_text) + "/manifest.json"},
+        {"3", absl::GetFlag(FLAGS_fig3_resnet_weight_decay) + "/manifest.json"},
+        // Tuned at one noise ratio, used at every ratio: one set of rows each.
+        {"4", absl::StrCat(absl::GetFlag(FLAGS_fig4_hyper_cleaning), "/noise_",
+                           experiments::kTuningNoiseRatio.name, "/manifest.json")},
+        {"4 linear", absl::StrCat(absl::GetFlag(FLAGS_fig4_linear), "/noise_",
+                                  experiments::kTuningNoiseRatio.name, "/manifest.json")},
+        {"denoising", absl::GetFlag(FLAGS_denoising) + "/small/manifest.json"},
+        // Untargeted: tuned at 6 % and used at every percentage; targeted: its own.
+        {"poisoning, untargeted",
+         absl::StrCat(absl::GetFlag(FLAGS_poisoning), "/", kPoisoningFolders[3], "/manifest.json")},
+        {"poisoning, targeted",
+         absl::StrCat(absl::GetFlag(FLAGS_poisoning), "/", kPoisoningFolders[4], "/manifest.json")},
+        {"few-shot, 5-way 1-shot", absl::StrCat(absl::GetFlag(FLAGS_few_shot), "/",
+                                                kFewShotSettings[0].first, "/manifest.json")},
+        {"few-shot, 20-way 5-shot", absl::StrCat(absl::GetFlag(FLAGS_few_shot), "/",
+                                                 kFewShotSettings[1].first, "/manifest.json")}};
     if (absl::GetFlag(FLAGS_few_shot).empty()) tuned.resize(tuned.size() - 2);
     for (const auto& [label, manifest] : tuned) {
       table += TuningRows(label, manifest, &edges, &chosen_values);

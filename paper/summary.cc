@@ -47,6 +47,10 @@ std::string GroupName(const std::string& method, const std::string& evaluated_at
 
 bool IsReference(const std::string& group) { return group.rfind(kReferencePrefix, 0) == 0; }
 
+std::string ReferenceName(const std::string& group) {
+  return group.substr(std::string(kReferencePrefix).size());
+}
+
 bool IsMethod(const std::string& group) {
   return !IsReference(group) && group.find(" [") == std::string::npos;
 }
@@ -146,6 +150,10 @@ Stat Over(const std::vector<Curve>& runs, const std::function<double(const Curve
   return s;
 }
 
+std::function<double(const Curve&)> LastOf(const std::string& column) {
+  return [column](const Curve& r) { return Last(r, column); };
+}
+
 double Last(const Curve& run, const std::string& column) {
   for (auto it = run.rbegin(); it != run.rend(); ++it) {
     if (std::isfinite(it->Get(column))) return it->Get(column);
@@ -213,7 +221,7 @@ std::string RankingFinding(const Curves& curves, const std::string& column, bool
   int seeds = 0;
   for (const auto& [method, runs] : curves) {
     if (!IsMethod(method)) continue;
-    Entry e{method, Over(runs, [&](const Curve& r) { return Last(r, column); })};
+    Entry e{method, Over(runs, LastOf(column))};
     if (e.stat.n > 0) entries.push_back(e);
     seeds = std::max(seeds, static_cast<int>(runs.size()));
   }
@@ -308,7 +316,7 @@ Stat Headline(const Curves& curves, const std::string& method, const std::string
   auto retrained = curves.find(method + kRetrainedSuffix);
   const std::vector<Curve>& runs =
       retrained != curves.end() ? retrained->second : curves.at(method);
-  return Over(runs, [&](const Curve& r) { return Last(r, column); });
+  return Over(runs, LastOf(column));
 }
 
 std::string ReferenceFinding(const Curves& curves, const std::string& column,
@@ -317,9 +325,9 @@ std::string ReferenceFinding(const Curves& curves, const std::string& column,
   std::vector<std::string> described;
   for (const auto& [group, runs] : curves) {
     if (!IsReference(group)) continue;
-    const Stat s = Over(runs, [&](const Curve& r) { return Last(r, column); });
+    const Stat s = Over(runs, LastOf(column));
     if (s.n == 0) continue;
-    const std::string name = group.substr(std::string(kReferencePrefix).size());
+    const std::string name = ReferenceName(group);
     references.emplace_back(name, s.mean);
     described.push_back(absl::StrCat(Tex(name), " ", Number(s.mean * scale, format)));
   }
@@ -357,7 +365,7 @@ std::vector<std::pair<std::string, double>> RankBy(const Curves& curves, const s
     if (!IsMethod(method)) continue;
     auto group = curves.find(method + suffix);
     if (group == curves.end()) continue;
-    const Stat s = Over(group->second, [&](const Curve& r) { return Last(r, column); });
+    const Stat s = Over(group->second, LastOf(column));
     if (s.n > 0) ranked.push_back({method, s.mean});
   }
   std::stable_sort(ranked.begin(), ranked.end(),

@@ -35,6 +35,8 @@ inline constexpr char kRetrainedSuffix[] = " [retrained]";
 inline constexpr char kKeptSuffix[] = " [kept]";
 inline constexpr char kReferencePrefix[] = "ref: ";
 bool IsReference(const std::string& group);
+// A reference group's name without kReferencePrefix (e.g. "ref: clean" -> "clean").
+std::string ReferenceName(const std::string& group);
 // A method's own curve (not a reference, not a [y] or [retrained] group).
 bool IsMethod(const std::string& group);
 
@@ -56,6 +58,8 @@ Stat Over(const std::vector<Curve>& runs, const std::function<double(const Curve
 
 // Last finite value of a column; NaN when none.
 double Last(const Curve& run, const std::string& column);
+// Last(·, column) as a function of the run, for Over().
+std::function<double(const Curve&)> LastOf(const std::string& column);
 // Largest finite value of a column; NaN when none.
 double Best(const Curve& run, const std::string& column);
 // `column` at the last point whose gradient_calls <= budget; NaN when none.
