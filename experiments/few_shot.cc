@@ -1,12 +1,13 @@
-// The penalty method's third application (Mehra & Hamm, ../shared/papers/penalty-method-abstract.txt):
-// few-shot learning on Omniglot's layout (tasks/few_shot.h). The outer variable is a shared
-// feature extractor (blocks of conv3x3, batch norm, ReLU, max-pool), the inner one a cosine head
-// per meta-training episode; f and g are the query and support cross-entropies of a meta-batch
-// of episodes. Every point is scored outside the solvers by the test protocol
-// (Yardstick::kProtocol): the extractor frozen, a fresh head per test episode fitted by Adam on
-// its support set, mean accuracy over the test episodes of the evaluation alphabets with its 95 %
-// confidence half-width (test_accuracy_ci95); tuning reads the protocol's query cross-entropy on
-// background characters held out of meta-training (never the test alphabets).
+// The penalty method's third application (Mehra & Hamm,
+// ../shared/papers/penalty-method-abstract.txt): few-shot learning on Omniglot's layout
+// (tasks/few_shot.h). The outer variable is a shared feature extractor (blocks of conv3x3, batch
+// norm, ReLU, max-pool), the inner one a cosine head per meta-training episode; f and g are the
+// query and support cross-entropies of a meta-batch of episodes. Every point is scored outside the
+// solvers by the test protocol (Yardstick::kProtocol): the extractor frozen, a fresh head
+// per test episode fitted by Adam on its support set, mean accuracy over the test episodes of the
+// evaluation alphabets with its 95 % confidence half-width (test_accuracy_ci95); tuning reads the
+// protocol's query cross-entropy on background characters held out of meta-training (never the test
+// alphabets).
 //
 //   5way_1shot/, 20way_5shot/   each tuned on its own
 //
@@ -19,6 +20,8 @@
 // from Debian's Noto fonts because Omniglot cannot be fetched here; every manifest says which).
 //
 //   bazel run //experiments:few_shot -- --preset=ci
+#include "tasks/few_shot.h"
+
 #include <memory>
 #include <string>
 #include <utility>
@@ -29,7 +32,6 @@
 #include "experiments/common.h"
 #include "experiments/figure_flags.h"
 #include "tasks/data/omniglot.h"
-#include "tasks/few_shot.h"
 
 ABSL_FLAG(std::string, omniglot_dir, "",
           "folder holding Omniglot's images_background and images_evaluation (default: "
@@ -88,11 +90,13 @@ absl::Status FewShot(const Settings& s) {
         data, ". ", setting.ways, "-way ", setting.shots, "-shot, ", spec.queries,
         " queries per class; extractor ", spec.blocks, " x [conv3x3-", spec.channels,
         ", batch norm (each episode's own statistics), ReLU, max-pool 2]; one cosine head "
-        "(scale ", spec.scale, ") per episode of a pool of ", spec.num_episodes,
+        "(scale ",
+        spec.scale, ") per episode of a pool of ", spec.num_episodes,
         " meta-training episodes, meta-batches of ", meta_batch,
-        " episodes. Test protocol: extractor frozen, a fresh head (N(0, 0.01^2)) per episode fitted "
-        "by Adam (", spec.head_lr, ", ", spec.head_steps, " steps) on its support set; ",
-        spec.eval_episodes,
+        " episodes. Test protocol: extractor frozen, a fresh head (N(0, 0.01^2)) per episode "
+        "fitted "
+        "by Adam (",
+        spec.head_lr, ", ", spec.head_steps, " steps) on its support set; ", spec.eval_episodes,
         " test episodes of the evaluation alphabets (the same for every seed), and as many "
         "validation episodes of the ",
         spec.validation_fraction * 100,
@@ -100,8 +104,7 @@ absl::Status FewShot(const Settings& s) {
         "tuning score. Differences from the authors' code: the heads persist with their episode "
         "instead of being reset every episode (the single-loop methods carry y from step to "
         "step), the pool of episodes is fixed, the extractor has ",
-        spec.channels, " channels",
-        ci || !paper ? " (64 at the paper preset)" : "",
+        spec.channels, " channels", ci || !paper ? " (64 at the paper preset)" : "",
         ", the budget is ours, and CG (damped) stands in for ApproxGrad.");
     e.yardstick = Yardstick::kProtocol;
     e.eval_every_gradient_calls = ci ? 120 : budget / 5;
@@ -111,15 +114,16 @@ absl::Status FewShot(const Settings& s) {
     e.manifest_fields.push_back({"stand_in", tasks::IsOmniglotStandIn(dir) ? "true" : "false"});
 
     auto tasks_with = [&, spec](int64_t pretrain_steps) -> TaskFactory {
-      return [&, spec, pretrain_steps](uint64_t seed) -> absl::StatusOr<std::unique_ptr<tasks::Task>> {
-        tasks::FewShotSpec seeded = spec;
-        seeded.seed = seed;
-        seeded.pretrain_steps = pretrain_steps;
-        absl::StatusOr<std::unique_ptr<tasks::FewShotTask>> task =
-            tasks::FewShotTask::Create(*background, *evaluation, data, seeded, s.device);
-        if (!task.ok()) return task.status();
-        return std::unique_ptr<tasks::Task>(std::move(*task));
-      };
+      return
+          [&, spec, pretrain_steps](uint64_t seed) -> absl::StatusOr<std::unique_ptr<tasks::Task>> {
+            tasks::FewShotSpec seeded = spec;
+            seeded.seed = seed;
+            seeded.pretrain_steps = pretrain_steps;
+            absl::StatusOr<std::unique_ptr<tasks::FewShotTask>> task =
+                tasks::FewShotTask::Create(*background, *evaluation, data, seeded, s.device);
+            if (!task.ok()) return task.status();
+            return std::unique_ptr<tasks::Task>(std::move(*task));
+          };
     };
     e.references = {
         {"random extractor", "the test protocol on the Kaiming-initialised extractor",

@@ -81,10 +81,10 @@ Episodes SampleEpisodes(const std::vector<int64_t>& classes, int64_t drawers, in
 }
 
 absl::StatusOr<std::unique_ptr<FewShotTask>> FewShotTask::Create(const OmniglotSplit& background,
-                                                                  const OmniglotSplit& evaluation,
-                                                                  const std::string& description,
-                                                                  const FewShotSpec& spec,
-                                                                  c10::Device device) {
+                                                                 const OmniglotSplit& evaluation,
+                                                                 const std::string& description,
+                                                                 const FewShotSpec& spec,
+                                                                 c10::Device device) {
   const FewShotSpec& p = spec;
   if (p.ways < 2 || p.shots < 1 || p.queries < 1 || p.num_episodes < 1 || p.channels < 1 ||
       p.blocks < 1 || p.eval_episodes < 1 || p.head_steps < 0 || !(p.head_lr > 0) ||
@@ -102,9 +102,9 @@ absl::StatusOr<std::unique_ptr<FewShotTask>> FewShotTask::Create(const OmniglotS
   }
   const int64_t drawers = background.images.size(1);
   if (p.shots + p.queries > drawers || p.shots + p.queries > evaluation.images.size(1)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("few-shot spec: ", p.shots, " shots + ", p.queries,
-                     " queries per class exceed the ", drawers, " drawings of each character"));
+    return absl::InvalidArgumentError(absl::StrCat("few-shot spec: ", p.shots, " shots + ",
+                                                   p.queries, " queries per class exceed the ",
+                                                   drawers, " drawings of each character"));
   }
   const int64_t size = background.images.size(3);
   if (size >> p.blocks < 1) {
@@ -151,8 +151,8 @@ absl::StatusOr<std::unique_ptr<FewShotTask>> FewShotTask::Create(const OmniglotS
   };
   task->train_ = to_device(SampleEpisodes(train_classes, drawers, p.num_episodes, p.ways, p.shots,
                                           p.queries, p.seed * 3 + 1));
-  task->validation_ = to_device(SampleEpisodes(validation_classes, drawers, p.eval_episodes,
-                                               p.ways, p.shots, p.queries, p.seed * 3 + 2));
+  task->validation_ = to_device(SampleEpisodes(validation_classes, drawers, p.eval_episodes, p.ways,
+                                               p.shots, p.queries, p.seed * 3 + 2));
   // The test episodes depend on the data only, not on the seed: every seed is scored on the
   // same 600 tasks, so the spread over seeds is the methods' own.
   task->test_ = to_device(SampleEpisodes(test_classes, evaluation.images.size(1), p.eval_episodes,
@@ -161,8 +161,7 @@ absl::StatusOr<std::unique_ptr<FewShotTask>> FewShotTask::Create(const OmniglotS
   return task;
 }
 
-bilevel::TensorList FewShotTask::Pretrain(const std::vector<int64_t>& classes,
-                                          int64_t drawers) {
+bilevel::TensorList FewShotTask::Pretrain(const std::vector<int64_t>& classes, int64_t drawers) {
   at::AutoGradMode grad_mode(true);
   const int64_t n = static_cast<int64_t>(classes.size());
   std::vector<at::Tensor> params = KaimingExtractor();
@@ -222,7 +221,7 @@ bilevel::TensorList FewShotTask::KaimingExtractor() const {
     const double std = std::sqrt(2.0 / (in * 9));  // Kaiming (fan-in, ReLU)
     x.push_back((at::randn({spec_.channels, in, 3, 3}, gen) * std).to(device_));
     x.push_back(at::zeros({spec_.channels}).to(device_));  // conv bias
-    x.push_back(at::ones({spec_.channels}).to(device_));  // batch-norm scale
+    x.push_back(at::ones({spec_.channels}).to(device_));   // batch-norm scale
     x.push_back(at::zeros({spec_.channels}).to(device_));  // batch-norm shift
     in = spec_.channels;
   }
@@ -291,8 +290,7 @@ at::Tensor FewShotTask::OuterObjective(const bilevel::TensorList& x, const bilev
 
 std::pair<double, at::Tensor> FewShotTask::Protocol(const bilevel::TensorList& x,
                                                     const at::Tensor& images,
-                                                    const Episodes& episodes,
-                                                    uint64_t seed) const {
+                                                    const Episodes& episodes, uint64_t seed) const {
   const int64_t count = episodes.support.size(0);
   at::Tensor support, query;
   {

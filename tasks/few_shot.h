@@ -41,11 +41,11 @@ namespace tasks {
 struct FewShotSpec {
   int64_t ways = 5;
   int64_t shots = 1;
-  int64_t queries = 15;  // per class, in training and test episodes
+  int64_t queries = 15;        // per class, in training and test episodes
   int64_t num_episodes = 200;  // the meta-training pool, one head each
   int64_t channels = 64;
   int64_t blocks = 4;
-  double scale = 10;  // the cosine classifier's temperature
+  double scale = 10;            // the cosine classifier's temperature
   int64_t eval_episodes = 600;  // test episodes (and as many validation episodes)
   int64_t head_steps = 100;
   double head_lr = 1e-3;
@@ -64,7 +64,7 @@ struct FewShotSpec {
 // Episodes drawn from a set of classes: image indices into a flat [classes * drawers] image list.
 struct Episodes {
   at::Tensor support;  // int64 [E, ways * shots], class-major: class k's shots at k*shots...
-  at::Tensor query;  // int64 [E, ways * queries], class-major
+  at::Tensor query;    // int64 [E, ways * queries], class-major
 };
 
 // E episodes over `classes` (indices into the split's classes), each `ways` distinct classes and
@@ -78,10 +78,10 @@ class FewShotTask : public Task {
   // (OmniglotDescription). InvalidArgument for a spec the data cannot serve (more ways than
   // classes, more shots + queries than drawings, non-positive sizes).
   static absl::StatusOr<std::unique_ptr<FewShotTask>> Create(const OmniglotSplit& background,
-                                                              const OmniglotSplit& evaluation,
-                                                              const std::string& description,
-                                                              const FewShotSpec& spec,
-                                                              c10::Device device);
+                                                             const OmniglotSplit& evaluation,
+                                                             const std::string& description,
+                                                             const FewShotSpec& spec,
+                                                             c10::Device device);
 
   std::string Name() const override;
   std::string DataDescription() const override { return description_; }

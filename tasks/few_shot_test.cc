@@ -2,14 +2,13 @@
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
+#include <torch/csrc/autograd/autograd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <set>
 #include <string>
 #include <vector>
-
-#include <torch/csrc/autograd/autograd.h>
 
 #include "solvers/minimax_opt.h"
 #include "solvers/penalty_method.h"
@@ -126,8 +125,8 @@ TEST(FewShot, BatchNormIsPerEpisodeAndObjectivesMatchTheirFormula) {
   batch.indices = at::tensor({5}, at::kLong);
   const at::Tensor w = y[0][5] / y[0][5].norm(2, 1, true);
   for (const bool inner : {true, false}) {
-    const at::Tensor rows = inner ? task->TrainingEpisodes().support[5]
-                                  : task->TrainingEpisodes().query[5];
+    const at::Tensor rows =
+        inner ? task->TrainingEpisodes().support[5] : task->TrainingEpisodes().query[5];
     const at::Tensor features =
         task->Features(x, task->TrainingImages().index_select(0, rows).unsqueeze(0))[0];
     const at::Tensor phi = features / features.norm(2, 1, true);
@@ -135,8 +134,9 @@ TEST(FewShot, BatchNormIsPerEpisodeAndObjectivesMatchTheirFormula) {
     const int64_t per_class = rows.size(0) / 3;
     const at::Tensor labels = at::arange(3).repeat_interleave(per_class);
     const double expected = at::cross_entropy_loss(logits, labels).item<double>();
-    const double got = (inner ? task->InnerObjective(x, y, batch)
-                              : task->OuterObjective(x, y, batch)).item<double>();
+    const double got =
+        (inner ? task->InnerObjective(x, y, batch) : task->OuterObjective(x, y, batch))
+            .item<double>();
     EXPECT_NEAR(got, expected, 1e-5) << (inner ? "g" : "f");
   }
   // Only episode 5's head enters g on that batch.
@@ -152,8 +152,8 @@ TEST(FewShot, GradientsMatchFiniteDifferences) {
   OmniglotSplit background = Synthetic(16, 6, 1), evaluation = Synthetic(8, 6, 2);
   background.images = background.images.to(at::kDouble);
   evaluation.images = evaluation.images.to(at::kDouble);
-  std::unique_ptr<FewShotTask> task = *FewShotTask::Create(background, evaluation, "synthetic",
-                                                           TinySpec(), c10::Device(c10::kCPU));
+  std::unique_ptr<FewShotTask> task =
+      *FewShotTask::Create(background, evaluation, "synthetic", TinySpec(), c10::Device(c10::kCPU));
   TensorList x = task->InitialOuter(), y = task->InitialInner();
   for (at::Tensor& t : x) t = t.to(at::kDouble);
   y[0] = y[0].to(at::kDouble);
@@ -175,7 +175,8 @@ TEST(FewShot, GradientsMatchFiniteDifferences) {
     const double numeric = (task->OuterObjective(plus, y, batch).item<double>() -
                             task->OuterObjective(minus, y, batch).item<double>()) /
                            (2 * h);
-    EXPECT_NEAR(grads[tensor].view({-1})[i].item<double>(), numeric, 1e-6 + 1e-4 * std::abs(numeric))
+    EXPECT_NEAR(grads[tensor].view({-1})[i].item<double>(), numeric,
+                1e-6 + 1e-4 * std::abs(numeric))
         << tensor << "/" << i;
   }
 }
@@ -220,7 +221,8 @@ TEST(FewShot, SolversRunOnMinibatchesOfEpisodes) {
   std::unique_ptr<FewShotTask> task = TinyTask();
   ASSERT_NE(task, nullptr);
   const double start =
-      task->OuterObjective(task->InitialOuter(), task->InitialInner(), bilevel::Batch()).item<double>();
+      task->OuterObjective(task->InitialOuter(), task->InitialInner(), bilevel::Batch())
+          .item<double>();
   bilevel::MinimaxOptOptions minimax;
   minimax.num_stages = 2;
   minimax.iterations_per_stage = 40;

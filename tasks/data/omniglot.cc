@@ -24,7 +24,8 @@ std::vector<fs::path> SortedEntries(const fs::path& dir, bool files) {
   std::vector<fs::path> out;
   std::error_code error;
   for (const fs::directory_entry& entry : fs::directory_iterator(dir, error)) {
-    if (files ? entry.is_regular_file(error) : entry.is_directory(error)) out.push_back(entry.path());
+    if (files ? entry.is_regular_file(error) : entry.is_directory(error))
+      out.push_back(entry.path());
   }
   std::sort(out.begin(), out.end());
   return out;
@@ -72,9 +73,9 @@ std::string OmniglotDescription(const std::string& dir) {
 absl::StatusOr<OmniglotSplit> LoadOmniglotSplit(const std::string& dir, const std::string& split,
                                                 const OmniglotOptions& options) {
   if (options.image_size < 1 || options.drawers < 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("Omniglot: image_size (", options.image_size, ") and drawers (",
-                     options.drawers, ") must be positive"));
+    return absl::InvalidArgumentError(absl::StrCat("Omniglot: image_size (", options.image_size,
+                                                   ") and drawers (", options.drawers,
+                                                   ") must be positive"));
   }
   const fs::path root = fs::path(dir) / split;
   std::error_code error;

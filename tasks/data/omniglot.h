@@ -1,4 +1,5 @@
-// Omniglot in its own layout (Lake et al.), as distributed and as tools/setup.sh's stand-in writes it:
+// Omniglot in its own layout (Lake et al.), as distributed and as tools/setup.sh's stand-in writes
+// it:
 //
 //   <dir>/images_background/<alphabet>/<character>/<id>_<drawer>.png   (meta-training alphabets)
 //   <dir>/images_evaluation/<alphabet>/<character>/<id>_<drawer>.png   (meta-test alphabets)
@@ -29,7 +30,7 @@ struct OmniglotOptions {
   int64_t image_size = 28;  // downsampled by area averaging from 105
   // Each character also rotated by 90°, 180° and 270°, as three more classes (the usual protocol).
   bool rotations = true;
-  int64_t max_alphabets = 0;  // the first k alphabets in name order; 0 = all
+  int64_t max_alphabets = 0;                // the first k alphabets in name order; 0 = all
   int64_t max_characters_per_alphabet = 0;  // 0 = all
   int64_t drawers = 20;  // drawings per character, the first in name order; fewer is an error
 };
@@ -37,7 +38,7 @@ struct OmniglotOptions {
 struct OmniglotSplit {
   at::Tensor images;  // float [classes, drawers, 1, size, size] in [0, 1], strokes 1
   std::vector<std::string> class_names;  // "<alphabet>/<character>", "+rot90" etc. for rotations
-  std::vector<int64_t> alphabet;  // per class: index of its alphabet
+  std::vector<int64_t> alphabet;         // per class: index of its alphabet
   int64_t num_alphabets = 0;
   int64_t num_characters = 0;  // before rotations
 };

@@ -86,7 +86,8 @@ TEST(OmniglotTest, DownsamplesByAreaAveraging) {
   options.image_size = 4;  // 8x8 -> 4x4: each output pixel averages a 2x2 block
   options.drawers = 1;
   options.rotations = false;
-  absl::StatusOr<OmniglotSplit> split = LoadOmniglotSplit(root.string(), "images_background", options);
+  absl::StatusOr<OmniglotSplit> split =
+      LoadOmniglotSplit(root.string(), "images_background", options);
   ASSERT_TRUE(split.ok()) << split.status();
   EXPECT_FLOAT_EQ(split->images[1][0][0][0][0].item<float>(), 0.25f);  // pixel (0, 1)
   EXPECT_FLOAT_EQ(split->images[1].sum().item<float>(), 0.25f);
@@ -94,14 +95,16 @@ TEST(OmniglotTest, DownsamplesByAreaAveraging) {
 
 TEST(OmniglotTest, ErrorsNameTheProblem) {
   OmniglotOptions options;
-  absl::StatusOr<OmniglotSplit> missing = LoadOmniglotSplit("/nonexistent", "images_evaluation", options);
+  absl::StatusOr<OmniglotSplit> missing =
+      LoadOmniglotSplit("/nonexistent", "images_evaluation", options);
   ASSERT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
   EXPECT_NE(missing.status().message().find("--omniglot_dir"), std::string::npos);
   EXPECT_NE(missing.status().message().find("/nonexistent/images_evaluation"), std::string::npos);
 
   const fs::path root = MakeSplit("errors", 1, 2, 3);
   options.drawers = 4;  // the split holds 3
-  absl::StatusOr<OmniglotSplit> few = LoadOmniglotSplit(root.string(), "images_background", options);
+  absl::StatusOr<OmniglotSplit> few =
+      LoadOmniglotSplit(root.string(), "images_background", options);
   ASSERT_EQ(few.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_NE(few.status().message().find("character01 holds 3 PNG drawings; 4 are needed"),
             std::string::npos)
