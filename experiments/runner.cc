@@ -294,12 +294,9 @@ class MethodRun {
       }
       m = task_->Evaluate(x, solved->y);
       at = "exact_inner";
-    } else if (e_.yardstick == Yardstick::kProtocol) {
+    } else {  // the inner iterate, or the task's protocol (which uses x alone)
       m = task_->Evaluate(x, inner);
-      at = "protocol";
-    } else {
-      m = task_->Evaluate(x, inner);
-      at = "inner_iterate";
+      at = ToString(e_.yardstick);
     }
     auto [row_header, row] = CsvRow(method_.name, seed_, at, iteration, calls, wall, m);
     header_ = row_header;
