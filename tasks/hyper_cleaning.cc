@@ -31,6 +31,11 @@ std::string ToString(ExampleWeighting weighting) {
   return "unknown";
 }
 
+std::string ToString(const CleaningCnn& cnn) {
+  return absl::StrCat("cnn(conv5-", cnn.conv1, ", conv5-", cnn.conv2, ", fc", cnn.fc1, ", fc",
+                      cnn.fc2, ")");
+}
+
 at::Tensor ExampleWeights(ExampleWeighting weighting, const at::Tensor& x) {
   return weighting == ExampleWeighting::kSigmoidMean ? at::sigmoid(x) : 0.5 * (at::tanh(x) + 1);
 }
@@ -79,8 +84,24 @@ absl::StatusOr<CleaningData> MakeCleaningData(const ImageDataset& images,
     return absl::InvalidArgumentError(
         absl::StrCat("noise_ratio must be in [0, 1], got ", spec.noise_ratio));
   }
+  const std::vector<int64_t> shape(images.train_images.sizes().begin() + 1,
+                                   images.train_images.sizes().end());
+  if (spec.cnn.has_value()) {
+    const CleaningCnn& cnn = *spec.cnn;
+    if (shape.size() != 3 || shape[1] < 16 || shape[2] < 16) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the CNN model needs images of at least 16x16 pixels (two 5x5 convolutions and two 2x2 "
+          "poolings); ",
+          ToString(images.source), " has ", images.train_images.sizes()[1], "x...: use the MLP"));
+    }
+    if (cnn.conv1 < 1 || cnn.conv2 < 1 || cnn.fc1 < 1 || cnn.fc2 < 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("every CNN width must be positive, got ", ToString(cnn)));
+    }
+  }
   const at::Tensor flat = images.train_images.flatten(1);
   CleaningData data;
+  data.image_shape = shape;
   data.train_x = flat.slice(0, 0, spec.num_train);
   data.val_x = flat.slice(0, spec.num_train, spec.num_train + spec.num_val);
   data.val_y = images.train_labels.slice(0, spec.num_train, spec.num_train + spec.num_val);
@@ -102,11 +123,12 @@ absl::StatusOr<CleaningData> MakeCleaningData(const ImageDataset& images,
   absl::Status varied = CheckTwoOrMoreClasses(absl::StrCat(ToString(images.source), " "),
                                               data.clean_train_y, data.val_y);
   if (!varied.ok()) return varied;
-  data.description = absl::StrCat(
-      ToString(images.source), ": ", spec.num_train, " training examples, labels corrupted at ratio ",
-      spec.noise_ratio, " (", ToString(spec.corruption), " corruption, seed ", spec.seed, ": ",
-      absl::StrFormat("%.1f", 100 * data.corrupted_fraction), "% wrong), ", spec.num_val,
-      " clean validation, ", spec.num_test, " test");
+  data.description =
+      absl::StrCat(ToString(images.source), ": ", spec.num_train,
+                   " training examples, labels corrupted at ratio ", spec.noise_ratio, " (",
+                   ToString(spec.corruption), " corruption, seed ", spec.seed, ": ",
+                   absl::StrFormat("%.1f", 100 * data.corrupted_fraction), "% wrong), ",
+                   spec.num_val, " clean validation, ", spec.num_test, " test");
   return data;
 }
 
@@ -141,7 +163,8 @@ CleaningData RowsPlusValidation(const CleaningData& data, const at::Tensor& keep
 
 }  // namespace
 
-CleaningData KeptData(const CleaningData& data, const HyperCleaningSpec& spec, const at::Tensor& x) {
+CleaningData KeptData(const CleaningData& data, const HyperCleaningSpec& spec,
+                      const at::Tensor& x) {
   const at::Tensor kept_mask =
       ExampleWeights(spec.weighting, x.detach().to(at::kCPU)) >= spec.keep_threshold;
   const at::Tensor keep = at::nonzero(kept_mask).flatten().to(data.train_x.device());
@@ -167,8 +190,8 @@ CleaningData ReferenceData(const CleaningData& data, CleaningReference reference
       break;
   }
   CleaningData out = RowsPlusValidation(data, keep);
-  out.description = absl::StrCat(data.description, "; reference '", ToString(reference), "': ",
-                                 out.train_y.size(0), " training examples");
+  out.description = absl::StrCat(data.description, "; reference '", ToString(reference),
+                                 "': ", out.train_y.size(0), " training examples");
   return out;
 }
 
@@ -190,7 +213,24 @@ HyperCleaningTask::HyperCleaningTask(CleaningData data, const HyperCleaningSpec&
     const double bound = 1.0 / std::sqrt(static_cast<double>(fan_in));
     return (at::rand(shape, init) * 2 * bound - bound).to(device);
   };
-  if (hidden == 0) {  // the linear model: W = 0 (and b = 0), as benchopt's
+  if (spec.cnn.has_value()) {
+    const CleaningCnn& c = *spec.cnn;
+    const int64_t channels = data_.image_shape.at(0);
+    // Two 5×5 valid convolutions, each followed by a 2×2 max-pool.
+    const int64_t height = ((data_.image_shape.at(1) - 4) / 2 - 4) / 2;
+    const int64_t width = ((data_.image_shape.at(2) - 4) / 2 - 4) / 2;
+    const int64_t flat = c.conv2 * height * width;
+    initial_ = {uniform({c.conv1, channels, 5, 5}, channels * 25),
+                uniform({c.conv1}, channels * 25),
+                uniform({c.conv2, c.conv1, 5, 5}, c.conv1 * 25),
+                uniform({c.conv2}, c.conv1 * 25),
+                uniform({c.fc1, flat}, flat),
+                uniform({c.fc1}, flat),
+                uniform({c.fc2, c.fc1}, c.fc1),
+                uniform({c.fc2}, c.fc1),
+                uniform({out, c.fc2}, c.fc2),
+                uniform({out}, c.fc2)};
+  } else if (hidden == 0) {  // the linear model: W = 0 (and b = 0), as benchopt's
     initial_ = {at::zeros({out, in}, at::TensorOptions().device(device))};
     if (spec.linear_bias) initial_.push_back(at::zeros({out}, at::TensorOptions().device(device)));
   } else {
@@ -213,32 +253,43 @@ bilevel::TensorList HyperCleaningTask::InitialInner() { return initial_; }
 
 at::Tensor HyperCleaningTask::Logits(const at::Tensor& input, const bilevel::TensorList& y,
                                      bool dropout, uint64_t noise_key) {
-  if (spec_.hidden == 0) {  // linear: no hidden layer, no dropout
+  if (!spec_.cnn.has_value() && spec_.hidden == 0) {  // linear: no hidden layer, no dropout
     return spec_.linear_bias ? at::linear(input, y[0], y[1]) : at::linear(input, y[0]);
   }
-  at::Tensor h = at::relu(at::linear(input, y[0], y[1]));
+  at::Tensor h;
+  if (spec_.cnn.has_value()) {
+    std::vector<int64_t> shape = {input.size(0)};
+    shape.insert(shape.end(), data_.image_shape.begin(), data_.image_shape.end());
+    h = at::max_pool2d(at::relu(at::conv2d(input.reshape(shape), y[0], y[1])), {2, 2});
+    h = at::max_pool2d(at::relu(at::conv2d(h, y[2], y[3])), {2, 2});
+    h = at::relu(at::linear(h.flatten(1), y[4], y[5]));
+    h = at::relu(at::linear(h, y[6], y[7]));
+  } else {
+    h = at::relu(at::linear(input, y[0], y[1]));
+  }
   if (dropout && spec_.dropout > 0) {
     const double keep = 1.0 - spec_.dropout;
     at::Tensor mask;
     if (noise_key != 0) {
       // The batch's own masks: a function of (task seed, batch key) alone, drawn on the CPU so
       // that they are the same on every device.
-      at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(
-          bilevel::MixKey(spec_.seed + 1, noise_key));
-      mask = at::empty(h.sizes(), h.options().device(at::kCPU)).bernoulli_(keep, gen).to(h.device());
+      at::Generator gen =
+          at::make_generator<at::CPUGeneratorImpl>(bilevel::MixKey(spec_.seed + 1, noise_key));
+      mask =
+          at::empty(h.sizes(), h.options().device(at::kCPU)).bernoulli_(keep, gen).to(h.device());
     } else {
       mask = at::empty_like(h).bernoulli_(keep, generator_);
     }
     h = h * mask / keep;
   }
-  return at::linear(h, y[2], y[3]);
+  return spec_.cnn.has_value() ? at::linear(h, y[8], y[9]) : at::linear(h, y[2], y[3]);
 }
 
 at::Tensor HyperCleaningTask::OuterObjective(const bilevel::TensorList& x,
                                              const bilevel::TensorList& y,
                                              const bilevel::Batch& batch) {
   return at::cross_entropy_loss(Logits(batch.Rows(data_.val_x), y, false, 0),
-                               batch.Rows(data_.val_y));
+                                batch.Rows(data_.val_y));
 }
 
 at::Tensor HyperCleaningTask::InnerObjective(const bilevel::TensorList& x,
@@ -246,15 +297,18 @@ at::Tensor HyperCleaningTask::InnerObjective(const bilevel::TensorList& x,
                                              const bilevel::Batch& batch) {
   const at::Tensor losses =
       at::cross_entropy_loss(Logits(batch.Rows(data_.train_x), y, true, batch.noise_key),
-                             batch.Rows(data_.train_y),
-                             {}, at::Reduction::None);
+                             batch.Rows(data_.train_y), {}, at::Reduction::None);
   const at::Tensor weights = ExampleWeights(spec_.weighting, batch.Rows(x[0]));
   const at::Tensor data_term = spec_.weighting == ExampleWeighting::kSigmoidMean
                                    ? (weights * losses).mean()
                                    : (weights * losses).sum() / weights.sum().clamp_min(1e-12);
-  return data_term +
-         0.5 * spec_.weight_decay *
-             (spec_.hidden == 0 ? y[0].pow(2).sum() : y[0].pow(2).sum() + y[2].pow(2).sum());
+  if (spec_.weight_decay == 0) return data_term;
+  // The weights are y's even entries in every model (the biases odd), and the linear model
+  // without a bias has one.
+  at::Tensor ridge = y[0].pow(2).sum();
+  const size_t ridged = spec_.hidden == 0 && !spec_.cnn.has_value() ? 1 : y.size();
+  for (size_t i = 2; i < ridged; i += 2) ridge = ridge + y[i].pow(2).sum();
+  return data_term + 0.5 * spec_.weight_decay * ridge;
 }
 
 TaskMetrics HyperCleaningTask::Evaluate(const bilevel::TensorList& x,

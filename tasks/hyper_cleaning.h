@@ -19,7 +19,9 @@
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
 
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "tasks/data/image_datasets.h"
@@ -51,16 +53,28 @@ std::string ToString(ExampleWeighting weighting);  // "sigmoid_mean", "tanh_norm
 // The example weights w(x) of `weighting`, elementwise.
 at::Tensor ExampleWeights(ExampleWeighting weighting, const at::Tensor& x);
 
+// The penalty method's large denoising model (Mehra & Hamm's code): conv 5×5 with `conv1` channels,
+// ReLU, max-pool 2, conv 5×5 with `conv2`, ReLU, max-pool 2, then dense layers of `fc1` and `fc2`
+// units with ReLU, and the output layer. {64, 128, 512, 256} is theirs: about 1.4 M parameters on
+// 28×28 images.
+struct CleaningCnn {
+  int64_t conv1 = 64, conv2 = 128, fc1 = 512, fc2 = 256;
+};
+std::string ToString(const CleaningCnn& cnn);  // "cnn(conv5-64, conv5-128, fc512, fc256)"
+
 struct HyperCleaningSpec {
   int64_t num_train = 20000;
   int64_t num_val = 5000;
   int64_t num_test = 10000;
-  double noise_ratio = 0.5;    // benchopt's bilevel benchmark uses 0.5, 0.7, 0.9
+  double noise_ratio = 0.5;  // benchopt's bilevel benchmark uses 0.5, 0.7, 0.9
   Corruption corruption = Corruption::kBenchopt;
   // Units of the hidden layer; 0 = benchopt's linear model (multinomial logistic regression
   // without bias, W0 = 0, no dropout). The ridge is (weight_decay/2)‖W‖²: benchopt's reg·‖W‖²
   // with reg = 0.2 is weight_decay = 0.4.
   int64_t hidden = 256;
+  // When set, this CNN in place of the MLP (`hidden` unused): dropout on its last hidden layer, the
+  // ridge on every weight tensor (not the biases). The images must be at least 16×16.
+  std::optional<CleaningCnn> cnn;
   // Every pixel centred and scaled by the training examples' mean and standard deviation, also
   // for validation and test (benchopt's StandardScaler; a constant pixel keeps scale 1).
   bool standardize = false;
@@ -74,7 +88,7 @@ struct HyperCleaningSpec {
   // corrupted below it: figure 4 flags weights below ½; the penalty method's denoising keeps
   // weights above 0.9 (KeptData).
   double keep_threshold = 0.5;
-  uint64_t seed = 1;           // label corruption, initialisation and dropout masks
+  uint64_t seed = 1;  // label corruption, initialisation and dropout masks
 };
 
 // Corrupts `labels` at `ratio` (see Corruption), with the draws fixed by `seed`. `corrupted`
@@ -90,6 +104,7 @@ struct CleaningData {
   double corrupted_fraction = 0;           // of the training labels, the fraction now wrong
   at::Tensor val_x, val_y, test_x, test_y;
   int64_t classes = 10;
+  std::vector<int64_t> image_shape;  // {channels, height, width} of a row of train_x
   std::string description;
 };
 
@@ -100,9 +115,9 @@ absl::StatusOr<CleaningData> MakeCleaningData(const ImageDataset& images,
 
 // The training sets of figure 4's reference lines; each keeps the validation and test sets.
 enum class CleaningReference {
-  kValidationOnly,        // train on the clean validation examples alone
+  kValidationOnly,          // train on the clean validation examples alone
   kTrainingPlusValidation,  // the corrupted training examples and the validation examples
-  kOracle,                // the training examples whose labels are still right, plus validation
+  kOracle,                  // the training examples whose labels are still right, plus validation
 };
 std::string ToString(CleaningReference reference);  // "validation only", ...
 // `data` with the training set of `reference` (no example of it is marked corrupted, except the

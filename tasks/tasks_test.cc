@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "solvers/core/minibatch_sampler.h"
-#include "solvers/minimax_opt.h"
 #include "solvers/core/tensor_list.h"
+#include "solvers/minimax_opt.h"
 #include "tasks/hyper_cleaning.h"
 #include "tasks/testing/tiny_images.h"
 #include "tasks/weight_decay_logistic.h"
@@ -290,6 +290,38 @@ TEST(HyperCleaning, GradientsMatchFiniteDifferencesWithoutDropout) {
   ExpectGradientsMatchFiniteDifferences(&task, 3);
 }
 
+TEST(HyperCleaning, CnnHasTheAuthorsShapesAndExactGradients) {
+  HyperCleaningSpec spec = TinyCleaningSpec();
+  spec.cnn = CleaningCnn{2, 3, 8, 6};
+  spec.dropout = 0;
+  spec.weight_decay = 0.1;  // large enough that a missed weight tensor shows in the gradients
+  TinyImagesSpec sixteen;
+  sixteen.side = 16;  // 16 → conv 12 → pool 6 → conv 2 → pool 1
+  HyperCleaningTask task(*MakeCleaningData(TinyImages(sixteen), spec), spec,
+                         c10::Device(c10::kCPU));
+  const TensorList y = task.InitialInner();
+  ASSERT_EQ(y.size(), 10u);
+  EXPECT_EQ(y[0].sizes(), (std::vector<int64_t>{2, 1, 5, 5}));
+  EXPECT_EQ(y[2].sizes(), (std::vector<int64_t>{3, 2, 5, 5}));
+  EXPECT_EQ(y[4].sizes(), (std::vector<int64_t>{8, 3}));
+  EXPECT_EQ(y[8].sizes(), (std::vector<int64_t>{10, 6}));
+  ExpectGradientsMatchFiniteDifferences(&task, 4, /*h=*/1e-3);  // small: ReLU and max-pool kinks
+  // The authors' widths on MNIST's 28×28: about 1.4 M parameters.
+  spec.cnn = CleaningCnn{};
+  TinyImagesSpec mnist_sized;
+  mnist_sized.side = 28;
+  mnist_sized.num_train = 130;
+  HyperCleaningTask full(*MakeCleaningData(TinyImages(mnist_sized), spec), spec,
+                         c10::Device(c10::kCPU));
+  int64_t parameters = 0;
+  for (const at::Tensor& t : full.InitialInner()) parameters += t.numel();
+  EXPECT_EQ(parameters, 1664 + 204928 + (2048 * 512 + 512) + (512 * 256 + 256) + (256 * 10 + 10));
+  // Images too small for two convolutions and poolings: an error that says so.
+  const absl::StatusOr<CleaningData> small = MakeCleaningData(TinyImages(), spec);
+  ASSERT_FALSE(small.ok());
+  EXPECT_NE(small.status().message().find("16x16"), std::string::npos) << small.status();
+}
+
 TEST(HyperCleaning, DropoutIsSeededAndOnlyInTheInnerObjective) {
   auto value = [](uint64_t seed) {
     HyperCleaningSpec spec = TinyCleaningSpec();
@@ -312,9 +344,7 @@ TEST(HyperCleaning, KeyedBatchesShareTheirDropoutMasks) {
   HyperCleaningTask task(*MakeCleaningData(TinyImages(), spec), spec, c10::Device(c10::kCPU));
   TensorList x = task.InitialOuter(), y = task.InitialInner();
   const at::Tensor rows = at::arange(20, at::kLong);
-  auto g = [&](uint64_t key) {
-    return task.InnerObjective(x, y, Batch{rows, key}).item<double>();
-  };
+  auto g = [&](uint64_t key) { return task.InnerObjective(x, y, Batch{rows, key}).item<double>(); };
   // The same key: the same masks (g(x, y) and g(x, z) on one batch, a rerun, a resume).
   EXPECT_EQ(g(11), g(11));
   EXPECT_NE(g(11), g(12));
@@ -366,9 +396,9 @@ TEST(Denoising, InnerObjectiveIsTheWeightedMeanOfTheLosses) {
   y[1] = at::randn(y[1].sizes(), at::kFloat) * 0.1;
   const at::Tensor x = at::linspace(-2, 2, 80);
   const at::Tensor rows = at::arange(10, 30, at::kLong);
-  const at::Tensor losses = at::cross_entropy_loss(
-      at::linear(data.train_x.index_select(0, rows), y[0], y[1]),
-      data.train_y.index_select(0, rows), {}, at::Reduction::None);
+  const at::Tensor losses =
+      at::cross_entropy_loss(at::linear(data.train_x.index_select(0, rows), y[0], y[1]),
+                             data.train_y.index_select(0, rows), {}, at::Reduction::None);
   const at::Tensor w = 0.5 * (at::tanh(x.index_select(0, rows)) + 1);
   EXPECT_NEAR(task.InnerObjective({x}, y, Batch{rows, 0}).item<double>(),
               ((w * losses).sum() / w.sum()).item<double>(), 1e-6);
@@ -388,8 +418,7 @@ TEST(Denoising, KeptDataIsTheHeavyExamplesPlusValidation) {
   EXPECT_EQ(kept.train_y.size(0), 40 + 40);  // 40 clean training examples + 40 validation
   EXPECT_EQ(kept.corrupted.sum().item<int64_t>(), 0);
   EXPECT_TRUE(at::equal(kept.train_x.slice(0, 40), data.val_x));
-  EXPECT_TRUE(at::equal(kept.train_y.slice(0, 0, 40),
-                        data.train_y.masked_select(~data.corrupted)));
+  EXPECT_TRUE(at::equal(kept.train_y.slice(0, 0, 40), data.train_y.masked_select(~data.corrupted)));
   // Precision and recall at the same threshold: flagged = weight below 0.9.
   HyperCleaningTask task(data, spec, c10::Device(c10::kCPU));
   TaskMetrics m = task.Evaluate({x}, task.InitialInner());

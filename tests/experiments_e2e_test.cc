@@ -1,4 +1,5 @@
-// End to end: every experiment at --preset=ci (figures 1-4, the penalty method's denoising, poisoning and few-shot learning) (run by the //experiments:*_ci build actions this
+// End to end: every experiment at --preset=ci (figures 1-4, the penalty method's denoising (small
+// and large), poisoning and few-shot learning) (run by the //experiments:*_ci build actions this
 // test depends on) wrote curves with the documented columns, every method appears scored by the
 // figure's one yardstick (figures 1-2 at the exact inner solution, 3-4 at the g-only inner
 // iterate with a retrain), the references are there, the manifests carry their fields, and
@@ -171,12 +172,14 @@ std::vector<Case> CiCases() {
     cases.push_back(Case{absl::StrCat("fig4_linear_ci/noise_", noise), kCleaning, "mnist",
                          "exact_inner", kCleaningReferences});
   }
-  cases.push_back(Case{"denoising_ci/small",
-                       {"Penalty", "CG", "Reverse", "MinimaxOPT"},
-                       "mnist",
-                       "inner_iterate",
-                       {"validation only", "uniform weights", "oracle"},
-                       /*kept_retrain=*/true});
+  for (const char* setting : {"small", "large"}) {
+    cases.push_back(Case{absl::StrCat("denoising_ci/", setting),
+                         {"Penalty", "CG", "Reverse", "MinimaxOPT"},
+                         "mnist",
+                         "inner_iterate",
+                         {"validation only", "uniform weights", "oracle"},
+                         /*kept_retrain=*/true});
+  }
   for (const char* setting : {"untargeted_1pct", "untargeted_2pct", "untargeted_4pct",
                               "untargeted_6pct", "targeted_8to3"}) {
     cases.push_back(Case{absl::StrCat("poisoning_ci/", setting),
@@ -205,9 +208,9 @@ TEST(Tuning, EveryCiFigureRunsWithItsTunedRates) {
         std::string("fig3_resnet_weight_decay_ci"),
         absl::StrCat("fig4_hyper_cleaning_ci/noise_", experiments::kNoiseRatios[0].name),
         absl::StrCat("fig4_linear_ci/noise_", experiments::kTuningNoiseRatio.name),
-        std::string("denoising_ci/small"), std::string("poisoning_ci/untargeted_6pct"),
-        std::string("poisoning_ci/targeted_8to3"), std::string("few_shot_ci/5way_1shot"),
-        std::string("few_shot_ci/20way_5shot")}) {
+        std::string("denoising_ci/small"), std::string("denoising_ci/large"),
+        std::string("poisoning_ci/untargeted_6pct"), std::string("poisoning_ci/targeted_8to3"),
+        std::string("few_shot_ci/5way_1shot"), std::string("few_shot_ci/20way_5shot")}) {
     const std::string manifest = Read(absl::StrCat("experiments/", dir, "/manifest.json"));
     EXPECT_NE(manifest.find("\"fingerprint\": "), std::string::npos) << dir;
     EXPECT_NE(manifest.find("\"chosen\": ["), std::string::npos) << dir;
