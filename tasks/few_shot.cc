@@ -87,18 +87,21 @@ absl::StatusOr<std::unique_ptr<FewShotTask>> FewShotTask::Create(const OmniglotS
                                                                  c10::Device device) {
   const FewShotSpec& p = spec;
   if (p.ways < 2 || p.shots < 1 || p.queries < 1 || p.num_episodes < 1 || p.channels < 1 ||
-      p.blocks < 1 || p.eval_episodes < 1 || p.head_steps < 0 || !(p.head_lr > 0) ||
-      !(p.scale > 0) || !(p.validation_fraction > 0 && p.validation_fraction < 1) ||
-      p.pretrain_steps < 0 || p.pretrain_batch < 1 || !(p.pretrain_lr > 0)) {
+      p.blocks < 1 || p.eval_episodes < 1 || p.validation_episodes < 1 || p.head_steps < 0 ||
+      !(p.head_lr > 0) || !(p.scale > 0) ||
+      !(p.validation_fraction > 0 && p.validation_fraction < 1) || p.pretrain_steps < 0 ||
+      p.pretrain_batch < 1 || !(p.pretrain_lr > 0)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "few-shot spec: need ways >= 2, shots, queries, num_episodes, channels, blocks, "
-        "eval_episodes >= 1, head_steps >= 0, head_lr and scale > 0, a validation fraction in "
+        "eval_episodes, validation_episodes >= 1, head_steps >= 0, head_lr and scale > 0, a "
+        "validation fraction in "
         "(0, 1), pretrain_steps >= 0, pretrain_batch >= 1 and pretrain_lr > 0; got ways ",
         p.ways, ", shots ", p.shots, ", queries ", p.queries, ", num_episodes ", p.num_episodes,
         ", channels ", p.channels, ", blocks ", p.blocks, ", eval_episodes ", p.eval_episodes,
-        ", head_steps ", p.head_steps, ", head_lr ", p.head_lr, ", scale ", p.scale,
-        ", validation_fraction ", p.validation_fraction, ", pretrain_steps ", p.pretrain_steps,
-        ", pretrain_batch ", p.pretrain_batch, ", pretrain_lr ", p.pretrain_lr));
+        ", validation_episodes ", p.validation_episodes, ", head_steps ", p.head_steps,
+        ", head_lr ", p.head_lr, ", scale ", p.scale, ", validation_fraction ",
+        p.validation_fraction, ", pretrain_steps ", p.pretrain_steps, ", pretrain_batch ",
+        p.pretrain_batch, ", pretrain_lr ", p.pretrain_lr));
   }
   const int64_t drawers = background.images.size(1);
   if (p.shots + p.queries > drawers || p.shots + p.queries > evaluation.images.size(1)) {
@@ -151,8 +154,8 @@ absl::StatusOr<std::unique_ptr<FewShotTask>> FewShotTask::Create(const OmniglotS
   };
   task->train_ = to_device(SampleEpisodes(train_classes, drawers, p.num_episodes, p.ways, p.shots,
                                           p.queries, p.seed * 3 + 1));
-  task->validation_ = to_device(SampleEpisodes(validation_classes, drawers, p.eval_episodes, p.ways,
-                                               p.shots, p.queries, p.seed * 3 + 2));
+  task->validation_ = to_device(SampleEpisodes(validation_classes, drawers, p.validation_episodes,
+                                               p.ways, p.shots, p.queries, p.seed * 3 + 2));
   // The test episodes depend on the data only, not on the seed: every seed is scored on the
   // same 600 tasks, so the spread over seeds is the methods' own.
   task->test_ = to_device(SampleEpisodes(test_classes, evaluation.images.size(1), p.eval_episodes,
@@ -297,12 +300,16 @@ std::pair<double, at::Tensor> FewShotTask::Protocol(const bilevel::TensorList& x
     at::NoGradGuard no_grad;
     bilevel::TensorList frozen;
     for (const at::Tensor& t : x) frozen.push_back(t.detach());
-    // In chunks: one forward over every test episode's queries would hold ~1 GB of activations.
+    // In chunks of about 256 images: one forward over every test episode's queries would hold
+    // ~1 GB of activations, and on the CPU a convolution over a few thousand images at once runs
+    // several times slower per image than over a few hundred (measured: its buffers leave the
+    // cache and are page-faulted in afresh).
     std::vector<at::Tensor> s_parts, q_parts;
     const at::Tensor all_support = Gather(images, episodes.support);
     const at::Tensor all_query = Gather(images, episodes.query);
-    for (int64_t start = 0; start < count; start += 50) {
-      const int64_t len = std::min<int64_t>(50, count - start);
+    const int64_t per_chunk = std::max<int64_t>(1, 256 / (spec_.ways * spec_.queries));
+    for (int64_t start = 0; start < count; start += per_chunk) {
+      const int64_t len = std::min<int64_t>(per_chunk, count - start);
       s_parts.push_back(Features(frozen, all_support.narrow(0, start, len)));
       q_parts.push_back(Features(frozen, all_query.narrow(0, start, len)));
     }

@@ -19,8 +19,8 @@
 // episode (N(0, 0.01²)) trained with Adam (`head_lr`, `head_steps` steps) on the support set, then
 // scored on `queries` queries per class; test_accuracy is the mean over `eval_episodes` episodes of
 // the evaluation alphabets (test_accuracy_ci95 the 95 % half-width), and validation_loss the query
-// cross-entropy of the same protocol on characters held out of the background alphabets (never
-// trained on), so that tuning never sees the test alphabets.
+// cross-entropy of the same protocol on `validation_episodes` episodes of characters held out of the
+// background alphabets (never trained on), so that tuning never sees the test alphabets.
 #ifndef TASKS_FEW_SHOT_H_
 #define TASKS_FEW_SHOT_H_
 
@@ -46,7 +46,8 @@ struct FewShotSpec {
   int64_t channels = 64;
   int64_t blocks = 4;
   double scale = 10;            // the cosine classifier's temperature
-  int64_t eval_episodes = 600;  // test episodes (and as many validation episodes)
+  int64_t eval_episodes = 600;        // test episodes
+  int64_t validation_episodes = 600;  // episodes of the held-out background characters
   int64_t head_steps = 100;
   double head_lr = 1e-3;
   // Of the background characters (all four rotations together), the fraction held out as the

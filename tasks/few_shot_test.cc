@@ -44,6 +44,7 @@ FewShotSpec TinySpec() {
   spec.channels = 4;
   spec.blocks = 2;  // 8x8 -> 2x2: 16-d features
   spec.eval_episodes = 20;
+  spec.validation_episodes = 12;
   spec.head_steps = 30;
   spec.head_lr = 0.05;
   spec.validation_fraction = 0.25;
@@ -105,6 +106,10 @@ TEST(FewShot, BadSpecsAreErrors) {
   spec = TinySpec();
   spec.head_lr = 0;
   EXPECT_EQ(create(spec).code(), absl::StatusCode::kInvalidArgument);
+  spec = TinySpec();
+  spec.validation_episodes = 0;
+  EXPECT_NE(create(spec).message().find("validation_episodes 0"), std::string::npos)
+      << create(spec);
 }
 
 TEST(FewShot, BatchNormIsPerEpisodeAndObjectivesMatchTheirFormula) {
