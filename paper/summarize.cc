@@ -280,19 +280,23 @@ static int UnguardedMain(int argc, char** argv) {
   using paper::PlusMinus;
 
   // What each figure ran on and what stood in for unavailable data, from the manifests.
-  for (const auto& [name, dir] : std::vector<std::pair<std::string, std::string>>{
-           {"FigOne", absl::GetFlag(FLAGS_fig1_logreg_synthetic)},
-           {"FigTwo", absl::GetFlag(FLAGS_fig2_logreg_text)},
-           {"FigThree", absl::GetFlag(FLAGS_fig3_resnet_weight_decay)},
-           {"FigFour", absl::StrCat(absl::GetFlag(FLAGS_fig4_hyper_cleaning), "/noise_",
-                                    experiments::kNoiseRatios[0].name)},
-           {"FigFourLinear", absl::StrCat(absl::GetFlag(FLAGS_fig4_linear), "/noise_",
-                                          experiments::kNoiseRatios[0].name)},
-           {"Denoising", absl::GetFlag(FLAGS_denoising) + "/small"},
-           {"DenoisingLarge", absl::GetFlag(FLAGS_denoising) + "/large"},  // kDenoisingSettings
-           {"Poisoning", absl::GetFlag(FLAGS_poisoning) + "/" + kPoisoningFolders[3]},
-           {"FewShot",
-            absl::StrCat(absl::GetFlag(FLAGS_few_shot), "/", kFewShotSettings[0].first)}}) {
+  std::vector<std::pair<std::string, std::string>> manifest_dirs = {
+      {"FigOne", absl::GetFlag(FLAGS_fig1_logreg_synthetic)},
+      {"FigTwo", absl::GetFlag(FLAGS_fig2_logreg_text)},
+      {"FigThree", absl::GetFlag(FLAGS_fig3_resnet_weight_decay)},
+      {"FigFour", absl::StrCat(absl::GetFlag(FLAGS_fig4_hyper_cleaning), "/noise_",
+                               experiments::kNoiseRatios[0].name)},
+      {"FigFourLinear", absl::StrCat(absl::GetFlag(FLAGS_fig4_linear), "/noise_",
+                                     experiments::kNoiseRatios[0].name)}};
+  for (const DenoisingSetting& setting : kDenoisingSettings) {
+    manifest_dirs.emplace_back(setting.macro,
+                               absl::StrCat(absl::GetFlag(FLAGS_denoising), "/", setting.folder));
+  }
+  manifest_dirs.emplace_back("Poisoning",
+                             absl::GetFlag(FLAGS_poisoning) + "/" + kPoisoningFolders[3]);
+  manifest_dirs.emplace_back(
+      "FewShot", absl::StrCat(absl::GetFlag(FLAGS_few_shot), "/", kFewShotSettings[0].first));
+  for (const auto& [name, dir] : manifest_dirs) {
     if (name == "FewShot" && absl::GetFlag(FLAGS_few_shot).empty()) {
       for (const char* suffix : {"Data", "Notes", "Budget", "Tuning", "Failures"}) {
         const std::string which = suffix;
@@ -707,18 +711,25 @@ static int UnguardedMain(int argc, char** argv) {
                            experiments::kTuningNoiseRatio.name, "/manifest.json")},
         {"4 linear", absl::StrCat(absl::GetFlag(FLAGS_fig4_linear), "/noise_",
                                   experiments::kTuningNoiseRatio.name, "/manifest.json")},
-        {"denoising, small", absl::GetFlag(FLAGS_denoising) + "/small/manifest.json"},
-        {"denoising, large", absl::GetFlag(FLAGS_denoising) + "/large/manifest.json"},
-        // Untargeted: tuned at 6 % and used at every percentage; targeted: its own.
-        {"poisoning, untargeted",
-         absl::StrCat(absl::GetFlag(FLAGS_poisoning), "/", kPoisoningFolders[3], "/manifest.json")},
-        {"poisoning, targeted",
-         absl::StrCat(absl::GetFlag(FLAGS_poisoning), "/", kPoisoningFolders[4], "/manifest.json")},
-        {"few-shot, 5-way 1-shot", absl::StrCat(absl::GetFlag(FLAGS_few_shot), "/",
-                                                kFewShotSettings[0].first, "/manifest.json")},
-        {"few-shot, 20-way 5-shot", absl::StrCat(absl::GetFlag(FLAGS_few_shot), "/",
-                                                 kFewShotSettings[1].first, "/manifest.json")}};
-    if (absl::GetFlag(FLAGS_few_shot).empty()) tuned.resize(tuned.size() - 2);
+    };
+    for (const DenoisingSetting& setting : kDenoisingSettings) {
+      tuned.emplace_back(
+          absl::StrCat("denoising, ", setting.folder),
+          absl::StrCat(absl::GetFlag(FLAGS_denoising), "/", setting.folder, "/manifest.json"));
+    }
+    // Untargeted: tuned at 6 % and used at every percentage; targeted: its own.
+    tuned.emplace_back(
+        "poisoning, untargeted",
+        absl::StrCat(absl::GetFlag(FLAGS_poisoning), "/", kPoisoningFolders[3], "/manifest.json"));
+    tuned.emplace_back("poisoning, targeted", absl::StrCat(absl::GetFlag(FLAGS_poisoning), "/",
+                                                           kPoisoningFolders[4], "/manifest.json"));
+    if (!absl::GetFlag(FLAGS_few_shot).empty()) {
+      for (const auto& [folder, heading] : kFewShotSettings) {
+        tuned.emplace_back(
+            absl::StrCat("few-shot, ", heading),
+            absl::StrCat(absl::GetFlag(FLAGS_few_shot), "/", folder, "/manifest.json"));
+      }
+    }
     for (const auto& [label, manifest] : tuned) {
       table += TuningRows(label, manifest, &edges, &chosen_values);
     }
