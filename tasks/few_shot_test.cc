@@ -12,27 +12,16 @@
 
 #include "solvers/minimax_opt.h"
 #include "solvers/penalty_method.h"
+#include "tasks/testing/synthetic_omniglot.h"
 
 namespace tasks {
 namespace {
 
 using bilevel::TensorList;
 
-// An in-memory split of `characters` classes × `drawers` 8x8 drawings: each class a fixed random
-// stroke pattern, each drawing that pattern with a few pixels flipped (no rotations).
+// In-memory splits of 8x8 drawings (tasks/testing/synthetic_omniglot.h).
 OmniglotSplit Synthetic(int64_t characters, int64_t drawers, uint64_t seed) {
-  at::Generator gen = at::detail::createCPUGenerator(seed);
-  const at::Tensor patterns = at::rand({characters, 1, 1, 8, 8}, gen).lt(0.3).to(at::kFloat);
-  const at::Tensor flips = at::rand({characters, drawers, 1, 8, 8}, gen).lt(0.05).to(at::kFloat);
-  OmniglotSplit split;
-  split.images = (patterns - flips).abs();
-  for (int64_t c = 0; c < characters; ++c) {
-    split.class_names.push_back("a/character" + std::to_string(c));
-    split.alphabet.push_back(0);
-  }
-  split.num_alphabets = 1;
-  split.num_characters = characters;
-  return split;
+  return SyntheticOmniglot(characters, drawers, /*side=*/8, /*ink=*/0.3, seed);
 }
 
 FewShotSpec TinySpec() {
