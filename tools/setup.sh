@@ -25,6 +25,7 @@ PACKAGES=(
   bazel-rules-java       # @rules_java, which Bazel asks for even for C++-only builds
   g++
   libtorch-dev           # LibTorch 1.13.1 (CPU)
+  libgloo-dev            # the Gloo headers c10d's ProcessGroupGloo.hpp includes (solvers/distributed)
   libopenblas0-pthread   # makes libblas.so.3 OpenBLAS: ~18x faster matmul than reference BLAS
   libeigen3-dev
   libabsl-dev

@@ -11,7 +11,9 @@ include/{ATen,c10,torch,caffe2} and libtorch.so, libtorch_cpu.so, libc10.so in l
 lib/x86_64-linux-gnu/). When libtorch_cuda.so is present it is linked too, so CUDA kernels register.
 """
 
-_HEADER_DIRS = ["ATen", "c10", "caffe2", "torch"]
+# gloo: the headers c10d's ProcessGroupGloo.hpp includes (Debian's libgloo-dev puts them in
+# /usr/include; official LibTorch archives ship them in include/).
+_HEADER_DIRS = ["ATen", "c10", "caffe2", "torch", "gloo"]
 _LIB_DIRS = ["lib", "lib/x86_64-linux-gnu", "lib/aarch64-linux-gnu", "lib64"]
 
 def _libtorch_repository_impl(ctx):
