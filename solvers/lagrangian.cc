@@ -24,7 +24,7 @@ LagrangianEval EvaluateLagrangian(BilevelProblem* problem, const TensorList& x, 
                                   const TensorList& z, double lambda, const Batch& outer,
                                   const Batch& inner, int64_t outer_examples,
                                   int64_t inner_examples, OracleCounts* counts,
-                                  bool common_random_numbers) {
+                                  bool common_random_numbers, GradientReducer* reducer) {
   TensorList xs = GradLeaves(x), ys = GradLeaves(y), zs = GradLeaves(z);
   at::Tensor f = problem->OuterObjective(xs, ys, outer);
   at::Tensor g_y = problem->InnerObjective(xs, ys, inner);
@@ -36,9 +36,27 @@ LagrangianEval EvaluateLagrangian(BilevelProblem* problem, const TensorList& x, 
   counts->AddF(outer_examples);
   counts->AddG(inner_examples);  // g(x, y)
   counts->AddG(inner_examples);  // g(x, z)
-  // One backward pass through L_λ gives all three gradients (eq. 6).
-  const TensorList all = Gradients(f + lambda * (g_y - g_z), Concat({&xs, &ys, &zs}));
   LagrangianEval e;
+  if (reducer != nullptr) {  // this rank's share of the global batches' means
+    f = f * outer.shard_weight;
+    g_y = g_y * inner.shard_weight;
+    g_z = g_z * inner.shard_weight;
+  }
+  // One backward pass through L_λ gives all three gradients (eq. 6).
+  TensorList all = Gradients(f + lambda * (g_y - g_z), Concat({&xs, &ys, &zs}));
+  if (reducer != nullptr) {
+    // The values travel with the gradients, in the first gradient's dtype: one bucket.
+    const at::ScalarType type = all.front().scalar_type();
+    TensorList values = {f.detach().to(type), g_y.detach().to(type), g_z.detach().to(type)};
+    const absl::Status reduced = reducer->AllReduceMean({&all, &values});
+    if (!reduced.ok()) {
+      e.communication_failure = std::string(reduced.message());
+      return e;
+    }
+    f = values[0];
+    g_y = values[1];
+    g_z = values[2];
+  }
   e.grad_x = Slice(all, 0, xs.size());
   e.grad_y = Slice(all, xs.size(), xs.size() + ys.size());
   e.grad_z = Slice(all, xs.size() + ys.size(), all.size());

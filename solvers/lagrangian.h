@@ -4,8 +4,10 @@
 #define SOLVERS_LAGRANGIAN_H_
 
 #include <cstdint>
+#include <string>
 
 #include "solvers/core/bilevel_problem.h"
+#include "solvers/core/gradient_reducer.h"
 #include "solvers/core/optimizer.h"
 #include "solvers/core/solver_loop.h"
 #include "solvers/core/solver_types.h"
@@ -17,18 +19,23 @@ namespace bilevel {
 struct LagrangianEval {
   TensorList grad_x, grad_y, grad_z;  // grad_z = ∇_z L = −λ ∇_z g(x, z)
   double f = 0, g_y = 0, g_z = 0, norm_x = 0, norm_y = 0, norm_z = 0;
-  const char* non_finite = nullptr;  // the first non-finite quantity, if any
+  const char* non_finite = nullptr;   // the first non-finite quantity, if any
+  std::string communication_failure;  // data parallel: the failed all-reduce, if any
 };
 
 // Evaluates f(x, y) on `outer` and both g terms on `inner`, with one backward pass for all
 // three gradients (eq. 6), and counts one ∇f and two ∇g. `common_random_numbers` false gives
 // g(x, z) other random draws (e.g. dropout masks) than g(x, y) on the same examples; true (the
 // default) shares them, so that their difference, which λ multiplies, carries no mask noise.
+// With a `reducer` (data parallelism) the batches are this rank's shards: the objectives are
+// scaled by their Batch::shard_weight, and the three gradients and three values are averaged over
+// the ranks in one AllReduceMean call before any norm is taken.
 LagrangianEval EvaluateLagrangian(BilevelProblem* problem, const TensorList& x, const TensorList& y,
                                   const TensorList& z, double lambda, const Batch& outer,
                                   const Batch& inner, int64_t outer_examples,
                                   int64_t inner_examples, OracleCounts* counts,
-                                  bool common_random_numbers = true);
+                                  bool common_random_numbers = true,
+                                  GradientReducer* reducer = nullptr);
 
 // The record of an iteration at multiplier `lambda` whose values are `e`'s: λ, f, g, the value
 // gap g(x, y) − g(x, z) and the three gradient norms.

@@ -80,13 +80,17 @@ StepResult MinimaxOptSolver::Step(const StepContext& context, IterationRecord* r
   auto evaluate = [&] {
     return EvaluateLagrangian(problem_, x_, y_, z_, lambda_, outer, inner,
                               context.outer->BatchSize(), context.inner->BatchSize(),
-                              context.counts, options_.common_random_numbers);
+                              context.counts, options_.common_random_numbers, context.reducer);
   };
   auto rate = [&](const OptimizerOptions& o) {
     return o.learning_rate * LambdaFactor(o.lambda_scaling, lambda_) * factor;
   };
   StepResult result;
   LagrangianEval e = evaluate();
+  if (!e.communication_failure.empty()) {
+    result.communication_failure = e.communication_failure;
+    return result;
+  }
   if (e.non_finite != nullptr) {
     result.non_finite = e.non_finite;
     return result;
@@ -101,6 +105,10 @@ StepResult MinimaxOptSolver::Step(const StepContext& context, IterationRecord* r
   y_opt_.Step(&y_, e.grad_y, rate(options_.y_optimizer));
   if (options_.update_order == UpdateOrder::kAlternating) {
     LagrangianEval after = evaluate();  // at the updated (y, z)
+    if (!after.communication_failure.empty()) {
+      result.communication_failure = after.communication_failure;
+      return result;
+    }
     if (after.non_finite != nullptr) {
       result.non_finite = after.non_finite;
       return result;

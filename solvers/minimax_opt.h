@@ -21,8 +21,9 @@
 // Step sizes. ∇_y L and ∇_z L grow with λ, so their steps must shrink: by default y and z use
 // LambdaScaling::kInverseLambda, η_k = η / λ_k, which keeps the effective step on g equal to η.
 // (The authors' later code, ScaleBiO, scales every rate by τ^{-k}, x's too; here y's and z's rates
-// follow 1/λ_k, the same as τ^{-k} up to the constant λ_0, but) x keeps a constant step: at equilibrium λ(∇_x g(x, y) − ∇_x g(x, z)) tends to the implicit
-// term −∇²_{xy} g [∇²_{yy} g]^{-1} ∇_y f, which stays bounded as λ grows.
+// follow 1/λ_k, the same as τ^{-k} up to the constant λ_0, but) x keeps a constant step: at
+// equilibrium λ(∇_x g(x, y) − ∇_x g(x, z)) tends to the implicit term −∇²_{xy} g [∇²_{yy} g]^{-1}
+// ∇_y f, which stays bounded as λ grows.
 //
 // Usage:
 //   bilevel::MinimaxOptOptions options;
@@ -40,10 +41,10 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "solvers/core/bilevel_problem.h"
-#include "solvers/lagrangian.h"
 #include "solvers/core/optimizer.h"
 #include "solvers/core/solver_loop.h"
 #include "solvers/core/solver_types.h"
+#include "solvers/lagrangian.h"
 
 namespace bilevel {
 
@@ -106,6 +107,7 @@ class MinimaxOptSolver : public LagrangianSolver {
   StepResult Step(const StepContext& context, IterationRecord* record) override;
   void EndStage() override { lambda_ *= options_.lambda_growth; }
   std::string NonFiniteRemedy() const override;
+  bool SupportsDataParallel() const override { return true; }
 
  private:
   MinimaxOptOptions options_;

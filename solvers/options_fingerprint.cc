@@ -62,14 +62,19 @@ std::string Fingerprint(const OptimizerOptions& o, const std::string& prefix) {
 }
 
 std::string Fingerprint(const SolverOptionsBase& o) {
-  return Fields()
-      .Add("max_gradient_calls", o.max_gradient_calls)
+  Fields fields;
+  fields.Add("max_gradient_calls", o.max_gradient_calls)
       .Add("max_gradient_call_equivalents", o.max_gradient_call_equivalents)
       .Add("max_wall_time_seconds", o.max_wall_time_seconds)
       .Add("record_every", o.record_every)
       .Add("outer_batch_size", o.outer_batch_size)
-      .Add("inner_batch_size", o.inner_batch_size)
-      .Join();
+      .Add("inner_batch_size", o.inner_batch_size);
+  // The world size changes the reduction order, hence the last digits; one process (the text of
+  // every run before data parallelism) names none.
+  if (o.data_parallel != nullptr && o.data_parallel->world_size() > 1) {
+    fields.Add("world_size", o.data_parallel->world_size());
+  }
+  return fields.Join();
 }
 
 std::string Fingerprint(const MinimaxOptOptions& o) {

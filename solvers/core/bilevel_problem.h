@@ -48,6 +48,11 @@ struct Batch {
   // The solvers' samplers give every batch a fresh nonzero key; 0 (a Batch made by hand) lets
   // the problem use its own random stream.
   uint64_t noise_key = 0;
+  // Data-parallel solves (gradient_reducer.h): this rank's shard holds n of the global batch's B
+  // examples over W ranks, and the solver scales the shard's mean by n·W/B, so that the mean over
+  // ranks of the scaled shard means is the global batch's mean. 1 in one process; a problem
+  // never needs to read it.
+  double shard_weight = 1.0;
 
   bool IsFull() const { return !indices.defined(); }
   // Number of examples in the batch, or `num_examples` when the batch is the full data.

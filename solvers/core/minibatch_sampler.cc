@@ -17,7 +17,28 @@ MinibatchSampler::MinibatchSampler(int64_t num_examples, int64_t batch_size, uin
               batch_size, " exceeds num_examples ", num_examples);
 }
 
+void MinibatchSampler::Shard(int rank, int world_size) {
+  TORCH_CHECK(0 <= rank && rank < world_size, "MinibatchSampler: rank ", rank,
+              " outside [0, world_size = ", world_size, ")");
+  TORCH_CHECK(num_examples_ == 0 || world_size <= BatchSize(), "MinibatchSampler: ", world_size,
+              " ranks cannot share batches of ", BatchSize(), " examples");
+  rank_ = rank;
+  world_size_ = world_size;
+}
+
 Batch MinibatchSampler::Next() {
+  Batch batch = NextGlobal();
+  if (world_size_ == 1 || num_examples_ == 0) return batch;
+  const int64_t size = BatchSize();
+  const int64_t begin = size * rank_ / world_size_, end = size * (rank_ + 1) / world_size_;
+  batch.indices = batch.IsFull()
+                      ? at::arange(begin, end, at::TensorOptions().dtype(at::kLong).device(device_))
+                      : batch.indices.slice(0, begin, end);
+  batch.shard_weight = static_cast<double>((end - begin) * world_size_) / size;
+  return batch;
+}
+
+Batch MinibatchSampler::NextGlobal() {
   const uint64_t key = MixKey(seed_, static_cast<uint64_t>(draws_++));
   if (IsFullBatch()) return Batch{at::Tensor(), key};
   // A batch never straddles two epochs: the tail of a permutation shorter than a batch is

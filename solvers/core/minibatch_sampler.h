@@ -29,9 +29,17 @@ class MinibatchSampler {
 
   Batch Next();
 
+  // Data parallelism: from now on Next() returns rank `rank`'s contiguous share of the global
+  // batch (of all num_examples examples for a full batch; shares differ by at most one example),
+  // with Batch::shard_weight set. The global sequence of batches is unchanged. A problem without
+  // data (num_examples 0) is not split: every rank evaluates the same objective.
+  // Requires 0 <= rank < world_size <= BatchSize() when num_examples > 0.
+  void Shard(int rank, int world_size);
+
   bool IsFullBatch() const { return batch_size_ == 0 || num_examples_ == 0; }
   int64_t num_examples() const { return num_examples_; }
-  // Examples in each batch Next() returns (num_examples for full batches).
+  // Examples in each global batch (num_examples for full batches), whichever share of it Next()
+  // returns.
   int64_t BatchSize() const { return IsFullBatch() ? num_examples_ : batch_size_; }
   // Completed passes over the data, counted in batches drawn.
   int64_t epoch() const { return epoch_; }
@@ -42,6 +50,8 @@ class MinibatchSampler {
   absl::Status RestoreState(const std::string& prefix, const SolverState& state);
 
  private:
+  Batch NextGlobal();  // the whole batch
+
   int64_t num_examples_;
   int64_t batch_size_;
   c10::Device device_;
@@ -51,6 +61,7 @@ class MinibatchSampler {
   int64_t epoch_ = 0;
   uint64_t seed_;
   int64_t draws_ = 0;  // batches drawn so far
+  int rank_ = 0, world_size_ = 1;
 };
 
 }  // namespace bilevel

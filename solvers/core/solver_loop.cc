@@ -158,7 +158,12 @@ MinibatchStreams::MinibatchStreams(const SolverOptionsBase& options, BilevelProb
 MinibatchStreams::MinibatchStreams(const SolverOptionsBase& options, BilevelProblem* problem,
                                    c10::Device device)
     : outer(problem->NumOuterExamples(), options.outer_batch_size, 2 * options.seed, device),
-      inner(problem->NumInnerExamples(), options.inner_batch_size, 2 * options.seed + 1, device) {}
+      inner(problem->NumInnerExamples(), options.inner_batch_size, 2 * options.seed + 1, device) {
+  if (const GradientReducer* r = options.data_parallel; r != nullptr && r->world_size() > 1) {
+    outer.Shard(r->rank(), r->world_size());
+    inner.Shard(r->rank(), r->world_size());
+  }
+}
 
 namespace {
 
@@ -168,6 +173,7 @@ StepResult CheckedStep(SolverStateSpec* spec, IterativeSolver* solver, const Ste
                        IterationRecord* record) {
   spec->Snapshot();
   StepResult result = solver->Step(context, record);
+  if (!result.communication_failure.empty()) return result;  // the record is incomplete
   if (result.non_finite.empty()) result.non_finite = NonFiniteValue(*record);
   return result;
 }
@@ -186,6 +192,12 @@ absl::Status CheckSolve(const absl::Status& options_status, const SolverOptionsB
                         BilevelProblem* problem) {
   if (!options_status.ok()) return options_status;
   if (problem == nullptr) return absl::InvalidArgumentError("problem is null");
+  if (options.data_parallel != nullptr && options.data_parallel->world_size() > 1 &&
+      options.max_wall_time_seconds > 0) {
+    return absl::InvalidArgumentError(
+        "max_wall_time_seconds cannot end a data-parallel solve: each rank's clock would stop it "
+        "at a different iteration; use max_gradient_calls or max_gradient_call_equivalents");
+  }
   absl::Status status =
       ValidateBatchSizes(options, problem->NumOuterExamples(), problem->NumInnerExamples());
   if (!status.ok()) return status;
@@ -222,6 +234,11 @@ class Loop {
   }
 
  private:
+  int Rank() const { return options_.data_parallel ? options_.data_parallel->rank() : 0; }
+  int WorldSize() const {
+    return options_.data_parallel ? options_.data_parallel->world_size() : 1;
+  }
+
   double ElapsedSeconds() const {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   }
@@ -249,8 +266,16 @@ class Loop {
                               iteration_ - stage_start_,
                               &streams_.outer,
                               &streams_.inner,
-                              &summary_->oracle_calls};
+                              &summary_->oracle_calls,
+                              options_.data_parallel};
     const StepResult result = CheckedStep(&spec_, solver_, context, &record);
+    if (!result.communication_failure.empty()) {
+      spec_.RollBack();
+      Finish(TerminationType::kCommunicationFailed,
+             absl::StrCat(result.communication_failure, "; the solve stopped at iteration ",
+                          iteration_, " and returned the iterate before it"));
+      return false;
+    }
     if (!result.non_finite.empty()) {
       spec_.RollBack();
       Finish(TerminationType::kNonFinite,
@@ -344,6 +369,13 @@ class Loop {
       return mismatch(
           absl::StrCat("fingerprint '", *fingerprint, "', this solve has '", c.fingerprint, "'"));
     }
+    // Checkpoints from before data parallelism have no world size: one process wrote them.
+    const absl::StatusOr<int64_t> world = state.GetInt("world_size");
+    if ((world.ok() ? *world : 1) != WorldSize()) {
+      return mismatch(absl::StrCat("written by ", world.ok() ? *world : 1,
+                                   " data-parallel ranks, this solve has ", WorldSize(),
+                                   " (resume at the same world size)"));
+    }
     absl::Status status = spec_.Restore(state);
     if (status.ok()) status = streams_.outer.RestoreState("outer", state);
     if (status.ok()) status = streams_.inner.RestoreState("inner", state);
@@ -391,6 +423,7 @@ class Loop {
   // (termination kCheckpointFailed) when the file cannot be written.
   bool MaybeCheckpoint() {
     const CheckpointOptions& c = options_.checkpoint;
+    if (Rank() != 0) return true;  // data parallel: rank 0 writes for every rank
     const double now = ElapsedSeconds();
     if (!CheckpointDue(c, observed_, now - last_checkpoint_seconds_)) return true;
     last_checkpoint_seconds_ = now;
@@ -399,6 +432,7 @@ class Loop {
     state.PutString("solver", summary_->solver);
     state.PutInt("seed", static_cast<int64_t>(options_.seed));
     state.PutString("fingerprint", c.fingerprint);
+    state.PutInt("world_size", WorldSize());
     for (const auto& [name, field] : CounterFields()) {
       state.PutInt(name, summary_->oracle_calls.*field);
     }
@@ -458,6 +492,15 @@ absl::Status RunSolver(const std::string& solver, const absl::Status& options_st
     return status;
   }
   std::unique_ptr<IterativeSolver> built = make();
+  if (options.data_parallel != nullptr && options.data_parallel->world_size() > 1 &&
+      !built->SupportsDataParallel()) {
+    status = absl::InvalidArgumentError(
+        absl::StrCat(solver, " does not run data-parallel (data_parallel over ",
+                     options.data_parallel->world_size(), " ranks); MinimaxOPT does"));
+    summary->termination = TerminationType::kInvalidOptions;
+    summary->message = std::string(status.message());
+    return status;
+  }
   return Loop(options, problem, built.get(), summary).Run();
 }
 
@@ -471,14 +514,17 @@ absl::StatusOr<std::unique_ptr<SingleStepper>> SingleStepper::Create(
 
 SingleStepper::SingleStepper(const SolverOptionsBase& options, BilevelProblem* problem,
                              std::unique_ptr<IterativeSolver> solver)
-    : problem_(problem), solver_(std::move(solver)), streams_(options, problem) {
+    : problem_(problem),
+      reducer_(options.data_parallel),
+      solver_(std::move(solver)),
+      streams_(options, problem) {
   solver_->DeclareState(&spec_);
 }
 
 StepResult SingleStepper::Step() {
   IterationRecord record;
-  const StepContext context{problem_,        iteration_,      0,       iteration_,
-                            &streams_.outer, &streams_.inner, &counts_};
+  const StepContext context{problem_,        iteration_,      0,        iteration_,
+                            &streams_.outer, &streams_.inner, &counts_, reducer_};
   ++iteration_;
   return CheckedStep(&spec_, solver_.get(), context, &record);
 }

@@ -26,6 +26,7 @@
 #include "absl/status/statusor.h"
 #include "solvers/core/bilevel_problem.h"
 #include "solvers/core/checkpoint.h"
+#include "solvers/core/gradient_reducer.h"
 #include "solvers/core/minibatch_sampler.h"
 #include "solvers/core/optimizer.h"
 #include "solvers/core/solver_types.h"
@@ -42,6 +43,9 @@ struct StepContext {
   MinibatchSampler* outer = nullptr;  // validation (f) batches
   MinibatchSampler* inner = nullptr;  // training (g) batches
   OracleCounts* counts = nullptr;     // add every oracle call the step makes
+  // Data parallelism: the reducer the step averages its gradients with (null: one process). The
+  // samplers then return this rank's shards.
+  GradientReducer* reducer = nullptr;
 };
 
 // How one iteration ended.
@@ -52,6 +56,9 @@ struct StepResult {
   bool stage_end = false;  // the iteration ended its stage (EndStage follows)
   bool converged = false;  // the solver's stopping test held: the solve ends after this record
   std::string converged_message;  // why, in words
+  // Non-empty when a data-parallel collective failed (StepContext::reducer's status message). The
+  // loop then rolls the iterate back and ends the solve (kCommunicationFailed).
+  std::string communication_failure;
 };
 
 // The state a solver declares once: what a checkpoint saves and restores, and which tensors are
@@ -126,6 +133,9 @@ class IterativeSolver {
   virtual std::string NonFiniteRemedy() const = 0;
   // Adds the solver's own fields to the summary when the solve ends (e.g. linear-solver counts).
   virtual void Summarize(SolverSummary* /*summary*/) const {}
+  // Whether Step averages its gradients through StepContext::reducer, so that the solve can run
+  // data-parallel (SolverOptionsBase::data_parallel).
+  virtual bool SupportsDataParallel() const { return false; }
 };
 
 using SolverFactory = std::function<std::unique_ptr<IterativeSolver>()>;
@@ -157,6 +167,7 @@ class SingleStepper {
                 std::unique_ptr<IterativeSolver> solver);
 
   BilevelProblem* problem_;
+  GradientReducer* reducer_;
   std::unique_ptr<IterativeSolver> solver_;
   SolverStateSpec spec_;
   MinibatchStreams streams_;

@@ -3,6 +3,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cmath>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -27,6 +28,8 @@ std::string ToString(TerminationType type) {
       return "NON_FINITE";
     case TerminationType::kCheckpointFailed:
       return "CHECKPOINT_FAILED";
+    case TerminationType::kCommunicationFailed:
+      return "COMMUNICATION_FAILED";
     case TerminationType::kInvalidOptions:
       return "INVALID_OPTIONS";
   }
@@ -137,6 +140,20 @@ absl::Status ValidateBatchSizes(const SolverOptionsBase& options, int64_t num_ou
         absl::StrCat("inner_batch_size (", options.inner_batch_size, ") exceeds the problem's ",
                      num_inner_examples, " inner (training) examples",
                      num_inner_examples == 0 ? "; this problem has no data to sample: use 0" : ""));
+  }
+  if (options.data_parallel != nullptr) {
+    const int world = options.data_parallel->world_size();
+    for (auto [size, examples, name] :
+         {std::tuple<int64_t, int64_t, const char*>{options.outer_batch_size, num_outer_examples,
+                                                    "outer_batch_size"},
+          {options.inner_batch_size, num_inner_examples, "inner_batch_size"}}) {
+      const int64_t global = size > 0 ? size : examples;
+      if (examples > 0 && global < world) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            name, " (", global, size > 0 ? "" : ", the full data", ") is smaller than the ", world,
+            " data-parallel ranks that share it: use at least one example per rank"));
+      }
+    }
   }
   return absl::OkStatus();
 }

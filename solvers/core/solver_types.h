@@ -25,6 +25,7 @@
 #include "absl/status/statusor.h"
 #include "solvers/core/bilevel_problem.h"
 #include "solvers/core/checkpoint.h"
+#include "solvers/core/gradient_reducer.h"
 #include "solvers/core/tensor_list.h"
 
 namespace bilevel {
@@ -71,7 +72,9 @@ enum class TerminationType {
   kUserStop,          // a callback asked to stop
   kNonFinite,         // an objective or gradient became NaN or infinite; x, y are the last finite
   kCheckpointFailed,  // writing options.checkpoint failed (the message says why); x, y are usable
-  kInvalidOptions,    // Solve returned a non-OK status; nothing ran
+  kCommunicationFailed,  // a data-parallel collective failed (a rank died or stalled); x, y are
+                         // the iterate before the failed step
+  kInvalidOptions,       // Solve returned a non-OK status; nothing ran
 };
 std::string ToString(TerminationType type);
 
@@ -179,6 +182,11 @@ struct SolverOptionsBase {
   std::vector<IterateCallback> iterate_callbacks;
   // Periodic checkpoints (off by default).
   CheckpointOptions checkpoint;
+  // Data parallelism (gradient_reducer.h): null, or a reducer over world_size() ranks that each
+  // run this solve with the same options; every global minibatch (the full data, for a batch size
+  // of 0) is split over them and each step averages its gradients with one collective. Must
+  // outlive the solve. Supported by the solvers whose IterativeSolver says so (MinimaxOPT so far).
+  GradientReducer* data_parallel = nullptr;
 };
 
 // Checks the fields of SolverOptionsBase; the message names the offending field.

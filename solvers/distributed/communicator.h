@@ -18,6 +18,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "solvers/core/gradient_reducer.h"
 #include "solvers/core/tensor_list.h"
 
 namespace bilevel {
@@ -54,25 +55,25 @@ struct CommunicationStats {
   double all_reduce_seconds = 0;  // wall time inside them, flattening and unflattening included
 };
 
-class Communicator {
+class Communicator : public GradientReducer {
  public:
   // Rendezvous, then a Gloo process group over `options.world_size` ranks. world_size 1 needs no
   // network and makes every collective a no-op.
   static absl::StatusOr<std::unique_ptr<Communicator>> Connect(const DistributedOptions& options);
-  ~Communicator();
+  ~Communicator() override;
 
-  int rank() const { return options_.rank; }
-  int world_size() const { return options_.world_size; }
+  int rank() const override { return options_.rank; }
+  int world_size() const override { return options_.world_size; }
   const DistributedOptions& options() const { return options_; }
   const CommunicationStats& stats() const { return stats_; }
 
   // Replaces every tensor of every group by its mean over the ranks, in place (tensors must have
   // the same shapes and dtypes on every rank; undefined tensors are skipped).
-  absl::Status AllReduceMean(const std::vector<TensorList*>& groups);
+  absl::Status AllReduceMean(const std::vector<TensorList*>& groups) override;
 
   // OK on every rank when all ranks passed the same `fingerprint`; otherwise the same error on
   // every rank, naming `what` and the first rank whose fingerprint differs from rank 0's.
-  absl::Status CheckSame(const std::string& what, const std::string& fingerprint);
+  absl::Status CheckSame(const std::string& what, const std::string& fingerprint) override;
 
   // Waits until every rank reached it (a barrier), within the timeout.
   absl::Status Barrier();

@@ -1,0 +1,172 @@
+// Data-parallel MinimaxOPT against the one-process solve with the same global batches.
+//
+// The tolerance. Both runs draw the same global batches (the samplers are seeded alike; each rank
+// keeps its contiguous share) and apply the same update, so they differ only in how the batch mean
+// is summed: one process sums B per-example terms in one order; W ranks sum their shares, scale by
+// n_r·W/B and average. In double precision each way is within about log2(B)·ε ≈ 5·2.2e-16 ≈ 1e-15
+// of the exact mean, relative to the sum of the terms' magnitudes. The ridge problem's steps are
+// contractions here (small rates), so the per-step differences do not grow: after N = 60
+// iterations they add up to at most N·1e-15·(size of an iterate), i.e. 6e-14 relative. We assert
+// 1e-11 relative, two orders above that estimate and far below any step (≥ 1e-4 here).
+#include <ATen/ATen.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "solvers/core/solver_types.h"
+#include "solvers/distributed/communicator.h"
+#include "solvers/minimax_opt.h"
+#include "solvers/penalty_method.h"
+#include "solvers/testing/exact_problems.h"
+
+namespace bilevel {
+namespace {
+
+using ::testing::HasSubstr;
+using RidgeProblem = ::bilevel::testing::RidgeProblem;
+using RidgeSpec = ::bilevel::testing::RidgeSpec;
+
+constexpr double kRelativeTolerance = 1e-11;
+
+RidgeSpec Spec() {
+  RidgeSpec spec;
+  spec.num_train = 93;  // full batches split 46 / 47 over 2 ranks, 31 each over 3
+  spec.num_validation = 60;
+  spec.seed = 5;
+  return spec;
+}
+
+MinimaxOptOptions Options(int64_t outer_batch, int64_t inner_batch) {
+  MinimaxOptOptions o;
+  o.num_stages = 3;
+  o.iterations_per_stage = 20;
+  o.outer_batch_size = outer_batch;
+  o.inner_batch_size = inner_batch;
+  o.seed = 11;
+  o.x_optimizer.learning_rate = 0.5;
+  return o;
+}
+
+double RelativeDifference(const TensorList& a, const TensorList& b) {
+  double diff = 0, size = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    diff = std::max(diff, (a[i] - b[i]).abs().max().item<double>());
+    size = std::max(size, a[i].abs().max().item<double>());
+  }
+  return diff / std::max(size, 1e-300);
+}
+
+struct RankResult {
+  SolverSummary summary;
+  CommunicationStats stats;
+};
+
+std::vector<RankResult> SolveOnRanks(int world_size, const MinimaxOptOptions& options,
+                                     double timeout_seconds = 30, int stop_rank_early = -1) {
+  absl::StatusOr<int> port = FreeLocalPort();
+  EXPECT_TRUE(port.ok()) << port.status();
+  std::vector<RankResult> results(world_size);
+  std::vector<std::thread> ranks;
+  for (int r = 0; r < world_size; ++r) {
+    ranks.emplace_back([&, r] {
+      DistributedOptions d;
+      d.rank = r;
+      d.world_size = world_size;
+      d.master_port = *port;
+      d.timeout_seconds = timeout_seconds;
+      absl::StatusOr<std::unique_ptr<Communicator>> c = Communicator::Connect(d);
+      ASSERT_TRUE(c.ok()) << c.status();
+      RidgeProblem problem(Spec());
+      MinimaxOptOptions o = options;
+      o.data_parallel = c->get();
+      if (r == stop_rank_early) o.num_stages = 1;  // leaves after 20 iterations
+      absl::Status status = Solve(o, &problem, &results[r].summary);
+      EXPECT_TRUE(status.ok()) << status;
+      results[r].stats = (*c)->stats();
+    });
+  }
+  for (std::thread& t : ranks) t.join();
+  return results;
+}
+
+void ExpectMatchesOneProcess(int world_size, const MinimaxOptOptions& options) {
+  RidgeProblem problem(Spec());
+  SolverSummary one;
+  ASSERT_TRUE(Solve(options, &problem, &one).ok());
+  ASSERT_EQ(one.termination, TerminationType::kIterationLimit) << one.message;
+  // The solve moved x: a match is not two copies of x0.
+  ASSERT_GT(RelativeDifference(one.x, problem.InitialOuter()), 1e-3);
+  const std::vector<RankResult> ranks = SolveOnRanks(world_size, options);
+  for (int r = 0; r < world_size; ++r) {
+    const SolverSummary& s = ranks[r].summary;
+    EXPECT_EQ(s.termination, TerminationType::kIterationLimit) << s.message;
+    EXPECT_EQ(s.num_iterations, one.num_iterations);
+    EXPECT_LE(RelativeDifference(s.x, one.x), kRelativeTolerance) << "rank " << r;
+    EXPECT_LE(RelativeDifference(s.y, one.y), kRelativeTolerance) << "rank " << r;
+    // The recorded values are the global batch's, as in one process.
+    EXPECT_NEAR(s.iterations.back().outer_objective, one.iterations.back().outer_objective,
+                kRelativeTolerance * std::abs(one.iterations.back().outer_objective));
+    // The oracle counts are global: the budget means the same at every world size.
+    EXPECT_EQ(s.oracle_calls.GradientCalls(), one.oracle_calls.GradientCalls());
+    // One all-reduce per iteration: x, y, z gradients and the three values, all double.
+    EXPECT_EQ(ranks[r].stats.all_reduce_calls, one.num_iterations) << "rank " << r;
+  }
+}
+
+TEST(DataParallelMinimaxOptTest, TwoRanksMatchOneProcessOnMinibatches) {
+  ExpectMatchesOneProcess(2, Options(/*outer_batch=*/20, /*inner_batch=*/31));  // 15 / 16 split
+}
+
+TEST(DataParallelMinimaxOptTest, ThreeRanksMatchOneProcessOnFullBatches) {
+  ExpectMatchesOneProcess(3, Options(0, 0));
+}
+
+TEST(DataParallelMinimaxOptTest, ARankThatLeavesEndsTheOthersSolveWithCommunicationFailed) {
+  const std::vector<RankResult> ranks =
+      SolveOnRanks(2, Options(20, 31), /*timeout_seconds=*/5, /*stop_rank_early=*/1);
+  EXPECT_EQ(ranks[1].summary.termination, TerminationType::kIterationLimit);
+  const SolverSummary& s = ranks[0].summary;
+  EXPECT_EQ(s.termination, TerminationType::kCommunicationFailed) << s.message;
+  EXPECT_THAT(s.message, HasSubstr("rank 0 of 2: the all-reduce"));
+  EXPECT_EQ(s.num_iterations, 20);  // the iterations both ranks completed
+}
+
+// A reducer over two ranks that never communicates: enough for the checks before a solve.
+class TwoRanksOffline : public GradientReducer {
+ public:
+  int rank() const override { return 0; }
+  int world_size() const override { return 2; }
+  absl::Status AllReduceMean(const std::vector<TensorList*>&) override {
+    return absl::InternalError("not reached");
+  }
+  absl::Status CheckSame(const std::string&, const std::string&) override {
+    return absl::OkStatus();
+  }
+};
+
+TEST(DataParallelMinimaxOptTest, WhatCannotRunDataParallelIsAnError) {
+  TwoRanksOffline two;
+  RidgeProblem problem(Spec());
+  SolverSummary summary;
+  PenaltyOptions penalty;
+  penalty.data_parallel = &two;
+  absl::Status status = Solve(penalty, &problem, &summary);
+  EXPECT_THAT(std::string(status.message()), HasSubstr("does not run data-parallel"));
+  MinimaxOptOptions o = Options(1, 0);  // one validation example cannot feed two ranks
+  o.data_parallel = &two;
+  status = Solve(o, &problem, &summary);
+  EXPECT_THAT(std::string(status.message()),
+              HasSubstr("outer_batch_size (1) is smaller than the 2 data-parallel ranks"));
+  o = Options(20, 31);
+  o.data_parallel = &two;
+  o.max_wall_time_seconds = 10;
+  status = Solve(o, &problem, &summary);
+  EXPECT_THAT(std::string(status.message()), HasSubstr("max_wall_time_seconds cannot end"));
+}
+
+}  // namespace
+}  // namespace bilevel
