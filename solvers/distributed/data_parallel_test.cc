@@ -12,6 +12,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <thread>
@@ -133,6 +135,28 @@ TEST(DataParallelMinimaxOptTest, ARankThatLeavesEndsTheOthersSolveWithCommunicat
   EXPECT_EQ(s.termination, TerminationType::kCommunicationFailed) << s.message;
   EXPECT_THAT(s.message, HasSubstr("rank 0 of 2: the all-reduce"));
   EXPECT_EQ(s.num_iterations, 20);  // the iterations both ranks completed
+}
+
+TEST(DataParallelMinimaxOptTest, RankZeroCheckpointsAndTheSolveResumesAtTheSameWorldSizeOnly) {
+  MinimaxOptOptions o = Options(20, 31);
+  o.checkpoint.path = std::string(std::getenv("TEST_TMPDIR")) + "/data_parallel.ckpt";
+  o.checkpoint.every_iterations = 25;  // written after iterations 25 and 50 of 60
+  o.checkpoint.fingerprint = "ridge";
+  std::remove(o.checkpoint.path.c_str());
+  const std::vector<RankResult> first = SolveOnRanks(2, o);
+  // One process cannot take over a two-rank checkpoint.
+  RidgeProblem problem(Spec());
+  SolverSummary one;
+  const absl::Status refused = Solve(o, &problem, &one);
+  EXPECT_THAT(std::string(refused.message()),
+              HasSubstr("written by 2 data-parallel ranks, this solve has 1"));
+  // Two ranks resume from iteration 50 and end where the uninterrupted solve ended.
+  const std::vector<RankResult> resumed = SolveOnRanks(2, o);
+  for (int r = 0; r < 2; ++r) {
+    EXPECT_EQ(resumed[r].summary.resumed_iterations, 50) << "rank " << r;
+    EXPECT_EQ(RelativeDifference(resumed[r].summary.x, first[r].summary.x), 0) << "rank " << r;
+  }
+  std::remove(o.checkpoint.path.c_str());
 }
 
 // A reducer over two ranks that never communicates: enough for the checks before a solve.
