@@ -47,6 +47,9 @@ class F2saSolver : public LagrangianSolver {
            "z_optimizer.learning_rate, or lambda_increment";
   }
 
+  // Each inner step reduces ∇_z g and ∇_y(f + λg) in one call, the outer step its Lagrangian.
+  bool SupportsDataParallel() const override { return true; }
+
   StepResult Step(const StepContext& context, IterationRecord* record) override {
     MinibatchSampler& outer = *context.outer;
     MinibatchSampler& inner = *context.inner;
@@ -57,22 +60,43 @@ class F2saSolver : public LagrangianSolver {
     const double lr_z = options_.z_optimizer.learning_rate *
                         LambdaFactor(options_.z_optimizer.lambda_scaling, lambda_);
     for (int t = 0; t < options_.inner_steps; ++t) {
-      // z ← z − γ ∇_y g(x, z);  y ← y − α (∇_y f(x, y) + λ ∇_y g(x, y)).
+      // z ← z − γ ∇_y g(x, z);  y ← y − α (∇_y f(x, y) + λ ∇_y g(x, y)). Neither gradient
+      // depends on the other's update, so a data-parallel step reduces both in one call.
       const Batch inner_batch = inner.Next();
-      TensorList zs = GradLeaves(z_);
-      TensorList grad_z = Gradients(problem_->InnerObjective(x_, zs, inner_batch), zs);
-      counts.AddG(n_in);
-      z_opt_.Step(&z_, grad_z, lr_z);
-      TensorList ys = GradLeaves(y_);
-      at::Tensor fy = problem_->OuterObjective(x_, ys, outer.Next());
+      const Batch outer_batch = outer.Next();
+      TensorList zs = GradLeaves(z_), ys = GradLeaves(y_);
+      at::Tensor gz = problem_->InnerObjective(x_, zs, inner_batch);
+      at::Tensor fy = problem_->OuterObjective(x_, ys, outer_batch);
       at::Tensor gy = problem_->InnerObjective(x_, ys, inner_batch);
+      counts.AddG(n_in);
       counts.AddF(n_out);
       counts.AddG(n_in);
-      y_opt_.Step(&y_, Gradients(fy + lambda_ * gy, ys), lr_y);
+      if (context.reducer != nullptr) {  // this rank's share of the global batches' means
+        gz = gz * inner_batch.shard_weight;
+        fy = fy * outer_batch.shard_weight;
+        gy = gy * inner_batch.shard_weight;
+      }
+      TensorList grad_z = Gradients(gz, zs);
+      TensorList grad_y = Gradients(fy + lambda_ * gy, ys);
+      if (context.reducer != nullptr) {
+        const absl::Status reduced = context.reducer->AllReduceMean({&grad_z, &grad_y});
+        if (!reduced.ok()) {
+          StepResult failed;
+          failed.communication_failure = std::string(reduced.message());
+          return failed;
+        }
+      }
+      z_opt_.Step(&z_, grad_z, lr_z);
+      y_opt_.Step(&y_, grad_y, lr_y);
     }
     StepResult result;
-    const LagrangianEval e = EvaluateLagrangian(problem_, x_, y_, z_, lambda_, outer.Next(),
-                                                inner.Next(), n_out, n_in, &counts);
+    const LagrangianEval e =
+        EvaluateLagrangian(problem_, x_, y_, z_, lambda_, outer.Next(), inner.Next(), n_out, n_in,
+                           &counts, /*common_random_numbers=*/true, context.reducer);
+    if (!e.communication_failure.empty()) {
+      result.communication_failure = e.communication_failure;
+      return result;
+    }
     if (e.non_finite != nullptr) {
       result.non_finite = e.non_finite;
       return result;

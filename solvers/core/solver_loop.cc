@@ -496,7 +496,7 @@ absl::Status RunSolver(const std::string& solver, const absl::Status& options_st
       !built->SupportsDataParallel()) {
     status = absl::InvalidArgumentError(
         absl::StrCat(solver, " does not run data-parallel (data_parallel over ",
-                     options.data_parallel->world_size(), " ranks); MinimaxOPT does"));
+                     options.data_parallel->world_size(), " ranks); MinimaxOPT and F2SA do"));
     summary->termination = TerminationType::kInvalidOptions;
     summary->message = std::string(status.message());
     return status;

@@ -185,7 +185,7 @@ struct SolverOptionsBase {
   // Data parallelism (gradient_reducer.h): null, or a reducer over world_size() ranks that each
   // run this solve with the same options; every global minibatch (the full data, for a batch size
   // of 0) is split over them and each step averages its gradients with one collective. Must
-  // outlive the solve. Supported by the solvers whose IterativeSolver says so (MinimaxOPT so far).
+  // outlive the solve. Supported by the solvers whose IterativeSolver says so (MinimaxOPT, F2SA).
   GradientReducer* data_parallel = nullptr;
 };
 

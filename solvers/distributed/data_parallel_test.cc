@@ -17,10 +17,12 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "solvers/core/solver_types.h"
 #include "solvers/distributed/communicator.h"
+#include "solvers/f2sa.h"
 #include "solvers/minimax_opt.h"
 #include "solvers/penalty_method.h"
 #include "solvers/testing/exact_problems.h"
@@ -67,7 +69,8 @@ struct RankResult {
   CommunicationStats stats;
 };
 
-std::vector<RankResult> SolveOnRanks(int world_size, const MinimaxOptOptions& options,
+template <typename Options>
+std::vector<RankResult> SolveOnRanks(int world_size, const Options& options,
                                      double timeout_seconds = 30, int stop_rank_early = -1) {
   absl::StatusOr<int> port = FreeLocalPort();
   EXPECT_TRUE(port.ok()) << port.status();
@@ -83,9 +86,11 @@ std::vector<RankResult> SolveOnRanks(int world_size, const MinimaxOptOptions& op
       absl::StatusOr<std::unique_ptr<Communicator>> c = Communicator::Connect(d);
       ASSERT_TRUE(c.ok()) << c.status();
       RidgeProblem problem(Spec());
-      MinimaxOptOptions o = options;
+      Options o = options;
       o.data_parallel = c->get();
-      if (r == stop_rank_early) o.num_stages = 1;  // leaves after 20 iterations
+      if constexpr (std::is_same_v<Options, MinimaxOptOptions>) {
+        if (r == stop_rank_early) o.num_stages = 1;  // leaves after 20 iterations
+      }
       absl::Status status = Solve(o, &problem, &results[r].summary);
       EXPECT_TRUE(status.ok()) << status;
       results[r].stats = (*c)->stats();
@@ -95,7 +100,11 @@ std::vector<RankResult> SolveOnRanks(int world_size, const MinimaxOptOptions& op
   return results;
 }
 
-void ExpectMatchesOneProcess(int world_size, const MinimaxOptOptions& options) {
+// `calls_per_iteration`: the all-reduce calls one iteration makes (all tensors are double here,
+// so each call is one bucket).
+template <typename Options>
+void ExpectMatchesOneProcess(int world_size, const Options& options,
+                             int64_t calls_per_iteration = 1) {
   RidgeProblem problem(Spec());
   SolverSummary one;
   ASSERT_TRUE(Solve(options, &problem, &one).ok());
@@ -114,8 +123,9 @@ void ExpectMatchesOneProcess(int world_size, const MinimaxOptOptions& options) {
                 kRelativeTolerance * std::abs(one.iterations.back().outer_objective));
     // The oracle counts are global: the budget means the same at every world size.
     EXPECT_EQ(s.oracle_calls.GradientCalls(), one.oracle_calls.GradientCalls());
-    // One all-reduce per iteration: x, y, z gradients and the three values, all double.
-    EXPECT_EQ(ranks[r].stats.all_reduce_calls, one.num_iterations) << "rank " << r;
+    // MinimaxOPT: one all-reduce per iteration (x, y, z gradients and the three values).
+    EXPECT_EQ(ranks[r].stats.all_reduce_calls, calls_per_iteration * one.num_iterations)
+        << "rank " << r;
   }
 }
 
@@ -125,6 +135,18 @@ TEST(DataParallelMinimaxOptTest, TwoRanksMatchOneProcessOnMinibatches) {
 
 TEST(DataParallelMinimaxOptTest, ThreeRanksMatchOneProcessOnFullBatches) {
   ExpectMatchesOneProcess(3, Options(0, 0));
+}
+
+TEST(DataParallelF2saTest, TwoRanksMatchOneProcess) {
+  F2saOptions o;
+  o.max_iterations = 30;
+  o.inner_steps = 3;
+  o.outer_batch_size = 20;
+  o.inner_batch_size = 31;
+  o.seed = 11;
+  o.x_optimizer.learning_rate = 0.5;
+  // One call per inner step (∇_z g with ∇_y(f + λg)) and one for the outer step.
+  ExpectMatchesOneProcess(2, o, /*calls_per_iteration=*/4);
 }
 
 TEST(DataParallelMinimaxOptTest, ARankThatLeavesEndsTheOthersSolveWithCommunicationFailed) {
