@@ -3,8 +3,12 @@
 // scaling), one LibTorch thread per rank. solvers/README.md ("Data-parallel solves") has the
 // numbers from this machine and the cost model fitted to them.
 //
-//   bazel run -c opt //solvers/distributed:data_parallel_benchmark                  # 1 rank
-//   bazel run -c opt //solvers/distributed:data_parallel_benchmark -- --world_size=2
+//   OPENBLAS_NUM_THREADS=1 bazel run //solvers/distributed:data_parallel_benchmark   # 1 rank
+//   OPENBLAS_NUM_THREADS=1 bazel run //solvers/distributed:data_parallel_benchmark -- \
+//       --world_size=2
+//
+// OPENBLAS_NUM_THREADS=1: OpenBLAS keeps its own pool of one thread per core in every process,
+// so N ranks on N cores would otherwise oversubscribe them.
 //
 // Models: the 2-layer MLP 784-hidden-10 of solvers/testing/benchmark_problems.h at hidden 256
 // (figure 4's MLP: 203,530 parameters) and hidden 1250 (993,760 parameters), random MNIST-shaped
