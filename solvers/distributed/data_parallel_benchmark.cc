@@ -4,8 +4,8 @@
 // numbers from this machine and the cost model fitted to them.
 //
 //   OPENBLAS_NUM_THREADS=1 bazel run //solvers/distributed:data_parallel_benchmark   # 1 rank
-//   OPENBLAS_NUM_THREADS=1 bazel run //solvers/distributed:data_parallel_benchmark -- \
-//       --world_size=2
+//   OPENBLAS_NUM_THREADS=1 bazel run //solvers/distributed:data_parallel_benchmark --
+//       --world_size=2   (one command line)
 //
 // OPENBLAS_NUM_THREADS=1: OpenBLAS keeps its own pool of one thread per core in every process,
 // so N ranks on N cores would otherwise oversubscribe them.
