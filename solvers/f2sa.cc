@@ -65,17 +65,12 @@ class F2saSolver : public LagrangianSolver {
       const Batch inner_batch = inner.Next();
       const Batch outer_batch = outer.Next();
       TensorList zs = GradLeaves(z_), ys = GradLeaves(y_);
-      at::Tensor gz = problem_->InnerObjective(x_, zs, inner_batch);
-      at::Tensor fy = problem_->OuterObjective(x_, ys, outer_batch);
-      at::Tensor gy = problem_->InnerObjective(x_, ys, inner_batch);
+      const at::Tensor gz = ShareOfMean(problem_->InnerObjective(x_, zs, inner_batch), inner_batch);
+      const at::Tensor fy = ShareOfMean(problem_->OuterObjective(x_, ys, outer_batch), outer_batch);
+      const at::Tensor gy = ShareOfMean(problem_->InnerObjective(x_, ys, inner_batch), inner_batch);
       counts.AddG(n_in);
       counts.AddF(n_out);
       counts.AddG(n_in);
-      if (context.reducer != nullptr) {  // this rank's share of the global batches' means
-        gz = gz * inner_batch.shard_weight;
-        fy = fy * outer_batch.shard_weight;
-        gy = gy * inner_batch.shard_weight;
-      }
       TensorList grad_z = Gradients(gz, zs);
       TensorList grad_y = Gradients(fy + lambda_ * gy, ys);
       if (context.reducer != nullptr) {

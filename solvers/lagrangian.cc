@@ -37,11 +37,9 @@ LagrangianEval EvaluateLagrangian(BilevelProblem* problem, const TensorList& x, 
   counts->AddG(inner_examples);  // g(x, y)
   counts->AddG(inner_examples);  // g(x, z)
   LagrangianEval e;
-  if (reducer != nullptr) {  // this rank's share of the global batches' means
-    f = f * outer.shard_weight;
-    g_y = g_y * inner.shard_weight;
-    g_z = g_z * inner.shard_weight;
-  }
+  f = ShareOfMean(f, outer);
+  g_y = ShareOfMean(g_y, inner);
+  g_z = ShareOfMean(g_z, inner);
   // One backward pass through L_λ gives all three gradients (eq. 6).
   TensorList all = Gradients(f + lambda * (g_y - g_z), Concat({&xs, &ys, &zs}));
   if (reducer != nullptr) {

@@ -15,6 +15,12 @@
 
 namespace bilevel {
 
+// This rank's share of a mean over `batch`: scaled by Batch::shard_weight, which is 1 (and the mean
+// returned as it is) in one process and for even shares of a data-parallel batch.
+inline at::Tensor ShareOfMean(const at::Tensor& mean, const Batch& batch) {
+  return batch.shard_weight == 1.0 ? mean : mean.mul(batch.shard_weight);
+}
+
 // L_λ's three gradients at one iterate, and the scalars a record needs (on the host).
 struct LagrangianEval {
   TensorList grad_x, grad_y, grad_z;  // grad_z = ∇_z L = −λ ∇_z g(x, z)

@@ -71,9 +71,7 @@ std::string Fingerprint(const SolverOptionsBase& o) {
       .Add("inner_batch_size", o.inner_batch_size);
   // The world size changes the reduction order, hence the last digits; one process (the text of
   // every run before data parallelism) names none.
-  if (o.data_parallel != nullptr && o.data_parallel->world_size() > 1) {
-    fields.Add("world_size", o.data_parallel->world_size());
-  }
+  if (WorldSize(o) > 1) fields.Add("world_size", WorldSize(o));
   return fields.Join();
 }
 

@@ -159,9 +159,9 @@ MinibatchStreams::MinibatchStreams(const SolverOptionsBase& options, BilevelProb
                                    c10::Device device)
     : outer(problem->NumOuterExamples(), options.outer_batch_size, 2 * options.seed, device),
       inner(problem->NumInnerExamples(), options.inner_batch_size, 2 * options.seed + 1, device) {
-  if (const GradientReducer* r = options.data_parallel; r != nullptr && r->world_size() > 1) {
-    outer.Shard(r->rank(), r->world_size());
-    inner.Shard(r->rank(), r->world_size());
+  if (WorldSize(options) > 1) {
+    outer.Shard(options.data_parallel->rank(), WorldSize(options));
+    inner.Shard(options.data_parallel->rank(), WorldSize(options));
   }
 }
 
@@ -192,8 +192,7 @@ absl::Status CheckSolve(const absl::Status& options_status, const SolverOptionsB
                         BilevelProblem* problem) {
   if (!options_status.ok()) return options_status;
   if (problem == nullptr) return absl::InvalidArgumentError("problem is null");
-  if (options.data_parallel != nullptr && options.data_parallel->world_size() > 1 &&
-      options.max_wall_time_seconds > 0) {
+  if (WorldSize(options) > 1 && options.max_wall_time_seconds > 0) {
     return absl::InvalidArgumentError(
         "max_wall_time_seconds cannot end a data-parallel solve: each rank's clock would stop it "
         "at a different iteration; use max_gradient_calls or max_gradient_call_equivalents");
@@ -202,6 +201,15 @@ absl::Status CheckSolve(const absl::Status& options_status, const SolverOptionsB
       ValidateBatchSizes(options, problem->NumOuterExamples(), problem->NumInnerExamples());
   if (!status.ok()) return status;
   return ValidateInitialPoint(problem->InitialOuter(), problem->InitialInner());
+}
+
+// A data-parallel solve needs a solver whose Step reduces its gradients.
+absl::Status CheckDataParallel(const std::string& solver, const SolverOptionsBase& options,
+                               const IterativeSolver& built) {
+  if (WorldSize(options) == 1 || built.SupportsDataParallel()) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(solver, " does not run data-parallel (data_parallel over ", WorldSize(options),
+                   " ranks); MinimaxOPT and F2SA do"));
 }
 
 class Loop {
@@ -235,9 +243,6 @@ class Loop {
 
  private:
   int Rank() const { return options_.data_parallel ? options_.data_parallel->rank() : 0; }
-  int WorldSize() const {
-    return options_.data_parallel ? options_.data_parallel->world_size() : 1;
-  }
 
   double ElapsedSeconds() const {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
@@ -371,9 +376,9 @@ class Loop {
     }
     // Checkpoints from before data parallelism have no world size: one process wrote them.
     const absl::StatusOr<int64_t> world = state.GetInt("world_size");
-    if ((world.ok() ? *world : 1) != WorldSize()) {
+    if ((world.ok() ? *world : 1) != WorldSize(options_)) {
       return mismatch(absl::StrCat("written by ", world.ok() ? *world : 1,
-                                   " data-parallel ranks, this solve has ", WorldSize(),
+                                   " data-parallel ranks, this solve has ", WorldSize(options_),
                                    " (resume at the same world size)"));
     }
     absl::Status status = spec_.Restore(state);
@@ -432,7 +437,7 @@ class Loop {
     state.PutString("solver", summary_->solver);
     state.PutInt("seed", static_cast<int64_t>(options_.seed));
     state.PutString("fingerprint", c.fingerprint);
-    state.PutInt("world_size", WorldSize());
+    state.PutInt("world_size", WorldSize(options_));
     for (const auto& [name, field] : CounterFields()) {
       state.PutInt(name, summary_->oracle_calls.*field);
     }
@@ -485,18 +490,13 @@ absl::Status RunSolver(const std::string& solver, const absl::Status& options_st
                        const SolverFactory& make, SolverSummary* summary) {
   *summary = SolverSummary{};
   summary->solver = solver;
+  std::unique_ptr<IterativeSolver> built;
   absl::Status status = CheckSolve(options_status, options, problem);
-  if (!status.ok()) {
-    summary->termination = TerminationType::kInvalidOptions;
-    summary->message = std::string(status.message());
-    return status;
+  if (status.ok()) {
+    built = make();
+    status = CheckDataParallel(solver, options, *built);
   }
-  std::unique_ptr<IterativeSolver> built = make();
-  if (options.data_parallel != nullptr && options.data_parallel->world_size() > 1 &&
-      !built->SupportsDataParallel()) {
-    status = absl::InvalidArgumentError(
-        absl::StrCat(solver, " does not run data-parallel (data_parallel over ",
-                     options.data_parallel->world_size(), " ranks); MinimaxOPT and F2SA do"));
+  if (!status.ok()) {
     summary->termination = TerminationType::kInvalidOptions;
     summary->message = std::string(status.message());
     return status;
@@ -509,7 +509,10 @@ absl::StatusOr<std::unique_ptr<SingleStepper>> SingleStepper::Create(
     const SolverFactory& make) {
   absl::Status status = CheckSolve(options_status, options, problem);
   if (!status.ok()) return status;
-  return std::unique_ptr<SingleStepper>(new SingleStepper(options, problem, make()));
+  std::unique_ptr<IterativeSolver> built = make();
+  status = CheckDataParallel("this solver", options, *built);
+  if (!status.ok()) return status;
+  return std::unique_ptr<SingleStepper>(new SingleStepper(options, problem, std::move(built)));
 }
 
 SingleStepper::SingleStepper(const SolverOptionsBase& options, BilevelProblem* problem,

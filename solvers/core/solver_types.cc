@@ -36,6 +36,10 @@ std::string ToString(TerminationType type) {
   return "UNKNOWN";
 }
 
+int WorldSize(const SolverOptionsBase& options) {
+  return options.data_parallel != nullptr ? options.data_parallel->world_size() : 1;
+}
+
 absl::Status ValidateBaseOptions(const SolverOptionsBase& options) {
   const CheckpointOptions& c = options.checkpoint;
   if (!c.path.empty()) {
@@ -141,8 +145,7 @@ absl::Status ValidateBatchSizes(const SolverOptionsBase& options, int64_t num_ou
                      num_inner_examples, " inner (training) examples",
                      num_inner_examples == 0 ? "; this problem has no data to sample: use 0" : ""));
   }
-  if (options.data_parallel != nullptr) {
-    const int world = options.data_parallel->world_size();
+  if (const int world = WorldSize(options); world > 1) {
     for (auto [size, examples, name] :
          {std::tuple<int64_t, int64_t, const char*>{options.outer_batch_size, num_outer_examples,
                                                     "outer_batch_size"},

@@ -189,6 +189,9 @@ struct SolverOptionsBase {
   GradientReducer* data_parallel = nullptr;
 };
 
+// The ranks a solve is split over: options.data_parallel's world size, or 1 in one process.
+int WorldSize(const SolverOptionsBase& options);
+
 // Checks the fields of SolverOptionsBase; the message names the offending field.
 absl::Status ValidateBaseOptions(const SolverOptionsBase& options);
 // Checks that the batch sizes fit the problem's data (names the field).
