@@ -35,6 +35,11 @@ std::string FirstLine(const std::exception& e) {
   return what.substr(0, what.find('\n'));
 }
 
+// "rank r of N", the start of every error message, so that the ranks' logs can be told apart.
+std::string Who(const DistributedOptions& options) {
+  return absl::StrCat("rank ", options.rank, " of ", options.world_size);
+}
+
 std::chrono::milliseconds Timeout(const DistributedOptions& options) {
   return std::chrono::milliseconds(static_cast<int64_t>(options.timeout_seconds * 1000));
 }
@@ -166,9 +171,8 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::Connect(
     group->store = c10::make_intrusive<c10d::PrefixStore>("hessian_free_bilevel", tcp);
   } catch (const std::exception& e) {
     return absl::DeadlineExceededError(absl::StrCat(
-        "rank ", options.rank, " of ", options.world_size, ": the rendezvous at ", where,
-        (options.rank == 0 ? " (hosted here)" : ""), " did not complete within ",
-        options.timeout_seconds, " s (", FirstLine(e),
+        Who(options), ": the rendezvous at ", where, (options.rank == 0 ? " (hosted here)" : ""),
+        " did not complete within ", options.timeout_seconds, " s (", FirstLine(e),
         "). Start every rank with the same master address, port and world size; rank 0 hosts "
         "the rendezvous and must be able to listen on that port"));
   }
@@ -182,9 +186,8 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::Connect(
                                                               options.world_size, gloo_options);
   } catch (const std::exception& e) {
     return absl::UnavailableError(absl::StrCat(
-        "rank ", options.rank, " of ", options.world_size,
-        ": Gloo could not connect the ranks after the rendezvous at ", where, " (", FirstLine(e),
-        "). Every rank must reach every other on the network Gloo chose"));
+        Who(options), ": Gloo could not connect the ranks after the rendezvous at ", where, " (",
+        FirstLine(e), "). Every rank must reach every other on the network Gloo chose"));
   }
   return std::unique_ptr<Communicator>(new Communicator(options, std::move(group)));
 }
@@ -201,10 +204,10 @@ absl::Status Communicator::AllReduce(at::Tensor* tensor, bool max, const std::st
   try {
     group_->gloo->allreduce(tensors, op)->wait();
   } catch (const std::exception& e) {
-    return absl::UnavailableError(absl::StrCat(
-        "rank ", options_.rank, " of ", options_.world_size, ": the all-reduce of ", what,
-        " failed (", FirstLine(e), "). A rank died, stalled beyond the ", options_.timeout_seconds,
-        " s timeout, or called different collectives; the other ranks stop too"));
+    return absl::UnavailableError(
+        absl::StrCat(Who(options_), ": the all-reduce of ", what, " failed (", FirstLine(e),
+                     "). A rank died, stalled beyond the ", options_.timeout_seconds,
+                     " s timeout, or called different collectives; the other ranks stop too"));
   }
   *tensor = tensors[0];
   return absl::OkStatus();
@@ -255,7 +258,7 @@ absl::Status Communicator::CheckSame(const std::string& what, const std::string&
     group_->store->set(absl::StrCat(prefix, rank()),
                        std::vector<uint8_t>(fingerprint.begin(), fingerprint.end()));
   } catch (const std::exception& e) {
-    return absl::UnavailableError(absl::StrCat("rank ", rank(), ": cannot publish its ", what,
+    return absl::UnavailableError(absl::StrCat(Who(options_), ": cannot publish its ", what,
                                                " to the rendezvous store (", FirstLine(e), ")"));
   }
   const int64_t h = Hash63(fingerprint);
@@ -278,7 +281,7 @@ absl::Status Communicator::CheckSame(const std::string& what, const std::string&
       }
     }
   } catch (const std::exception& e) {
-    return absl::UnavailableError(absl::StrCat("rank ", rank(), ": the ranks disagree on their ",
+    return absl::UnavailableError(absl::StrCat(Who(options_), ": the ranks disagree on their ",
                                                what, ", and reading them back failed (",
                                                FirstLine(e), ")"));
   }

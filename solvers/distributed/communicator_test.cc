@@ -6,11 +6,12 @@
 #include <stdlib.h>
 
 #include <chrono>
-#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "solvers/distributed/thread_ranks.h"
 
 namespace bilevel {
 namespace {
@@ -18,32 +19,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-// Ranks are threads of this process, each with its own store client and Gloo process group on
-// 127.0.0.1: the same code path as separate processes, bounded by short timeouts.
-DistributedOptions Local(int rank, int world_size, int port, double timeout_seconds = 20) {
-  DistributedOptions o;
-  o.rank = rank;
-  o.world_size = world_size;
-  o.master_port = port;
-  o.timeout_seconds = timeout_seconds;
-  return o;
-}
-
-int Port() {
-  absl::StatusOr<int> port = FreeLocalPort();
-  EXPECT_TRUE(port.ok()) << port.status();
-  return port.ok() ? *port : 29500;
-}
-
-void RunRanks(int world_size, const std::function<void(int)>& rank_main) {
-  std::vector<std::thread> threads;
-  for (int r = 0; r < world_size; ++r) threads.emplace_back(rank_main, r);
-  for (std::thread& t : threads) t.join();
-}
-
-double Seconds(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
-}
+// Ranks are threads (thread_ranks.h), bounded by short timeouts.
 
 TEST(PlanBucketsTest, GroupsByDtypeInOrderAndSplitsAtTheCap) {
   // One dtype under the cap: one bucket.
@@ -60,15 +36,15 @@ TEST(PlanBucketsTest, GroupsByDtypeInOrderAndSplitsAtTheCap) {
 }
 
 TEST(DistributedOptionsTest, ValidateNamesTheBadField) {
-  DistributedOptions o = Local(2, 2, 29500);
+  DistributedOptions o = LocalRank(2, 2, 29500);
   EXPECT_THAT(std::string(Validate(o).message()), HasSubstr("rank must be in [0, world_size = 2)"));
-  o = Local(0, 0, 29500);
+  o = LocalRank(0, 0, 29500);
   EXPECT_THAT(std::string(Validate(o).message()), HasSubstr("world_size must be at least 1"));
-  o = Local(0, 1, 70000);
+  o = LocalRank(0, 1, 70000);
   EXPECT_THAT(std::string(Validate(o).message()), HasSubstr("master_port"));
-  o = Local(0, 1, 29500, -1);
+  o = LocalRank(0, 1, 29500, -1);
   EXPECT_THAT(std::string(Validate(o).message()), HasSubstr("timeout_seconds"));
-  EXPECT_TRUE(Validate(Local(1, 2, 29500)).ok());
+  EXPECT_TRUE(Validate(LocalRank(1, 2, 29500)).ok());
 }
 
 TEST(DistributedOptionsTest, ReadsTorchrunsEnvironment) {
@@ -93,7 +69,7 @@ TEST(DistributedOptionsTest, ReadsTorchrunsEnvironment) {
 }
 
 TEST(CommunicatorTest, OneRankNeedsNoNetworkAndChangesNothing) {
-  absl::StatusOr<std::unique_ptr<Communicator>> c = Communicator::Connect(Local(0, 1, 1));
+  absl::StatusOr<std::unique_ptr<Communicator>> c = Communicator::Connect(LocalRank(0, 1, 1));
   ASSERT_TRUE(c.ok()) << c.status();
   TensorList g = {at::arange(3, at::kDouble)};
   ASSERT_TRUE((*c)->AllReduceMean({&g}).ok());
@@ -103,11 +79,11 @@ TEST(CommunicatorTest, OneRankNeedsNoNetworkAndChangesNothing) {
 }
 
 TEST(CommunicatorTest, AllReduceMeanAveragesEveryGroupInOneCallPerDtype) {
-  const int port = Port();
+  const int port = TestPort();
   std::vector<TensorList> x(3), y(3);
   std::vector<CommunicationStats> stats(3);
   RunRanks(3, [&](int r) {
-    absl::StatusOr<std::unique_ptr<Communicator>> c = Communicator::Connect(Local(r, 3, port));
+    absl::StatusOr<std::unique_ptr<Communicator>> c = Communicator::Connect(LocalRank(r, 3, port));
     ASSERT_TRUE(c.ok()) << c.status();
     // Rank r holds r + 1 everywhere; x has two doubles, y a double and a float.
     x[r] = {at::full({2, 3}, r + 1.0, at::kDouble), at::full({4}, 10.0 * (r + 1), at::kDouble)};
@@ -126,11 +102,11 @@ TEST(CommunicatorTest, AllReduceMeanAveragesEveryGroupInOneCallPerDtype) {
 }
 
 TEST(CommunicatorTest, SmallBucketsSplitTheReduction) {
-  const int port = Port();
+  const int port = TestPort();
   std::vector<int64_t> calls(2);
   std::vector<TensorList> g(2);
   RunRanks(2, [&](int r) {
-    DistributedOptions o = Local(r, 2, port);
+    DistributedOptions o = LocalRank(r, 2, port);
     o.bucket_bytes = 16;  // two doubles per bucket
     absl::StatusOr<std::unique_ptr<Communicator>> c = Communicator::Connect(o);
     ASSERT_TRUE(c.ok()) << c.status();
@@ -148,10 +124,10 @@ TEST(CommunicatorTest, SmallBucketsSplitTheReduction) {
 }
 
 TEST(CommunicatorTest, CheckSameFailsOnEveryRankAndNamesTheField) {
-  const int port = Port();
+  const int port = TestPort();
   std::vector<absl::Status> same(2), differ(2);
   RunRanks(2, [&](int r) {
-    absl::StatusOr<std::unique_ptr<Communicator>> c = Communicator::Connect(Local(r, 2, port));
+    absl::StatusOr<std::unique_ptr<Communicator>> c = Communicator::Connect(LocalRank(r, 2, port));
     ASSERT_TRUE(c.ok()) << c.status();
     same[r] = (*c)->CheckSame("options", "MinimaxOPT: seed=1, lr=0.1");
     differ[r] = (*c)->CheckSame(
@@ -166,26 +142,26 @@ TEST(CommunicatorTest, CheckSameFailsOnEveryRankAndNamesTheField) {
 }
 
 TEST(CommunicatorTest, RendezvousThatNeverCompletesTimesOutNamingTheAddress) {
-  const int port = Port();
+  const int port = TestPort();
   // Rank 1 of 2 with no rank 0 anywhere; rank 0 of 2 with no rank 1.
   for (int rank : {1, 0}) {
     const auto start = std::chrono::steady_clock::now();
     absl::StatusOr<std::unique_ptr<Communicator>> c =
-        Communicator::Connect(Local(rank, 2, port, /*timeout_seconds=*/1.5));
+        Communicator::Connect(LocalRank(rank, 2, port, /*timeout_seconds=*/1.5));
     ASSERT_FALSE(c.ok()) << "rank " << rank;
     EXPECT_THAT(std::string(c.status().message()),
                 HasSubstr("rendezvous at 127.0.0.1:" + std::to_string(port)));
-    EXPECT_LT(Seconds(start), 30) << "rank " << rank;
+    EXPECT_LT(SecondsSince(start), 30) << "rank " << rank;
   }
 }
 
 TEST(CommunicatorTest, ARankThatDiesStopsTheOthersWithAnError) {
-  const int port = Port();
+  const int port = TestPort();
   absl::Status survivor;
   double seconds = 0;
   RunRanks(2, [&](int r) {
     absl::StatusOr<std::unique_ptr<Communicator>> c =
-        Communicator::Connect(Local(r, 2, port, /*timeout_seconds=*/5));
+        Communicator::Connect(LocalRank(r, 2, port, /*timeout_seconds=*/5));
     ASSERT_TRUE(c.ok()) << c.status();
     TensorList g = {at::ones({3}, at::kDouble)};
     ASSERT_TRUE((*c)->AllReduceMean({&g}).ok());
@@ -193,7 +169,7 @@ TEST(CommunicatorTest, ARankThatDiesStopsTheOthersWithAnError) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     const auto start = std::chrono::steady_clock::now();
     survivor = (*c)->AllReduceMean({&g});
-    seconds = Seconds(start);
+    seconds = SecondsSince(start);
   });
   ASSERT_FALSE(survivor.ok());
   EXPECT_THAT(std::string(survivor.message()), HasSubstr("rank 0 of 2: the all-reduce"));
@@ -201,12 +177,12 @@ TEST(CommunicatorTest, ARankThatDiesStopsTheOthersWithAnError) {
 }
 
 TEST(CommunicatorTest, ARankThatStallsMakesTheOthersTimeOut) {
-  const int port = Port();
+  const int port = TestPort();
   absl::Status waiting;
   double seconds = 0;
   RunRanks(2, [&](int r) {
     absl::StatusOr<std::unique_ptr<Communicator>> c =
-        Communicator::Connect(Local(r, 2, port, /*timeout_seconds=*/4));
+        Communicator::Connect(LocalRank(r, 2, port, /*timeout_seconds=*/4));
     ASSERT_TRUE(c.ok()) << c.status();
     if (r == 1) {  // alive but never calls the collective until rank 0 gave up
       std::this_thread::sleep_for(std::chrono::seconds(6));
@@ -215,7 +191,7 @@ TEST(CommunicatorTest, ARankThatStallsMakesTheOthersTimeOut) {
     TensorList g = {at::ones({3}, at::kDouble)};
     const auto start = std::chrono::steady_clock::now();
     waiting = (*c)->AllReduceMean({&g});
-    seconds = Seconds(start);
+    seconds = SecondsSince(start);
   });
   ASSERT_FALSE(waiting.ok());
   EXPECT_THAT(std::string(waiting.message()), HasSubstr("4 s timeout"));

@@ -16,12 +16,12 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
-#include <thread>
 #include <type_traits>
 #include <vector>
 
 #include "solvers/core/solver_types.h"
 #include "solvers/distributed/communicator.h"
+#include "solvers/distributed/thread_ranks.h"
 #include "solvers/f2sa.h"
 #include "solvers/minimax_opt.h"
 #include "solvers/penalty_method.h"
@@ -72,31 +72,22 @@ struct RankResult {
 template <typename Options>
 std::vector<RankResult> SolveOnRanks(int world_size, const Options& options,
                                      double timeout_seconds = 30, int stop_rank_early = -1) {
-  absl::StatusOr<int> port = FreeLocalPort();
-  EXPECT_TRUE(port.ok()) << port.status();
+  const int port = TestPort();
   std::vector<RankResult> results(world_size);
-  std::vector<std::thread> ranks;
-  for (int r = 0; r < world_size; ++r) {
-    ranks.emplace_back([&, r] {
-      DistributedOptions d;
-      d.rank = r;
-      d.world_size = world_size;
-      d.master_port = *port;
-      d.timeout_seconds = timeout_seconds;
-      absl::StatusOr<std::unique_ptr<Communicator>> c = Communicator::Connect(d);
-      ASSERT_TRUE(c.ok()) << c.status();
-      RidgeProblem problem(Spec());
-      Options o = options;
-      o.data_parallel = c->get();
-      if constexpr (std::is_same_v<Options, MinimaxOptOptions>) {
-        if (r == stop_rank_early) o.num_stages = 1;  // leaves after 20 iterations
-      }
-      absl::Status status = Solve(o, &problem, &results[r].summary);
-      EXPECT_TRUE(status.ok()) << status;
-      results[r].stats = (*c)->stats();
-    });
-  }
-  for (std::thread& t : ranks) t.join();
+  RunRanks(world_size, [&](int r) {
+    absl::StatusOr<std::unique_ptr<Communicator>> c =
+        Communicator::Connect(LocalRank(r, world_size, port, timeout_seconds));
+    ASSERT_TRUE(c.ok()) << c.status();
+    RidgeProblem problem(Spec());
+    Options o = options;
+    o.data_parallel = c->get();
+    if constexpr (std::is_same_v<Options, MinimaxOptOptions>) {
+      if (r == stop_rank_early) o.num_stages = 1;  // leaves after 20 iterations
+    }
+    absl::Status status = Solve(o, &problem, &results[r].summary);
+    EXPECT_TRUE(status.ok()) << status;
+    results[r].stats = (*c)->stats();
+  });
   return results;
 }
 
