@@ -391,6 +391,37 @@ TEST(CheckpointTest, TimeBasedCheckpoints) {
   EXPECT_EQ(summary.termination, TerminationType::kIterationLimit);
 }
 
+TEST(CheckpointTest, AReadOnlyCheckpointResumesButIsNeverWritten) {
+  // The ranks after 0 of a data-parallel experiment: they resume from rank 0's file and leave it
+  // as rank 0 wrote it.
+  MinimaxOptOptions o = MinibatchMinimax();
+  o.checkpoint.path = TempPath("read_only.ckpt");
+  std::remove(o.checkpoint.path.c_str());
+  o.checkpoint.every_iterations = 5;
+  MinimaxOptOptions interrupted = o;
+  interrupted.callbacks.push_back([](const IterationRecord& r) {
+    return r.iteration == 6 ? CallbackResult::kStop : CallbackResult::kContinue;
+  });
+  SolverSummary summary;
+  NoisyRidge problem;
+  ASSERT_TRUE(Solve(interrupted, &problem, &summary).ok());
+  const auto written = std::filesystem::last_write_time(o.checkpoint.path);
+  const std::string bytes = ReadBytes(o.checkpoint.path);
+  o.checkpoint.write = false;
+  NoisyRidge again;
+  ASSERT_TRUE(Solve(o, &again, &summary).ok()) << summary.message;
+  EXPECT_EQ(summary.resumed_iterations, 5);
+  EXPECT_EQ(summary.termination, TerminationType::kIterationLimit);
+  EXPECT_EQ(std::filesystem::last_write_time(o.checkpoint.path), written);
+  EXPECT_EQ(ReadBytes(o.checkpoint.path), bytes);  // iterations 10, 15, ... wrote nothing
+  // Without a file the solve starts fresh and still writes none.
+  std::remove(o.checkpoint.path.c_str());
+  NoisyRidge fresh;
+  ASSERT_TRUE(Solve(o, &fresh, &summary).ok());
+  EXPECT_EQ(summary.resumed_iterations, 0);
+  EXPECT_FALSE(std::filesystem::exists(o.checkpoint.path));
+}
+
 TEST(CheckpointTest, RefusesACheckpointOfAnotherSolve) {
   MinimaxOptOptions o = MinibatchMinimax();
   o.checkpoint.path = TempPath("other_seed.ckpt");

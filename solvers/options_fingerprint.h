@@ -18,13 +18,16 @@
 
 #include <string>
 
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "solvers/bome.h"
+#include "solvers/core/gradient_reducer.h"
+#include "solvers/core/optimizer.h"
+#include "solvers/core/solver_types.h"
 #include "solvers/f2sa.h"
 #include "solvers/hypergradient.h"
 #include "solvers/minimax_opt.h"
-#include "solvers/core/optimizer.h"
 #include "solvers/penalty_method.h"
-#include "solvers/core/solver_types.h"
 
 namespace bilevel {
 
@@ -38,6 +41,18 @@ std::string Fingerprint(const HypergradientOptions& options);  // "<method>: ...
 std::string Fingerprint(const F2saOptions& options);
 std::string Fingerprint(const PenaltyOptions& options);
 std::string Fingerprint(const BomeOptions& options);
+
+// Data-parallel solves (SolverOptionsBase::data_parallel): OK on every rank when every rank
+// holds the same options and seed; otherwise the same error on every rank, naming the first
+// "name=value" that differs from rank 0's. Call it before Solve: ranks that solve with different
+// options would exchange gradients of different problems without noticing. OK at once in one
+// process.
+template <typename Options>
+absl::Status CheckSameOnEveryRank(const Options& options) {
+  if (WorldSize(options) <= 1) return absl::OkStatus();
+  return options.data_parallel->CheckSame(
+      "the solver's options", absl::StrCat(Fingerprint(options), ", seed=", options.seed));
+}
 
 }  // namespace bilevel
 

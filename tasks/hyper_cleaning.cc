@@ -252,7 +252,7 @@ bilevel::TensorList HyperCleaningTask::InitialOuter() {
 bilevel::TensorList HyperCleaningTask::InitialInner() { return initial_; }
 
 at::Tensor HyperCleaningTask::Logits(const at::Tensor& input, const bilevel::TensorList& y,
-                                     bool dropout, uint64_t noise_key) {
+                                     const bilevel::Batch* dropout) {
   if (!spec_.cnn.has_value() && spec_.hidden == 0) {  // linear: no hidden layer, no dropout
     return spec_.linear_bias ? at::linear(input, y[0], y[1]) : at::linear(input, y[0]);
   }
@@ -267,16 +267,19 @@ at::Tensor HyperCleaningTask::Logits(const at::Tensor& input, const bilevel::Ten
   } else {
     h = at::relu(at::linear(input, y[0], y[1]));
   }
-  if (dropout && spec_.dropout > 0) {
+  if (dropout != nullptr && spec_.dropout > 0) {
     const double keep = 1.0 - spec_.dropout;
     at::Tensor mask;
-    if (noise_key != 0) {
+    if (dropout->noise_key != 0) {
       // The batch's own masks: a function of (task seed, batch key) alone, drawn on the CPU so
-      // that they are the same on every device.
-      at::Generator gen =
-          at::make_generator<at::CPUGeneratorImpl>(bilevel::MixKey(spec_.seed + 1, noise_key));
+      // that they are the same on every device, and for the global batch's rows on a shard.
+      at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(
+          bilevel::MixKey(spec_.seed + 1, dropout->noise_key));
+      std::vector<int64_t> shape = h.sizes().vec();
+      shape[0] = dropout->NoiseRows(shape[0]);
       mask =
-          at::empty(h.sizes(), h.options().device(at::kCPU)).bernoulli_(keep, gen).to(h.device());
+          dropout->ShardRows(at::empty(shape, h.options().device(at::kCPU)).bernoulli_(keep, gen))
+              .to(h.device());
     } else {
       mask = at::empty_like(h).bernoulli_(keep, generator_);
     }
@@ -288,15 +291,22 @@ at::Tensor HyperCleaningTask::Logits(const at::Tensor& input, const bilevel::Ten
 at::Tensor HyperCleaningTask::OuterObjective(const bilevel::TensorList& x,
                                              const bilevel::TensorList& y,
                                              const bilevel::Batch& batch) {
-  return at::cross_entropy_loss(Logits(batch.Rows(data_.val_x), y, false, 0),
+  return at::cross_entropy_loss(Logits(batch.Rows(data_.val_x), y, nullptr),
                                 batch.Rows(data_.val_y));
+}
+
+std::string HyperCleaningTask::WhyNotDataParallel() const {
+  return spec_.weighting == ExampleWeighting::kSigmoidMean
+             ? ""
+             : "its g divides the batch's weighted losses by the batch's sum of weights "
+               "(tanh_normalized weighting), which is not a mean over the batch's examples";
 }
 
 at::Tensor HyperCleaningTask::InnerObjective(const bilevel::TensorList& x,
                                              const bilevel::TensorList& y,
                                              const bilevel::Batch& batch) {
   const at::Tensor losses =
-      at::cross_entropy_loss(Logits(batch.Rows(data_.train_x), y, true, batch.noise_key),
+      at::cross_entropy_loss(Logits(batch.Rows(data_.train_x), y, &batch),
                              batch.Rows(data_.train_y), {}, at::Reduction::None);
   const at::Tensor weights = ExampleWeights(spec_.weighting, batch.Rows(x[0]));
   const at::Tensor data_term = spec_.weighting == ExampleWeighting::kSigmoidMean
@@ -316,7 +326,7 @@ TaskMetrics HyperCleaningTask::Evaluate(const bilevel::TensorList& x,
   c10::NoGradGuard no_grad;
   TaskMetrics m;
   m.validation_loss = OuterObjective(x, y, bilevel::Batch{}).item<double>();
-  const at::Tensor logits = Logits(data_.test_x, y, false, 0);
+  const at::Tensor logits = Logits(data_.test_x, y, nullptr);
   m.test_loss = at::cross_entropy_loss(logits, data_.test_y).item<double>();
   m.test_accuracy = logits.argmax(1).eq(data_.test_y).to(at::kDouble).mean().item<double>();
   const at::Tensor flagged = ExampleWeights(spec_.weighting, x[0]) < spec_.keep_threshold;

@@ -144,6 +144,7 @@ class HyperCleaningTask : public Task {
                             const bilevel::Batch& batch) override;
   int64_t NumOuterExamples() const override { return data_.val_y.size(0); }
   int64_t NumInnerExamples() const override { return data_.train_y.size(0); }
+  std::string WhyNotDataParallel() const override;
   TaskMetrics Evaluate(const bilevel::TensorList& x, const bilevel::TensorList& y) override;
   // The dropout generator's state, so that a checkpointed solve resumes with the same masks.
   bilevel::TensorList RandomState() const override { return {generator_.get_state()}; }
@@ -152,10 +153,11 @@ class HyperCleaningTask : public Task {
   }
 
  private:
-  // Dropout masks from the batch's noise key when it has one (Batch::noise_key), else from
-  // generator_.
-  at::Tensor Logits(const at::Tensor& input, const bilevel::TensorList& y, bool dropout,
-                    uint64_t noise_key);
+  // With dropout when `dropout` (the batch whose rows `input` holds) is given: masks from the
+  // batch's noise key when it has one (Batch::noise_key; a data-parallel shard cuts its rows from
+  // the global batch's masks), else from generator_.
+  at::Tensor Logits(const at::Tensor& input, const bilevel::TensorList& y,
+                    const bilevel::Batch* dropout);
   CleaningData data_;
   HyperCleaningSpec spec_;
   c10::Device device_;

@@ -357,6 +357,34 @@ TEST(HyperCleaning, KeyedBatchesShareTheirDropoutMasks) {
   EXPECT_EQ(again.Next().noise_key, a.noise_key);
 }
 
+TEST(HyperCleaning, ShardsOfABatchDrawTheirRowsOfItsDropoutMasks) {
+  // Data parallelism: three ranks split a batch of 20 (6, 7 and 7 examples, as
+  // MinibatchSampler::Shard does); each draws the global batch's masks and keeps its rows, so the
+  // mean of the shard means, each scaled by n*W/B, is the one-process g with the same masks.
+  HyperCleaningSpec spec = TinyCleaningSpec();
+  HyperCleaningTask task(*MakeCleaningData(TinyImages(), spec), spec, c10::Device(c10::kCPU));
+  TensorList x = task.InitialOuter(), y = task.InitialInner();
+  const at::Tensor rows = at::arange(20, at::kLong);
+  const double whole = task.InnerObjective(x, y, Batch{rows, 11}).item<double>();
+  double mean_of_shards = 0;
+  for (int rank = 0; rank < 3; ++rank) {
+    const int64_t begin = 20 * rank / 3, end = 20 * (rank + 1) / 3;
+    Batch shard{rows.slice(0, begin, end), 11};
+    shard.shard_weight = static_cast<double>((end - begin) * 3) / 20;
+    shard.shard_begin = begin;
+    shard.global_size = 20;
+    mean_of_shards += shard.shard_weight * task.InnerObjective(x, y, shard).item<double>() / 3;
+  }
+  EXPECT_NEAR(mean_of_shards, whole, 1e-6 * std::abs(whole));
+  // Without the global rows a shard would reuse the first rows' masks: a different objective.
+  Batch unsharded_masks{rows.slice(0, 13, 20), 11};
+  Batch sharded_masks = unsharded_masks;
+  sharded_masks.shard_begin = 13;
+  sharded_masks.global_size = 20;
+  EXPECT_NE(task.InnerObjective(x, y, unsharded_masks).item<double>(),
+            task.InnerObjective(x, y, sharded_masks).item<double>());
+}
+
 TEST(HyperCleaning, PrecisionAndRecallOfDownWeightedExamples) {
   HyperCleaningSpec spec = TinyCleaningSpec();
   CleaningData data = *MakeCleaningData(TinyImages(), spec);
@@ -407,6 +435,11 @@ TEST(Denoising, InnerObjectiveIsTheWeightedMeanOfTheLosses) {
   EXPECT_NEAR(task.InnerObjective({u}, y, Batch{rows, 0}).item<double>(),
               losses.mean().item<double>(), 1e-6);
   ExpectGradientsMatchFiniteDifferences(&task, 5);
+  // A ratio of batch sums is not a mean over the batch: data parallelism would change it.
+  EXPECT_NE(task.WhyNotDataParallel().find("tanh_normalized"), std::string::npos);
+  HyperCleaningTask cleaning(*MakeCleaningData(TinyImages(), TinyCleaningSpec()),
+                             TinyCleaningSpec(), c10::Device(c10::kCPU));
+  EXPECT_EQ(cleaning.WhyNotDataParallel(), "");
 }
 
 TEST(Denoising, KeptDataIsTheHeavyExamplesPlusValidation) {

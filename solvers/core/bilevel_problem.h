@@ -33,6 +33,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <string>
 
 #include "solvers/core/tensor_list.h"
 
@@ -53,8 +54,21 @@ struct Batch {
   // ranks of the scaled shard means is the global batch's mean. 1 in one process; a problem
   // never needs to read it.
   double shard_weight = 1.0;
+  // Data-parallel shards: this batch is rows [shard_begin, shard_begin + n) of a global batch of
+  // global_size examples (0 when it is not a shard). Random numbers drawn per example (dropout
+  // masks) for NoiseRows(n) rows from the batch's key and cut with ShardRows are the rows one
+  // process draws for these examples, so a data-parallel solve follows the one-process solve.
+  int64_t shard_begin = 0;
+  int64_t global_size = 0;
 
   bool IsFull() const { return !indices.defined(); }
+  // The rows to draw per-example noise for, when the batch has `rows` examples: the global
+  // batch's size for a shard.
+  int64_t NoiseRows(int64_t rows) const { return global_size > 0 ? global_size : rows; }
+  // This shard's rows of noise drawn for NoiseRows(n) rows (all of `drawn` when not a shard).
+  at::Tensor ShardRows(const at::Tensor& drawn) const {
+    return global_size > 0 ? drawn.narrow(0, shard_begin, indices.numel()) : drawn;
+  }
   // Number of examples in the batch, or `num_examples` when the batch is the full data.
   int64_t Size(int64_t num_examples) const { return IsFull() ? num_examples : indices.numel(); }
   // The batch's rows of `data` (examples along dimension 0): all of it for a full batch.
@@ -94,6 +108,13 @@ class BilevelProblem {
   // Number of examples f and g average over; 0 when the objective has no data to sample.
   virtual int64_t NumOuterExamples() const { return 0; }
   virtual int64_t NumInnerExamples() const { return 0; }
+
+  // Data parallelism splits each batch over the ranks and averages the shards' objectives
+  // (Batch::shard_weight): the batch's f and g only when each is a mean over the batch's examples
+  // plus terms that do not depend on the batch. A problem whose objectives are not (a ratio of
+  // sums over the batch, say) says why here; a data-parallel solve then refuses it with that
+  // reason instead of solving another problem. "": they are.
+  virtual std::string WhyNotDataParallel() const { return ""; }
 
   // Euclidean projection onto the feasible set X, in place and without autograd history.
   // The default is X = whole space.

@@ -35,6 +35,8 @@ Batch MinibatchSampler::Next() {
                       ? at::arange(begin, end, at::TensorOptions().dtype(at::kLong).device(device_))
                       : batch.indices.slice(0, begin, end);
   batch.shard_weight = static_cast<double>((end - begin) * world_size_) / size;
+  batch.shard_begin = begin;
+  batch.global_size = size;
   return batch;
 }
 

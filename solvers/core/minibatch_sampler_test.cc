@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <vector>
 
 namespace bilevel {
 namespace {
@@ -41,6 +42,40 @@ TEST(MinibatchSampler, SameSeedSameBatches) {
     differs = differs || !at::equal(ia, ic);
   }
   EXPECT_TRUE(differs);
+}
+
+TEST(MinibatchSampler, ShardsSplitEachGlobalBatchInOrder) {
+  // 3 ranks over batches of 10: shares of 3, 3 and 4 examples, contiguous, in rank order, with
+  // the global batch's key, their place in it and the weights n*W/B whose mean over ranks is 1.
+  for (const int64_t batch_size : {int64_t{10}, int64_t{0}}) {  // minibatches, then full batches
+    MinibatchSampler whole(10 * (batch_size ? 5 : 1), batch_size, 7, c10::Device(c10::kCPU));
+    std::vector<MinibatchSampler> ranks;
+    for (int r = 0; r < 3; ++r) {
+      ranks.emplace_back(10 * (batch_size ? 5 : 1), batch_size, 7, c10::Device(c10::kCPU));
+      ranks.back().Shard(r, 3);
+    }
+    for (int b = 0; b < 4; ++b) {
+      const Batch global = whole.Next();
+      const int64_t size = global.Size(whole.num_examples());
+      std::vector<at::Tensor> parts;
+      double weights = 0;
+      int64_t next_begin = 0;
+      for (MinibatchSampler& rank : ranks) {
+        const Batch shard = rank.Next();
+        EXPECT_EQ(shard.noise_key, global.noise_key);
+        EXPECT_EQ(shard.global_size, size);
+        EXPECT_EQ(shard.shard_begin, next_begin);
+        next_begin += shard.indices.numel();
+        EXPECT_DOUBLE_EQ(shard.shard_weight, shard.indices.numel() * 3.0 / size);
+        weights += shard.shard_weight / 3;
+        parts.push_back(shard.indices);
+      }
+      EXPECT_EQ(next_begin, size);
+      EXPECT_DOUBLE_EQ(weights, 1.0);
+      const at::Tensor expected = global.IsFull() ? at::arange(size, at::kLong) : global.indices;
+      EXPECT_TRUE(at::equal(at::cat(parts), expected)) << "batch " << b;
+    }
+  }
 }
 
 TEST(MinibatchSampler, ZeroBatchSizeMeansFullBatch) {

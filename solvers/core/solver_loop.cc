@@ -197,6 +197,12 @@ absl::Status CheckSolve(const absl::Status& options_status, const SolverOptionsB
         "max_wall_time_seconds cannot end a data-parallel solve: each rank's clock would stop it "
         "at a different iteration; use max_gradient_calls or max_gradient_call_equivalents");
   }
+  if (const std::string why = WorldSize(options) > 1 ? problem->WhyNotDataParallel() : "";
+      !why.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("this problem cannot be solved data-parallel: ", why,
+                     "; solve it in one process (data_parallel null, or --world_size=1)"));
+  }
   absl::Status status =
       ValidateBatchSizes(options, problem->NumOuterExamples(), problem->NumInnerExamples());
   if (!status.ok()) return status;
@@ -428,7 +434,7 @@ class Loop {
   // (termination kCheckpointFailed) when the file cannot be written.
   bool MaybeCheckpoint() {
     const CheckpointOptions& c = options_.checkpoint;
-    if (Rank() != 0) return true;  // data parallel: rank 0 writes for every rank
+    if (Rank() != 0 || !c.write) return true;  // data parallel: rank 0 writes for every rank
     const double now = ElapsedSeconds();
     if (!CheckpointDue(c, observed_, now - last_checkpoint_seconds_)) return true;
     last_checkpoint_seconds_ = now;

@@ -155,6 +155,11 @@ struct CheckpointOptions {
   // neither must be set.
   std::function<std::string()> save_user_state;
   std::function<absl::Status(const std::string&)> restore_user_state;
+  // false: resume from the file when it is there, never write it — for every process but one
+  // when several run the same solve side by side (the ranks after 0 of a data-parallel
+  // experiment, for a method that runs whole on each rank). A data-parallel solve
+  // (SolverOptionsBase::data_parallel) writes from rank 0 alone whatever this says.
+  bool write = true;
 };
 
 // Options every solver has. Solver-specific options structs derive from this.

@@ -24,6 +24,7 @@
 #include "solvers/distributed/thread_ranks.h"
 #include "solvers/f2sa.h"
 #include "solvers/minimax_opt.h"
+#include "solvers/options_fingerprint.h"
 #include "solvers/penalty_method.h"
 #include "solvers/testing/exact_problems.h"
 
@@ -172,6 +173,33 @@ TEST(DataParallelMinimaxOptTest, RankZeroCheckpointsAndTheSolveResumesAtTheSameW
   std::remove(o.checkpoint.path.c_str());
 }
 
+TEST(DataParallelMinimaxOptTest, RanksWithDifferentOptionsOrSeedsAllFailNamingTheField) {
+  const int port = TestPort();
+  std::vector<absl::Status> same(2), rate(2), seed(2);
+  RunRanks(2, [&](int r) {
+    absl::StatusOr<std::unique_ptr<Communicator>> c =
+        Communicator::Connect(LocalRank(r, 2, port, /*timeout_seconds=*/20));
+    ASSERT_TRUE(c.ok()) << c.status();
+    MinimaxOptOptions o = Options(20, 31);
+    o.data_parallel = c->get();
+    same[r] = CheckSameOnEveryRank(o);
+    MinimaxOptOptions other_rate = o;
+    if (r == 1) other_rate.x_optimizer.learning_rate = 0.25;
+    rate[r] = CheckSameOnEveryRank(other_rate);
+    MinimaxOptOptions other_seed = o;
+    if (r == 1) other_seed.seed = 12;
+    seed[r] = CheckSameOnEveryRank(other_seed);
+  });
+  for (int r = 0; r < 2; ++r) {
+    EXPECT_TRUE(same[r].ok()) << same[r];
+    EXPECT_THAT(std::string(rate[r].message()), HasSubstr("x_optimizer.learning_rate=0.25"))
+        << "rank " << r;
+    EXPECT_THAT(std::string(seed[r].message()), HasSubstr("seed=12")) << "rank " << r;
+  }
+  // One process has nobody to differ from.
+  EXPECT_TRUE(CheckSameOnEveryRank(Options(20, 31)).ok());
+}
+
 // A reducer over two ranks that never communicates: enough for the checks before a solve.
 class TwoRanksOffline : public GradientReducer {
  public:
@@ -203,6 +231,17 @@ TEST(DataParallelMinimaxOptTest, WhatCannotRunDataParallelIsAnError) {
   o.max_wall_time_seconds = 10;
   status = Solve(o, &problem, &summary);
   EXPECT_THAT(std::string(status.message()), HasSubstr("max_wall_time_seconds cannot end"));
+  // A problem whose objective is not a mean over the batch says so, and is refused.
+  class RatioProblem : public RidgeProblem {
+   public:
+    RatioProblem() : RidgeProblem(Spec()) {}
+    std::string WhyNotDataParallel() const override { return "g is a ratio of batch sums"; }
+  } ratio;
+  o.max_wall_time_seconds = 0;
+  status = Solve(o, &ratio, &summary);
+  EXPECT_THAT(std::string(status.message()),
+              HasSubstr("cannot be solved data-parallel: g is a ratio of batch sums"));
+  EXPECT_EQ(summary.termination, TerminationType::kInvalidOptions);
 }
 
 }  // namespace
