@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <utility>
 
 #include "absl/flags/parse.h"
@@ -18,6 +19,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "experiments/ranks.h"
 #include "solvers/core/runtime.h"
 #include "solvers/options_fingerprint.h"
 #include "tasks/data/data_files.h"
@@ -43,6 +45,60 @@ std::optional<Preset> ParsePreset(const std::string& name) {
   }
   return std::nullopt;
 }
+
+namespace {
+
+// The data-parallel flags, each falling back on torchrun's environment variable.
+absl::Status ParseRanks(const FigureFlags& f, Settings* s) {
+  auto bad = [](const std::string& message) { return absl::InvalidArgumentError(message); };
+  auto from_env = [](const char* name, int flag, int unset, int fallback, int* out) {
+    *out = flag;
+    if (flag != unset) return absl::OkStatus();
+    *out = fallback;
+    const char* v = std::getenv(name);
+    if (v == nullptr) return absl::OkStatus();
+    if (!absl::SimpleAtoi(v, out)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the environment variable ", name, "='", v, "' is not an integer"));
+    }
+    return absl::OkStatus();
+  };
+  absl::Status status = from_env("WORLD_SIZE", f.world_size, 0, 1, &s->world_size);
+  if (status.ok()) status = from_env("RANK", f.rank, -1, -1, &s->rank);
+  if (status.ok()) status = from_env("MASTER_PORT", f.master_port, 0, 29500, &s->master_port);
+  if (!status.ok()) return status;
+  const char* addr = std::getenv("MASTER_ADDR");
+  s->master_addr = !f.master_addr.empty() ? f.master_addr : addr != nullptr ? addr : "127.0.0.1";
+  s->distributed_timeout_seconds = f.distributed_timeout_seconds;
+  if (s->world_size < 1) {
+    return bad(absl::StrCat("--world_size (or WORLD_SIZE) must be >= 1, got ", s->world_size));
+  }
+  if (s->world_size == 1) {
+    if (s->rank > 0)
+      return bad(absl::StrCat("--rank ", s->rank, " needs --world_size > ", s->rank));
+    s->rank = 0;
+    return absl::OkStatus();
+  }
+  if (s->rank < -1 || s->rank >= s->world_size) {
+    return bad(absl::StrCat("--rank (or RANK) must be in [0, ", s->world_size, "), got ", s->rank));
+  }
+  if (s->master_port < 1 || s->master_port > 65535) {
+    return bad(
+        absl::StrCat("--master_port (or MASTER_PORT) must be in [1, 65535], got ", s->master_port));
+  }
+  if (!(s->distributed_timeout_seconds > 0) || std::isinf(s->distributed_timeout_seconds)) {
+    return bad("--distributed_timeout_seconds must be finite and > 0");
+  }
+  if (s->tune || s->check_tuning) {
+    return bad("--tune and --check_tuning run in one process: leave out --world_size");
+  }
+  if (s->device.type() != c10::kCPU) {
+    return bad("--world_size > 1 runs on the CPU (c10d's Gloo process group): use --device=cpu");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 absl::StatusOr<Settings> ParseSettings(const std::string& figure, const FigureFlags& f,
                                        const std::function<std::string()>& data_source) {
@@ -101,10 +157,29 @@ absl::StatusOr<Settings> ParseSettings(const std::string& figure, const FigureFl
   s.tuning_dir =
       f.tuning_dir.empty() ? absl::StrCat(workspace, "/experiments/tuning") : f.tuning_dir;
   s.data_dir = f.data_dir.empty() ? tasks::DefaultDataDir() : f.data_dir;
+  absl::Status ranks = ParseRanks(f, &s);
+  if (!ranks.ok()) return ranks;
   return s;
 }
 
 namespace {
+
+// Mutes std::cerr while it lives, when `mute`; restores it however the scope ends (an exception
+// must still be printed).
+class MutedStderr {
+ public:
+  explicit MutedStderr(bool mute) : saved_(mute ? std::cerr.rdbuf(nullptr) : nullptr) {}
+  ~MutedStderr() {
+    if (saved_ == nullptr) return;
+    std::cerr.rdbuf(saved_);
+    std::cerr.clear();
+  }
+  MutedStderr(const MutedStderr&) = delete;
+  MutedStderr& operator=(const MutedStderr&) = delete;
+
+ private:
+  std::streambuf* const saved_;
+};
 
 int UnguardedMain(const std::string& figure, int argc, char** argv,
                   const std::function<FigureFlags()>& read_flags,
@@ -120,15 +195,44 @@ int UnguardedMain(const std::string& figure, int argc, char** argv,
     std::cerr << figure << ": " << parsed.status().message() << "\n";
     return 2;
   }
-  const Settings& s = *parsed;
+  Settings s = *parsed;
+  if (s.world_size > 1 && s.rank < 0) {  // torchrun's local launch: this process starts the ranks
+    const absl::StatusOr<int> code =
+        LaunchLocalRanks(s, std::vector<std::string>(argv, argv + argc));
+    if (!code.ok()) {
+      std::cerr << figure << ": " << code.status().message() << "\n";
+      return 1;
+    }
+    if (*code == 0) std::cerr << figure << ": wrote " << s.output_dir << "\n";
+    return *code;
+  }
   bilevel::ConfigureCpuRuntime(s.threads);
-  std::cerr << figure << ": preset " << ToString(s.preset) << ", device " << s.device.str()
+  const std::string who = s.world_size > 1
+                              ? absl::StrCat(figure, " (rank ", s.rank, " of ", s.world_size, ")")
+                              : figure;
+  std::cerr << who << ": preset " << ToString(s.preset) << ", device " << s.device.str()
             << ", output " << s.output_dir << ", " << bilevel::DescribeCpuRuntime() << "\n";
-  const absl::Status status = body(s);
+  std::unique_ptr<bilevel::GradientReducer> ranks;
+  if (s.world_size > 1) {
+    absl::StatusOr<std::unique_ptr<bilevel::GradientReducer>> joined = ConnectRanks(s);
+    if (!joined.ok()) {
+      std::cerr << who << ": " << joined.status().message() << "\n";
+      return 1;
+    }
+    ranks = *std::move(joined);
+    s.data_parallel = ranks.get();
+  }
+  absl::Status status;
+  {
+    // Rank 0 speaks for all: the others' progress lines would repeat its own. Errors still print.
+    const MutedStderr muted(s.rank > 0);
+    status = body(s);
+  }
   if (!status.ok()) {
-    std::cerr << figure << ": " << status.message() << "\n";
+    std::cerr << who << ": " << status.message() << "\n";
     return 1;
   }
+  if (s.rank > 0) return 0;
   std::cerr << figure << ": wrote " << s.output_dir << "\n";
   return 0;
 }
@@ -191,6 +295,7 @@ Experiment NewExperiment(const Settings& s) {
   e.device = s.device.str();
   e.seeds = s.seeds;
   e.checkpoint_every_seconds = s.checkpoint_seconds;
+  e.data_parallel = s.data_parallel;
   return e;
 }
 
@@ -205,11 +310,14 @@ Method MakeMethod(std::string name, Options options, std::string settings,
   m.options = bilevel::Fingerprint(options);
   m.total_iterations = total_iterations;
   m.run = [options](tasks::Task* task, uint64_t seed, const bilevel::IterateCallback& observer,
-                    const bilevel::CheckpointOptions& checkpoint, bilevel::SolverSummary* summary) {
+                    const bilevel::CheckpointOptions& checkpoint,
+                    bilevel::GradientReducer* data_parallel, bilevel::SolverSummary* summary) {
     Options o = options;
     o.seed = seed;
     o.iterate_callbacks.push_back(observer);
     o.checkpoint = checkpoint;
+    o.data_parallel = data_parallel;
+    if (absl::Status same = bilevel::CheckSameOnEveryRank(o); !same.ok()) return same;
     return bilevel::Solve(o, task, summary);
   };
   return m;
@@ -298,6 +406,7 @@ Method MinimaxMethod(std::string name, bilevel::MinimaxOptOptions o) {
   const int64_t total = o.num_stages * o.iterations_per_stage;
   Method m = MakeMethod(std::move(name), std::move(o), std::move(settings), total);
   m.also_score_y = true;
+  m.data_parallel = true;
   return m;
 }
 
@@ -321,6 +430,7 @@ Method F2saMethod(std::string name, bilevel::F2saOptions o) {
       Budget(o));
   const int64_t total = o.max_iterations;
   Method m = MakeMethod(std::move(name), std::move(o), std::move(settings), total);
+  m.data_parallel = true;
   return m;
 }
 
@@ -332,8 +442,7 @@ Method PenaltyMethod(std::string name, bilevel::PenaltyOptions o) {
       o.initial_tolerance, o.max_iterations_per_stage, o.learning_rate_decay,
       Describe(o.x_optimizer), Describe(o.y_optimizer), Batches(o), Budget(o));
   const int64_t total = o.max_iterations;
-  Method m = MakeMethod(std::move(name), std::move(o), std::move(settings), total);
-  return m;
+  return MakeMethod(std::move(name), std::move(o), std::move(settings), total);
 }
 
 std::vector<TunableMethod> PenaltyApplicationMethods(const PenaltyApplication& a) {

@@ -46,6 +46,16 @@ struct Settings {
   bool tune = false;          // --tune: tune the step sizes instead of running the figure
   bool check_tuning = false;  // --check_tuning: only check the tuning files against the code
   std::string tuning_dir;     // --tuning_dir
+  // Data parallel (--world_size > 1; ranks.h): this process's rank, -1 when none was given (Main
+  // then launches world_size local ranks), and where rank 0 hosts the rendezvous.
+  int world_size = 1;
+  int rank = 0;
+  std::string master_addr = "127.0.0.1";
+  int master_port = 29500;
+  double distributed_timeout_seconds = 300;  // the rendezvous and every collective
+  // The ranks' communicator while Main runs the figure (null in one process): NewExperiment
+  // hands it to the experiment.
+  bilevel::GradientReducer* data_parallel = nullptr;
 };
 
 // The seed of every tuning run: not one of the seeds any preset reports (1..5).
@@ -69,10 +79,16 @@ struct FigureFlags {
   int threads = 1;
   bool tune = false, check_tuning = false;
   double checkpoint_seconds = 60;
+  // Data parallel; unset values (0, -1, "") come from RANK, WORLD_SIZE, MASTER_ADDR and
+  // MASTER_PORT when those are set (torchrun's names), else 1 rank, none given, 127.0.0.1, 29500.
+  int world_size = 0, rank = -1, master_port = 0;
+  std::string master_addr;
+  double distributed_timeout_seconds = 300;
 };
 
 // Checks the flags and fills in the defaults (the preset's seeds, the workspace's output and
-// tuning folders, the data cache). An InvalidArgument names the flag: "--seeds lists seed 1 more
+// tuning folders, the data cache, the ranks from the environment). An InvalidArgument names the
+// flag: "--seeds lists seed 1 more
 // than once ('1,1')". `data_source` names a data source other than the figure's own ("" for its
 // own): the default output folder then ends in `_<source>`, so that runs on two data sets never
 // meet in one folder.
@@ -81,8 +97,10 @@ absl::StatusOr<Settings> ParseSettings(const std::string& figure, const FigureFl
 
 // Parses the command line (Abseil flags), reads the common flags with `read_flags` (the
 // ReadFigureFlags of EXPERIMENTS_FIGURE_FLAGS), checks them (ParseSettings), configures the CPU
-// runtime and runs `body`. Returns the process exit code: 0, 1 on a failed run, 2 on a bad flag;
-// errors go to stderr with what to do. `data_source` is called after the flags are parsed.
+// runtime and runs `body` — with --world_size=N and no rank, as N local ranks it starts (each
+// runs `body`; rank 0 alone prints progress and writes). Returns the process exit code: 0, 1 on a
+// failed run, 2 on a bad flag; errors go to stderr with what to do. `data_source` is called after
+// the flags are parsed.
 int Main(const std::string& figure, int argc, char** argv,
          const std::function<FigureFlags()>& read_flags,
          const std::function<absl::Status(const Settings&)>& body,
@@ -149,7 +167,7 @@ struct PenaltyApplication {
   std::vector<std::pair<std::string, double>> penalty_rates;   // x_optimizer, y_optimizer
   std::vector<std::pair<std::string, double>> baseline_rates;  // CG and Reverse: outer, inner
   std::vector<std::pair<std::string, double>> minimax_rates;   // x_optimizer, "y,z learning_rate"
-  double cg_damping = 1e-3;  // the authors' σ
+  double cg_damping = 1e-3;                                    // the authors' σ
   // The x optimizer of CG, Reverse and MinimaxOPT (the penalty method's is in `penalty`).
   bilevel::OptimizerType outer_type = bilevel::OptimizerType::kSgd;
 };

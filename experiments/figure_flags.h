@@ -40,6 +40,17 @@
   ABSL_FLAG(double, checkpoint_seconds, 60,                                                      \
             "checkpoint each run after this much solver time, so that an interrupted "           \
             "experiment continues where it stopped when rerun with the same flags (0: off)");    \
+  ABSL_FLAG(int, world_size, 0,                                                                 \
+            "data parallel: ranks to split each minibatch of MinimaxOPT and F2SA over (the "      \
+            "other methods run whole on every rank); with no --rank (nor RANK), starts that "     \
+            "many local ranks (default: $WORLD_SIZE or 1)");                                     \
+  ABSL_FLAG(int, rank, -1, "this process's rank across machines (default: $RANK)");             \
+  ABSL_FLAG(std::string, master_addr, "",                                                        \
+            "where rank 0 hosts the rendezvous (default: $MASTER_ADDR or 127.0.0.1)");           \
+  ABSL_FLAG(int, master_port, 0, "the rendezvous port (default: $MASTER_PORT or 29500)");      \
+  ABSL_FLAG(double, distributed_timeout_seconds, 300,                                            \
+            "data parallel: a rank that waits this long for the others (rendezvous, an "          \
+            "all-reduce) stops with an error");                                                   \
   static experiments::FigureFlags ReadFigureFlags() {                                            \
     experiments::FigureFlags f;                                                                  \
     f.preset = absl::GetFlag(FLAGS_preset);                                                      \
@@ -52,6 +63,11 @@
     f.check_tuning = absl::GetFlag(FLAGS_check_tuning);                                          \
     f.tuning_dir = absl::GetFlag(FLAGS_tuning_dir);                                              \
     f.checkpoint_seconds = absl::GetFlag(FLAGS_checkpoint_seconds);                              \
+    f.world_size = absl::GetFlag(FLAGS_world_size);                                              \
+    f.rank = absl::GetFlag(FLAGS_rank);                                                          \
+    f.master_addr = absl::GetFlag(FLAGS_master_addr);                                            \
+    f.master_port = absl::GetFlag(FLAGS_master_port);                                            \
+    f.distributed_timeout_seconds = absl::GetFlag(FLAGS_distributed_timeout_seconds);            \
     return f;                                                                                    \
   }                                                                                              \
   static_assert(true, "EXPERIMENTS_FIGURE_FLAGS() takes a semicolon")

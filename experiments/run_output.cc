@@ -116,8 +116,8 @@ std::string RunJson(const RunRecord& r) {
       r.kept_retrain_test_accuracy.empty()
           ? ""
           : absl::StrCat("\"kept_retrain_test_accuracy\": ", r.kept_retrain_test_accuracy, ", "),
-      ls.solves, ls.breakdowns, ls.divergences, ls.unconverged,
-      r.exact_inner_unconverged, JsonString(r.settings), JsonString(r.fingerprint));
+      ls.solves, ls.breakdowns, ls.divergences, ls.unconverged, r.exact_inner_unconverged,
+      JsonString(r.settings), JsonString(r.fingerprint));
 }
 
 std::string MergeCurves(const std::vector<std::string>& csv_paths) {
@@ -178,22 +178,38 @@ std::string ManifestJson(const Experiment& e, const std::string& data_descriptio
                                     bilevel::ToString(e.retrain))));
   }
   std::string extra;
+  const int world_size = e.data_parallel != nullptr ? e.data_parallel->world_size() : 1;
+  if (world_size > 1) {
+    std::vector<std::string> split, whole;
+    for (const Method& m : e.methods) (m.data_parallel ? split : whole).push_back(m.name);
+    absl::StrAppend(
+        &extra, "  \"data_parallel\": ",
+        JsonString(absl::StrCat(
+            split.empty() ? "no method" : absl::StrJoin(split, ", "), " split each minibatch over ",
+            world_size, " ranks (c10d, Gloo; one fused all-reduce per gradient evaluation); ",
+            whole.empty() ? "no method" : absl::StrJoin(whole, ", "),
+            " and the references ran whole on every rank; every rank scored the iterates, rank 0 "
+            "wrote the outputs")),
+        ",\n");
+  }
   for (const auto& [key, value] : e.manifest_fields) {
     absl::StrAppend(&extra, "  ", JsonString(key), ": ", value, ",\n");
   }
   return absl::StrFormat(
-      "{\n  \"figure\": %s,\n  \"preset\": %s,\n  \"device\": %s,\n  \"seeds\": [%s],\n"
+      "{\n  \"figure\": %s,\n  \"preset\": %s,\n  \"device\": %s,\n  \"world_size\": %d,\n"
+      "  \"seeds\": [%s],\n"
       "  \"data\": %s,\n  \"data_checksums\": [%s],\n  \"notes\": %s,\n  \"commit\": %s,\n  "
       "\"machine\": {\"host\": %s, "
       "\"cores\": %d, \"runtime\": %s},\n  \"wall_time_seconds\": %.1f,\n"
       "  \"eval_every_gradient_calls\": %d,\n  \"yardstick\": {%s},\n  \"budget\": %s,\n"
       "  \"tuning\": %s,\n%s  \"references\": [\n    %s\n  ],\n  \"runs\": [\n    %s\n  ]\n}\n",
-      JsonString(e.figure), JsonString(e.preset), JsonString(e.device), absl::StrJoin(seeds, ", "),
-      JsonString(data_description), absl::StrJoin(checksums, ", "), JsonString(e.notes),
-      JsonString(BuildCommit()), JsonString(Hostname()), std::thread::hardware_concurrency(),
-      JsonString(bilevel::DescribeCpuRuntime()), wall_seconds, e.eval_every_gradient_calls,
-      yardstick, JsonString(e.budget), e.tuning.empty() ? std::string("{}") : e.tuning, extra,
-      absl::StrJoin(references, ",\n    "), absl::StrJoin(run_summaries, ",\n    "));
+      JsonString(e.figure), JsonString(e.preset), JsonString(e.device), world_size,
+      absl::StrJoin(seeds, ", "), JsonString(data_description), absl::StrJoin(checksums, ", "),
+      JsonString(e.notes), JsonString(BuildCommit()), JsonString(Hostname()),
+      std::thread::hardware_concurrency(), JsonString(bilevel::DescribeCpuRuntime()), wall_seconds,
+      e.eval_every_gradient_calls, yardstick, JsonString(e.budget),
+      e.tuning.empty() ? std::string("{}") : e.tuning, extra, absl::StrJoin(references, ",\n    "),
+      absl::StrJoin(run_summaries, ",\n    "));
 }
 
 }  // namespace experiments

@@ -99,11 +99,12 @@ absl::Status SetAside(const std::vector<std::string>& paths, const std::string& 
 absl::StatusOr<std::optional<std::string>> ReuseFinished(const std::string& json_path,
                                                          const std::string& csv_path,
                                                          const std::string& fingerprint,
-                                                         const std::string& who) {
+                                                         const std::string& who, bool settle) {
   if (!fs::exists(json_path) || !fs::exists(csv_path)) return std::nullopt;
   std::string json = ReadFileToString(json_path);
   const std::string why = WhyNotReusable(json, ReadFileToString(csv_path), fingerprint);
   if (why.empty()) return std::optional<std::string>(std::move(json));
+  if (!settle) return std::nullopt;
   absl::Status moved = SetAside({json_path, csv_path}, ".stale");
   if (!moved.ok()) return moved;
   std::cerr << who << ": not reusing " << json_path << " (" << why

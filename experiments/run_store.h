@@ -32,10 +32,13 @@ absl::Status SetAside(const std::vector<std::string>& paths, const std::string& 
 
 // A finished run's (or reference's) JSON when its files can be reused; nullopt when it must be
 // computed — none there, or files that are set aside with one line (to stderr, from `who`).
+// `settle` false (the ranks after 0 of a data-parallel experiment) reads without moving
+// anything.
 absl::StatusOr<std::optional<std::string>> ReuseFinished(const std::string& json_path,
                                                          const std::string& csv_path,
                                                          const std::string& fingerprint,
-                                                         const std::string& who);
+                                                         const std::string& who,
+                                                         bool settle = true);
 
 // Sets a run's checkpoint aside when it cannot be resumed: `.damaged` (with a warning) when it
 // cannot be read back whole, `.stale` when it is another run's; OK leaves a usable one in place.

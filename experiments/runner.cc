@@ -48,6 +48,45 @@ double SecondsSince(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+int WorldSize(const Experiment& e) {
+  return e.data_parallel != nullptr ? e.data_parallel->world_size() : 1;
+}
+
+// Whether this process writes the outputs: rank 0 of a data-parallel experiment, or the only one.
+bool Writes(const Experiment& e) {
+  return e.data_parallel == nullptr || e.data_parallel->rank() == 0;
+}
+
+// The ranks of a data-parallel experiment take each run's road together (reuse its finished
+// files, resume its checkpoint, or start): rank 0 settles the run's files first (sets aside what
+// cannot be used), the other ranks read them after that, and every rank checks that all took the
+// same road — a rank that sees another folder fails on every rank instead of diverging. One
+// process passes straight through.
+class RunGate {
+ public:
+  RunGate(const Experiment& e, std::string run) : e_(e), run_(std::move(run)) {}
+
+  // Before reading the run's files: the ranks after 0 wait until rank 0 has settled them.
+  absl::Status BeforeReading() const {
+    return WorldSize(e_) > 1 && !Writes(e_) ? Settled() : absl::OkStatus();
+  }
+  // After settling (rank 0) or reading (the others) them.
+  absl::Status AfterDeciding(const std::string& road) const {
+    if (WorldSize(e_) == 1) return absl::OkStatus();
+    if (Writes(e_)) {
+      if (absl::Status s = Settled(); !s.ok()) return s;
+    }
+    return e_.data_parallel->CheckSame(absl::StrCat("road for ", run_), road);
+  }
+
+ private:
+  absl::Status Settled() const {
+    return e_.data_parallel->CheckSame(absl::StrCat("files of ", run_), "settled");
+  }
+  const Experiment& e_;
+  const std::string run_;
+};
+
 // A reference's metrics at one seed: the same yardstick at the reference task's initial x.
 absl::StatusOr<tasks::TaskMetrics> ScoreReference(const Experiment& e, const Reference& reference,
                                                   uint64_t seed, std::string* how) {
@@ -82,9 +121,14 @@ absl::StatusOr<std::string> ReferenceRun(const Experiment& e, const Reference& r
                                          const std::string& csv_path) {
   const std::string fingerprint = RunFingerprint(
       e, data_description, absl::StrCat("reference ", reference.name, ": ", reference.description));
+  const RunGate gate(e, absl::StrCat("reference ", reference.name, " seed ", seed));
+  if (absl::Status s = gate.BeforeReading(); !s.ok()) return s;
   absl::StatusOr<std::optional<std::string>> finished =
-      ReuseFinished(json_path, csv_path, fingerprint, e.figure);
+      ReuseFinished(json_path, csv_path, fingerprint, e.figure, Writes(e));
   if (!finished.ok()) return finished.status();
+  if (absl::Status s = gate.AfterDeciding(finished->has_value() ? "reuse" : "compute"); !s.ok()) {
+    return s;
+  }
   if (finished->has_value()) return **std::move(finished);
   const auto t0 = std::chrono::steady_clock::now();
   std::string how;
@@ -101,6 +145,7 @@ absl::StatusOr<std::string> ReferenceRun(const Experiment& e, const Reference& r
   std::string result = absl::StrFormat(
       "{\"seed\": %d, \"how\": %s, \"seconds\": %.3f, \"metrics\": %s, \"fingerprint\": %s}", seed,
       JsonString(how), seconds, MetricsJson(*m), JsonString(fingerprint));
+  if (!Writes(e)) return result;
   absl::Status written = WriteFileAtomically(csv_path, row_header + "\n" + row + "\n");
   if (written.ok()) written = WriteFileAtomically(json_path, result);
   if (!written.ok()) return written;
@@ -131,9 +176,24 @@ class MethodRun {
   // The run's JSON summary: read back when a finished run's files are reusable, computed
   // otherwise.
   absl::StatusOr<std::string> FinishedOrRun() {
+    const RunGate gate(e_, stem_);
+    if (absl::Status s = gate.BeforeReading(); !s.ok()) return s;
     absl::StatusOr<std::optional<std::string>> finished =
-        ReuseFinished(json_path_, csv_path_, fingerprint_, e_.figure);
+        ReuseFinished(json_path_, csv_path_, fingerprint_, e_.figure, Writes(e_));
     if (!finished.ok()) return finished.status();
+    const bool checkpoints = e_.checkpoint_every_seconds > 0;
+    if (!finished->has_value() && checkpoints && Writes(e_)) {
+      absl::Status usable = SetAsideIfUnusable(checkpoint_path_, fingerprint_, e_.figure);
+      if (!usable.ok()) return usable;
+    }
+    std::string road = "start";
+    if (finished->has_value()) {
+      road = "reuse";
+    } else if (checkpoints && fs::exists(checkpoint_path_)) {
+      road = "resume";
+    }
+    absl::Status same = gate.AfterDeciding(road);
+    if (!same.ok()) return same;
     if (finished->has_value()) {
       std::cerr << e_.figure << ": " << stem_ << " already done, skipping (resume)\n";
       return **std::move(finished);
@@ -143,11 +203,7 @@ class MethodRun {
 
  private:
   absl::StatusOr<std::string> Compute() {
-    bilevel::CheckpointOptions checkpoint = Checkpoint();
-    if (!checkpoint.path.empty()) {
-      absl::Status usable = SetAsideIfUnusable(checkpoint_path_, fingerprint_, e_.figure);
-      if (!usable.ok()) return usable;
-    }
+    const bilevel::CheckpointOptions checkpoint = Checkpoint();
     if (checkpoint.path.empty() || !fs::exists(checkpoint_path_)) {  // a fresh start
       const bilevel::TensorList y0 = task_->InitialInner();
       Evaluate(-1, bilevel::OracleCounts{}, 0.0, task_->InitialOuter(), y0, y0, nullptr);
@@ -162,10 +218,18 @@ class MethodRun {
       return bilevel::CallbackResult::kContinue;
     };
     bilevel::SolverSummary summary;
-    absl::Status status = method_.run(task_, seed_, observer, checkpoint, &summary);
+    absl::Status status = method_.run(task_, seed_, observer, checkpoint,
+                                      method_.data_parallel ? e_.data_parallel : nullptr, &summary);
     if (!status.ok()) {
       return absl::Status(status.code(),
                           absl::StrCat(e_.figure, " ", method_.name, ": ", status.message()));
+    }
+    if (summary.termination == bilevel::TerminationType::kCommunicationFailed) {
+      // Not the method's result: the ranks lost each other. Nothing is written but the last
+      // checkpoint, which a rerun resumes.
+      return absl::UnavailableError(absl::StrCat(
+          e_.figure, " ", method_.name, " seed ", seed_, ": ", summary.message,
+          "; rerun the experiment with the same flags to continue from its last checkpoint"));
     }
     if (summary.termination == bilevel::TerminationType::kCheckpointFailed) {
       return absl::UnavailableError(
@@ -204,6 +268,7 @@ class MethodRun {
     }
     record.evaluation_seconds = evaluation_seconds_;
     const std::string json = RunJson(record);
+    if (!Writes(e_)) return json;
     absl::Status written = WriteFileAtomically(csv_path_, header_ + "\n" + rows_);
     if (written.ok()) written = WriteFileAtomically(json_path_, json);
     if (!written.ok()) return written;
@@ -231,14 +296,14 @@ class MethodRun {
     const tasks::TaskMetrics m = task_->Evaluate(summary.x, trained->y);
     absl::StrAppend(
         &rows_,
-        CsvRow(method_.name, seed_, evaluated_at, summary.num_iterations - 1,
-               summary.oracle_calls, summary.total_time_seconds - evaluation_seconds_, m)
+        CsvRow(method_.name, seed_, evaluated_at, summary.num_iterations - 1, summary.oracle_calls,
+               summary.total_time_seconds - evaluation_seconds_, m)
             .second,
         "\n");
     std::cerr << absl::StrFormat(
-        "%s [%s seed %d] retrained on %s: test accuracy %.4f%s (%.1f s)\n", e_.figure,
-        method_.name, seed_, &on == task_ ? "g(x_final, .)" : e_.kept_retrain->description,
-        m.test_accuracy, trained->finite ? "" : " (the retrain diverged)", SecondsSince(t0));
+        "%s [%s seed %d] retrained on %s: test accuracy %.4f%s (%.1f s)\n", e_.figure, method_.name,
+        seed_, &on == task_ ? "g(x_final, .)" : e_.kept_retrain->description, m.test_accuracy,
+        trained->finite ? "" : " (the retrain diverged)", SecondsSince(t0));
     return JsonNumber(trained->finite ? m.test_accuracy : NAN);
   }
 
@@ -250,6 +315,7 @@ class MethodRun {
     checkpoint.every_iterations = 0;
     checkpoint.every_seconds = e_.checkpoint_every_seconds;
     checkpoint.fingerprint = fingerprint_;
+    checkpoint.write = Writes(e_);  // a data-parallel solve writes from rank 0 in any case
     checkpoint.save_user_state = [this] {
       return absl::StrFormat("%d %d %.17g %d\n%s\n%s", next_eval_, last_evaluated_,
                              evaluation_seconds_, exact_unconverged_, header_, rows_);
@@ -388,9 +454,13 @@ absl::Status Run(const Experiment& e, const TaskFactory& make_task) {
 
     for (const Method& method : e.methods) {
       (*task)->SetRandomState(initial_random_state);
+      // A data-parallel solve sums in another order: its last digits depend on the world size.
+      std::string options = method.options.empty() ? method.settings : method.options;
+      if (method.data_parallel && WorldSize(e) > 1) {
+        absl::StrAppend(&options, ", world_size=", WorldSize(e));
+      }
       MethodRun run(e, method, seed, task->get(), runs,
-                    RunFingerprint(e, data_description,
-                                   method.options.empty() ? method.settings : method.options));
+                    RunFingerprint(e, data_description, options));
       run_files.push_back(run.csv_path());
       absl::StatusOr<std::string> json = run.FinishedOrRun();
       if (!json.ok()) return json.status();
@@ -398,6 +468,7 @@ absl::Status Run(const Experiment& e, const TaskFactory& make_task) {
     }
   }
 
+  if (!Writes(e)) return absl::OkStatus();
   // curves.csv: every run, in order, then the references, under one header.
   run_files.insert(run_files.end(), reference_rows.begin(), reference_rows.end());
   absl::Status written = WriteFileAtomically((dir / "curves.csv").string(), MergeCurves(run_files));

@@ -40,18 +40,21 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "experiments/results.h"
-#include "solvers/inner_solve.h"
+#include "solvers/core/gradient_reducer.h"
 #include "solvers/core/solver_types.h"
+#include "solvers/inner_solve.h"
 #include "tasks/task.h"
 
 namespace experiments {
 
 // Runs one method on `task`: the solver's options get `seed`, the runner's `observer` (metrics
-// on held-out data) and `checkpoint` (the run's checkpoint file, so that an interrupted run
-// continues where it stopped).
+// on held-out data), `checkpoint` (the run's checkpoint file, so that an interrupted run
+// continues where it stopped) and `data_parallel` (the ranks to split each minibatch over, for a
+// Method::data_parallel method of a data-parallel experiment; null otherwise).
 using RunMethod = std::function<absl::Status(
     tasks::Task* task, uint64_t seed, const bilevel::IterateCallback& observer,
-    const bilevel::CheckpointOptions& checkpoint, bilevel::SolverSummary* summary)>;
+    const bilevel::CheckpointOptions& checkpoint, bilevel::GradientReducer* data_parallel,
+    bilevel::SolverSummary* summary)>;
 
 struct Method {
   std::string name;
@@ -65,6 +68,9 @@ struct Method {
   // Score the solver's y as well, as a second series (evaluated_at "minimax_y"): MinimaxOPT,
   // whose y descends f/λ + g and so trains on the validation data.
   bool also_score_y = false;
+  // The solver splits each minibatch over the ranks of a data-parallel experiment (MinimaxOPT,
+  // F2SA). The other methods run whole on every rank: the same numbers, no speed-up.
+  bool data_parallel = false;
 };
 
 // How every method of a figure is scored: one function, evaluated outside the solver (its time
@@ -109,6 +115,13 @@ struct Experiment {
   // interrupted run).
   double checkpoint_every_seconds = 60;
   std::string device = "cpu";
+  // A data-parallel experiment's ranks (--world_size > 1); null in one process. Every rank runs
+  // the whole experiment in step: Method::data_parallel methods split each minibatch over the
+  // ranks, everything else (the other methods, the references, every evaluation) runs whole on
+  // each rank. Rank 0 alone writes; all ranks read the one output folder (shared storage across
+  // machines) to reuse finished runs and resume checkpoints, and agree on each run's road before
+  // it starts.
+  bilevel::GradientReducer* data_parallel = nullptr;
   std::vector<Method> methods;
   std::string notes;  // anything the reader of the outputs must know (stand-ins, scale)
   // "<md5>  <file>" for every data file the experiment read (empty for generated data).

@@ -52,18 +52,18 @@ std::vector<std::string> CurvesWithoutTime(const fs::path& dir) {
 // (its checkpoints written) and the experiment fails; other seeds run normally.
 Method InterruptedAt(const Method& method, uint64_t seed, int64_t last) {
   Method m = method;
-  m.run = [method, seed, last](tasks::Task* task, uint64_t s,
-                               const bilevel::IterateCallback& observer,
-                               const bilevel::CheckpointOptions& checkpoint,
-                               bilevel::SolverSummary* summary) -> absl::Status {
-    if (s != seed) return method.run(task, s, observer, checkpoint, summary);
+  m.run = [method, seed, last](
+              tasks::Task* task, uint64_t s, const bilevel::IterateCallback& observer,
+              const bilevel::CheckpointOptions& checkpoint, bilevel::GradientReducer* data_parallel,
+              bilevel::SolverSummary* summary) -> absl::Status {
+    if (s != seed) return method.run(task, s, observer, checkpoint, data_parallel, summary);
     bilevel::IterateCallback stopping = [&observer, last](const bilevel::IterationRecord& r,
                                                           const bilevel::IterateView& it) {
       observer(r, it);
       return r.iteration == last ? bilevel::CallbackResult::kStop
                                  : bilevel::CallbackResult::kContinue;
     };
-    method.run(task, s, stopping, checkpoint, summary).IgnoreError();
+    method.run(task, s, stopping, checkpoint, data_parallel, summary).IgnoreError();
     return absl::AbortedError("simulated interruption");
   };
   return m;
@@ -162,8 +162,8 @@ TEST(RunnerTest, ACheckpointOfOtherSettingsIsSetAsideAndTheRunStartsOver) {
 }
 
 // A checkpoint that cannot be read back (truncated, overwritten with other bytes, or lacking the
-// runner's part) is moved aside to `.damaged` and the run starts over: the rerun succeeds, keeps the
-// damaged bytes, and gives the uninterrupted curve.
+// runner's part) is moved aside to `.damaged` and the run starts over: the rerun succeeds, keeps
+// the damaged bytes, and gives the uninterrupted curve.
 TEST(RunnerTest, ADamagedCheckpointIsMovedAsideAndTheRunStartsOver) {
   const fs::path root = fs::path(std::getenv("TEST_TMPDIR")) / "runner_damaged";
   fs::remove_all(root);
@@ -173,8 +173,7 @@ TEST(RunnerTest, ADamagedCheckpointIsMovedAsideAndTheRunStartsOver) {
   bilevel::SolverState incomplete;  // a readable checkpoint of this library without its keys
   incomplete.PutInt("observed", 3);
   const std::vector<std::pair<std::string, std::function<void(const fs::path&)>>> damages = {
-      {"truncated",
-       [](const fs::path& p) { fs::resize_file(p, fs::file_size(p) / 2); }},
+      {"truncated", [](const fs::path& p) { fs::resize_file(p, fs::file_size(p) / 2); }},
       {"overwritten", [](const fs::path& p) { std::ofstream(p) << "not a checkpoint"; }},
       {"incomplete", [&](const fs::path& p) { ASSERT_TRUE(incomplete.Save(p.string()).ok()); }}};
   for (const auto& [name, damage] : damages) {
@@ -194,9 +193,9 @@ TEST(RunnerTest, ADamagedCheckpointIsMovedAsideAndTheRunStartsOver) {
     ASSERT_TRUE(status.ok()) << status;
     EXPECT_FALSE(fs::exists(checkpoint));
     EXPECT_EQ(ReadAll(checkpoint.string() + ".damaged"), damaged);
-    EXPECT_NE(ReadAll(root / name / "runs" / "MinimaxOPT__seed1.json")
-                  .find("\"resumed_iterations\": 0"),
-              std::string::npos);
+    EXPECT_NE(
+        ReadAll(root / name / "runs" / "MinimaxOPT__seed1.json").find("\"resumed_iterations\": 0"),
+        std::string::npos);
     EXPECT_EQ(CurvesWithoutTime(root / name), expected);
   }
 }
@@ -402,8 +401,9 @@ TEST(RunnerTest, AKeptRetrainAddsItsRowAndAccuracy) {
   e.methods.push_back(HypergradientMethod("Reverse", o));
   int64_t kept_examples = -1;
   e.kept_retrain = Experiment::KeptRetrain{
-      "the heavy examples", [&](const bilevel::TensorList& x, uint64_t seed)
-                                -> absl::StatusOr<std::unique_ptr<tasks::Task>> {
+      "the heavy examples",
+      [&](const bilevel::TensorList& x,
+          uint64_t seed) -> absl::StatusOr<std::unique_ptr<tasks::Task>> {
         EXPECT_EQ(x.at(0).numel(), 80);  // the run's final x reaches the selection
         absl::StatusOr<std::unique_ptr<tasks::Task>> task = TinyCleaningTask(seed);
         if (task.ok()) kept_examples = (*task)->NumInnerExamples();

@@ -23,6 +23,13 @@ out="--output_dir=${TEST_TMPDIR}/never_written"
 expect 2 "--preset must be ci, default or paper, got 'fast'" "${figure}" --preset=fast "${out}"
 expect 2 "--seeds lists seed 1 more than once" "${figure}" --preset=ci --seeds=1,1 "${out}"
 expect 2 "--seeds must be comma-separated" "${figure}" --preset=ci --seeds=1,x "${out}"
+expect 2 "--world_size (or WORLD_SIZE) must be >= 1, got -2" "${figure}" --preset=ci --world_size=-2 "${out}"
+expect 2 "--rank (or RANK) must be in [0, 2), got 2" "${figure}" --preset=ci --world_size=2 --rank=2 "${out}"
+expect 2 "the environment variable RANK='one' is not an integer" env RANK=one "${figure}" --preset=ci --world_size=2 "${out}"
+expect 2 "--tune and --check_tuning run in one process" "${figure}" --preset=ci --world_size=2 --tune "${out}"
+expect 2 "--master_port (or MASTER_PORT) must be in [1, 65535], got 70000" "${figure}" --preset=ci --world_size=2 --master_port=70000 "${out}"
+# Rank 1 of 2 with no rank 0 anywhere: the rendezvous times out naming the address (exit 1).
+expect 1 "rendezvous at 127.0.0.1:9" "${figure}" --preset=ci --world_size=2 --rank=1 --master_port=9 --distributed_timeout_seconds=2 "${out}"
 expect 2 "--inner_condition must be a finite number >= 1, got nan" "${demo}" --inner_condition=nan
 expect 2 "--inner_condition must be a finite number >= 1, got inf" "${demo}" --inner_condition=inf
 expect 2 "--inner_condition must be a finite number >= 1, got 0.5" "${demo}" --inner_condition=0.5
