@@ -442,7 +442,9 @@ Method PenaltyMethod(std::string name, bilevel::PenaltyOptions o) {
       o.initial_tolerance, o.max_iterations_per_stage, o.learning_rate_decay,
       Describe(o.x_optimizer), Describe(o.y_optimizer), Batches(o), Budget(o));
   const int64_t total = o.max_iterations;
-  return MakeMethod(std::move(name), std::move(o), std::move(settings), total);
+  Method m = MakeMethod(std::move(name), std::move(o), std::move(settings), total);
+  m.data_parallel = true;
+  return m;
 }
 
 std::vector<TunableMethod> PenaltyApplicationMethods(const PenaltyApplication& a) {

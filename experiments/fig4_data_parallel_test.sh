@@ -15,12 +15,15 @@
 # rows from the global batch's masks) and apply the same updates; they differ only in how a batch
 # mean is summed: one process sums B float32 terms, 2 ranks sum B/2 each, scale and average. That
 # changes a gradient by about log2(B)·2^-24 ≈ 4e-7 relative per step. Training the MLP is not a
-# contraction, so these differences grow over the run's few hundred steps; measured here
-# (2026-11-24) they reach 1.3e-5 relative in MinimaxOPT's validation loss and 1.3e-4 in F2SA's
-# (the script prints the worst per method). We assert 2e-3 relative on the losses and at most 3
-# of the 1,000 test examples classified differently (test accuracy within 0.003): 15 times the
-# largest drift measured, and far below the differences between methods or seeds (points of
-# accuracy).
+# contraction, and Adam (the penalty method's x optimizer here, at rate 0.9) turns a weight whose
+# gradient is mostly rounding into a full step of either sign, so these differences grow over a
+# run; measured under bazel test (2026-11-24) the validation losses end within 1.4e-3 relative
+# (Penalty), 1.3e-4 (F2SA) and 1.3e-5 (MinimaxOPT) of one process, and the test accuracies within
+# 0.002 (the script prints the worst loss per method; the same binary outside Bazel's sandbox
+# drifts less). We assert 1e-2 relative on the losses and at most 5 of the 1,000 test examples
+# classified differently (test accuracy within 0.005): 7 times the largest drift measured. A
+# shard that draws dropout masks for its own rows instead of cutting the global batch's (the bug
+# this test was written against) moves the losses by 0.6-15 % and fails it.
 set -uo pipefail
 bin=$1
 data_dir=$(dirname "$2")
@@ -78,11 +81,11 @@ for reference in "$one"/noise_*/curves.csv; do
         }
         next
       }
-      if (r > 2e-3 || rel($tl, o[tl]) > 2e-3) {
+      if (r > 1e-2 || rel($tl, o[tl]) > 1e-2) {
         printf "FAIL %s %s: losses %s %s vs 1 process %s %s\n", folder, key, $vl, $tl, o[vl], o[tl]; bad = 1
       }
       d = $ta - o[ta]; if (d < 0) d = -d
-      if (d > 0.0031) { printf "FAIL %s %s: test accuracy %s vs %s\n", folder, key, $ta, o[ta]; bad = 1 }
+      if (d > 0.0051) { printf "FAIL %s %s: test accuracy %s vs %s\n", folder, key, $ta, o[ta]; bad = 1 }
     }
     END {
       for (key in one) if (!(key in seen)) { printf "FAIL %s: 1-process row %s is missing\n", folder, key; bad = 1 }
@@ -95,6 +98,12 @@ for reference in "$one"/noise_*/curves.csv; do
   fi
   checked=$((checked + 1))
 done
+# Both runs' curves go with the test's outputs (bazel-testlogs/.../test.outputs) for inspection.
+if [ -n "${TEST_UNDECLARED_OUTPUTS_DIR:-}" ]; then
+  for f in "$one"/noise_*/curves.csv "$out"/noise_*/curves.csv; do
+    cp "$f" "$TEST_UNDECLARED_OUTPUTS_DIR/$(basename "$(dirname "$(dirname "$f")")")_$(basename "$(dirname "$f")").csv"
+  done
+fi
 if [ "$checked" -eq 0 ]; then
   echo "FAIL: the 1-process run wrote no noise_*/curves.csv" >&2
   exit 1

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "solvers/core/solver_loop.h"
+#include "solvers/lagrangian.h"
 
 namespace bilevel {
 
@@ -65,28 +66,69 @@ struct PenaltyState {
   TensorList nu;  // multiplier of ∇_y g = 0
 };
 
-// h(x, y) = f + ⟨ν, ∇_y g⟩ + ρ/2 ‖∇_y g‖² (+ μ g for h_low), with the pieces a caller records.
+// h(x, y) = f + ⟨ν, ∇_y g⟩ + ρ/2 ‖∇_y g‖² (+ μ g for h_low), its gradient with respect to the
+// leaves `wrt`, and the pieces a caller records.
 struct PenaltyValue {
-  at::Tensor h, f, g;
+  double h = 0, f = 0, g = 0;
+  TensorList grad;      // ∂h/∂wrt
   TensorList grad_y_g;  // ∇_y g(x, y), detached
+  std::string communication_failure;
 };
 
+// Data parallel (`reducer`): ‖∇_y g‖² is not a mean over the batch, so the ranks first average
+// their shares of ∇_y g into the batch's G (one all-reduce); each then differentiates the
+// surrogate f_r + ⟨ν + ρ G, ∇_y g_r⟩ (+ μ g_r), its shares scaled by Batch::shard_weight, whose
+// gradients averaged over the ranks (a second all-reduce, with f and g) are h's at the batch:
+// f's and μ g's gradients are linear in the batch, and ρ/2 ‖∇_y g‖² has gradient ρ J^T G with
+// J = ∂(∇_y g) the batch mean of the ranks' J_r. One process keeps the direct form.
 PenaltyValue Evaluate(BilevelProblem* problem, const TensorList& xs, const TensorList& ys,
-                      const Batch& outer, const Batch& inner, const PenaltyState& state, bool lower,
-                      int64_t outer_examples, int64_t inner_examples, OracleCounts* counts) {
+                      const TensorList& wrt, const Batch& outer, const Batch& inner,
+                      const PenaltyState& state, bool lower, int64_t outer_examples,
+                      int64_t inner_examples, OracleCounts* counts, GradientReducer* reducer) {
   PenaltyValue v;
-  v.f = problem->OuterObjective(xs, ys, outer);
-  v.g = problem->InnerObjective(xs, ys, inner);
-  // create_graph: the penalty's gradient differentiates ∇_y g once more (the Hessian-vector
-  // product, counted below when the caller backpropagates through it).
-  TensorList gy = Gradients(v.g, ys, /*create_graph=*/true);
-  v.h = v.f + 0.5 * state.rho * SumSquares(gy);
-  if (!state.nu.empty()) v.h = v.h + DotTensor(state.nu, gy);
-  if (lower && state.mu != 0) v.h = v.h + state.mu * v.g;
-  for (const at::Tensor& t : gy) v.grad_y_g.push_back(t.detach());
+  at::Tensor f = ShareOfMean(problem->OuterObjective(xs, ys, outer), outer);
+  at::Tensor g = ShareOfMean(problem->InnerObjective(xs, ys, inner), inner);
   counts->AddF(outer_examples);
   counts->AddG(inner_examples);
+  // create_graph: the penalty's gradient differentiates ∇_y g once more (a Hessian-vector
+  // product).
   ++counts->hessian_vector_products;
+  TensorList gy = Gradients(g, ys, /*create_graph=*/true);
+  for (const at::Tensor& t : gy) v.grad_y_g.push_back(t.detach());
+  const double mu = lower ? state.mu : 0.0;
+  if (reducer == nullptr) {
+    at::Tensor h = f + 0.5 * state.rho * SumSquares(gy);
+    if (!state.nu.empty()) h = h + DotTensor(state.nu, gy);
+    if (mu != 0) h = h + mu * g;
+    v.grad = Gradients(h, wrt);
+    v.h = h.item<double>();
+    v.f = f.item<double>();
+    v.g = g.item<double>();
+    return v;
+  }
+  if (absl::Status s = reducer->AllReduceMean({&v.grad_y_g}); !s.ok()) {
+    v.communication_failure = std::string(s.message());
+    return v;
+  }
+  TensorList coefficient = DetachedClone(v.grad_y_g);
+  for (size_t i = 0; i < coefficient.size(); ++i) {
+    coefficient[i].mul_(state.rho);
+    if (!state.nu.empty()) coefficient[i].add_(state.nu[i]);
+  }
+  at::Tensor surrogate = f + DotTensor(coefficient, gy);
+  if (mu != 0) surrogate = surrogate + mu * g;
+  v.grad = Gradients(surrogate, wrt);
+  const at::ScalarType type = v.grad.front().scalar_type();
+  TensorList values = {f.detach().to(type), g.detach().to(type)};
+  if (absl::Status s = reducer->AllReduceMean({&v.grad, &values}); !s.ok()) {
+    v.communication_failure = std::string(s.message());
+    return v;
+  }
+  v.f = values[0].item<double>();
+  v.g = values[1].item<double>();
+  const double norm = Norm(v.grad_y_g);
+  v.h = v.f + 0.5 * state.rho * norm * norm + mu * v.g;
+  if (!state.nu.empty()) v.h += DotTensor(state.nu, v.grad_y_g).item<double>();
   return v;
 }
 
@@ -131,6 +173,10 @@ class PenaltySolver : public IterativeSolver {
 
   IterateView View() const override { return IterateView{x_, y_, y_}; }
 
+  // Two all-reduces per evaluation of h (the batch's ∇_y g, then the gradients): 2(T + 1) per
+  // iteration.
+  bool SupportsDataParallel() const override { return true; }
+
   StepResult Step(const StepContext& context, IterationRecord* record) override {
     // One minibatch pair per iteration, shared by its inner steps and its x-step.
     const Batch outer = context.outer->Next();
@@ -141,35 +187,39 @@ class PenaltySolver : public IterativeSolver {
     StepResult result;
     for (int s = 0; s < options_.inner_steps; ++s) {
       TensorList ys = GradLeaves(y_);  // x is a constant here (it requires no gradient)
-      PenaltyValue low = Evaluate(problem_, x_, ys, outer, inner, state_, /*lower=*/true, n_out,
-                                  n_in, context.counts);
-      TensorList grad_y = Gradients(low.h, ys);
-      if (!std::isfinite(low.h.item<double>()) || !std::isfinite(Norm(grad_y))) {
+      PenaltyValue low = Evaluate(problem_, x_, ys, ys, outer, inner, state_, /*lower=*/true, n_out,
+                                  n_in, context.counts, context.reducer);
+      if (!low.communication_failure.empty()) {
+        result.communication_failure = low.communication_failure;
+        return result;
+      }
+      if (!std::isfinite(low.h) || !std::isfinite(Norm(low.grad))) {
         result.non_finite = "h_low(x, y) or its y-gradient";
         return result;
       }
-      y_opt_.Step(&y_, grad_y, lr_y);
+      y_opt_.Step(&y_, low.grad, lr_y);
     }
 
     TensorList xs = GradLeaves(x_), ys = GradLeaves(y_);
-    PenaltyValue up = Evaluate(problem_, xs, ys, outer, inner, state_, /*lower=*/false, n_out, n_in,
-                               context.counts);
-    TensorList grads = Gradients(up.h, [&] {
-      TensorList all = xs;
-      all.insert(all.end(), ys.begin(), ys.end());
-      return all;
-    }());
-    TensorList grad_x(grads.begin(), grads.begin() + xs.size());
-    TensorList grad_y(grads.begin() + xs.size(), grads.end());
+    TensorList xy = xs;
+    xy.insert(xy.end(), ys.begin(), ys.end());
+    PenaltyValue up = Evaluate(problem_, xs, ys, xy, outer, inner, state_, /*lower=*/false, n_out,
+                               n_in, context.counts, context.reducer);
+    if (!up.communication_failure.empty()) {
+      result.communication_failure = up.communication_failure;
+      return result;
+    }
+    TensorList grad_x(up.grad.begin(), up.grad.begin() + xs.size());
+    TensorList grad_y(up.grad.begin() + xs.size(), up.grad.end());
 
     record->penalty_rho = state_.rho;
-    record->outer_objective = up.f.item<double>();
-    record->inner_objective = up.g.item<double>();
+    record->outer_objective = up.f;
+    record->inner_objective = up.g;
     record->inner_stationarity = Norm(up.grad_y_g);
     record->grad_norm_x = Norm(grad_x);
     record->grad_norm_y = Norm(grad_y);
     record->learning_rate_x = lr_x;
-    if (!std::isfinite(up.h.item<double>())) {
+    if (!std::isfinite(up.h)) {
       result.non_finite = "h_up(x, y)";
       return result;
     }

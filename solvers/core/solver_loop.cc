@@ -215,7 +215,7 @@ absl::Status CheckDataParallel(const std::string& solver, const SolverOptionsBas
   if (WorldSize(options) == 1 || built.SupportsDataParallel()) return absl::OkStatus();
   return absl::InvalidArgumentError(
       absl::StrCat(solver, " does not run data-parallel (data_parallel over ", WorldSize(options),
-                   " ranks); MinimaxOPT and F2SA do"));
+                   " ranks); MinimaxOPT, F2SA and the penalty method do"));
 }
 
 class Loop {

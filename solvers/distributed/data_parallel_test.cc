@@ -1,4 +1,5 @@
-// Data-parallel MinimaxOPT against the one-process solve with the same global batches.
+// Data-parallel MinimaxOPT, F2SA and the penalty method against the one-process solve with the
+// same global batches.
 //
 // The tolerance. Both runs draw the same global batches (the samplers are seeded alike; each rank
 // keeps its contiguous share) and apply the same update, so they differ only in how the batch mean
@@ -23,6 +24,7 @@
 #include "solvers/distributed/communicator.h"
 #include "solvers/distributed/thread_ranks.h"
 #include "solvers/f2sa.h"
+#include "solvers/hypergradient.h"
 #include "solvers/minimax_opt.h"
 #include "solvers/options_fingerprint.h"
 #include "solvers/penalty_method.h"
@@ -141,6 +143,20 @@ TEST(DataParallelF2saTest, TwoRanksMatchOneProcess) {
   ExpectMatchesOneProcess(2, o, /*calls_per_iteration=*/4);
 }
 
+TEST(DataParallelPenaltyTest, TwoRanksMatchOneProcess) {
+  PenaltyOptions o;
+  o.max_iterations = 30;
+  o.max_iterations_per_stage = 10;  // 3 stages: ρ grows and ν takes the batch's ∇_y g twice
+  o.inner_steps = 3;
+  o.outer_batch_size = 20;
+  o.inner_batch_size = 31;
+  o.seed = 11;
+  o.x_optimizer.learning_rate = o.y_optimizer.learning_rate = 0.05;
+  // Two per evaluation of h (the batch's ∇_y g, then the gradients with f and g), T + 1
+  // evaluations per iteration.
+  ExpectMatchesOneProcess(2, o, /*calls_per_iteration=*/2 * (3 + 1));
+}
+
 TEST(DataParallelMinimaxOptTest, ARankThatLeavesEndsTheOthersSolveWithCommunicationFailed) {
   const std::vector<RankResult> ranks =
       SolveOnRanks(2, Options(20, 31), /*timeout_seconds=*/5, /*stop_rank_early=*/1);
@@ -217,9 +233,10 @@ TEST(DataParallelMinimaxOptTest, WhatCannotRunDataParallelIsAnError) {
   TwoRanksOffline two;
   RidgeProblem problem(Spec());
   SolverSummary summary;
-  PenaltyOptions penalty;
-  penalty.data_parallel = &two;
-  absl::Status status = Solve(penalty, &problem, &summary);
+  HypergradientOptions cg;
+  cg.method = HypergradientMethod::kConjugateGradient;
+  cg.data_parallel = &two;
+  absl::Status status = Solve(cg, &problem, &summary);
   EXPECT_THAT(std::string(status.message()), HasSubstr("does not run data-parallel"));
   MinimaxOptOptions o = Options(1, 0);  // one validation example cannot feed two ranks
   o.data_parallel = &two;
