@@ -41,8 +41,8 @@
             "checkpoint each run after this much solver time, so that an interrupted "           \
             "experiment continues where it stopped when rerun with the same flags (0: off)");    \
   ABSL_FLAG(int, world_size, 0,                                                                  \
-            "data parallel: ranks to split each minibatch of MinimaxOPT, F2SA and Penalty over " \
-            "(the others run whole on every rank); with no --rank (nor RANK), starts that "      \
+            "data parallel: ranks to split each minibatch over (every method but Reverse, "      \
+            "which runs whole on every rank); with no --rank (nor RANK), starts that "           \
             "many local ranks (default: $WORLD_SIZE or 1)");                                     \
   ABSL_FLAG(int, rank, -1, "this process's rank across machines (default: $RANK)");              \
   ABSL_FLAG(std::string, master_addr, "",                                                        \

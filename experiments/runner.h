@@ -68,9 +68,8 @@ struct Method {
   // Score the solver's y as well, as a second series (evaluated_at "minimax_y"): MinimaxOPT,
   // whose y descends f/λ + g and so trains on the validation data.
   bool also_score_y = false;
-  // The solver splits each minibatch over the ranks of a data-parallel experiment (MinimaxOPT,
-  // F2SA, the penalty method). The other methods run whole on every rank: the same numbers, no
-  // speed-up.
+  // The solver splits each minibatch over the ranks of a data-parallel experiment (every solver
+  // but reverse mode). The other methods run whole on every rank: the same numbers, no speed-up.
   bool data_parallel = false;
 };
 

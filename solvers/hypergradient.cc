@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "solvers/core/solver_loop.h"
+#include "solvers/lagrangian.h"
 
 namespace bilevel {
 
@@ -73,15 +74,31 @@ HypergradientEstimate ImplicitHypergradient(BilevelProblem* problem, const Tenso
   TensorList xy = xs;
   xy.insert(xy.end(), ys.begin(), ys.end());
 
-  at::Tensor f = problem->OuterObjective(xs, ys, context.outer);
-  const TensorList f_grad = Gradients(f, xy);
-  context.counts->AddF(context.outer_examples);
-  const TensorList fx(f_grad.begin(), f_grad.begin() + xs.size());
-  const TensorList fy(f_grad.begin() + xs.size(), f_grad.end());
+  // Data parallel: averages this rank's shares over the ranks in one all-reduce; after a failure
+  // nothing more is sent (each call would wait out the timeout again).
+  GradientReducer* const reducer = context.reducer;
+  auto reduce = [&](const std::vector<TensorList*>& groups) {
+    if (reducer == nullptr || !out.communication_failure.empty()) return;
+    if (absl::Status s = reducer->AllReduceMean(groups); !s.ok()) {
+      out.communication_failure = std::string(s.message());
+    }
+  };
 
-  at::Tensor g = problem->InnerObjective(xs, ys, context.inner);
+  at::Tensor f = ShareOfMean(problem->OuterObjective(xs, ys, context.outer), context.outer);
+  TensorList f_grad = Gradients(f, xy);
+  context.counts->AddF(context.outer_examples);
+
+  at::Tensor g = ShareOfMean(problem->InnerObjective(xs, ys, context.inner), context.inner);
   const TensorList gy = Gradients(g, ys, /*create_graph=*/true);  // ∇_y g, differentiable
   context.counts->AddG(context.inner_examples);
+  TensorList gy_value;  // the batch's ∇_y g, for its norm
+  for (const at::Tensor& t : gy) gy_value.push_back(t.detach());
+  // The values travel with the gradients, in their dtype: one bucket.
+  const at::ScalarType type = f_grad.front().scalar_type();
+  TensorList values = {f.detach().to(type), g.detach().to(type)};
+  reduce({&f_grad, &gy_value, &values});
+  const TensorList fx(f_grad.begin(), f_grad.begin() + xs.size());
+  const TensorList fy(f_grad.begin() + xs.size(), f_grad.end());
 
   // (H + δI) v on the estimate's own inner batch, or (stocBiO) on a fresh one per product.
   const double damping = options.linear_solver_damping;
@@ -91,13 +108,15 @@ HypergradientEstimate ImplicitHypergradient(BilevelProblem* problem, const Tenso
     if (options.method == HypergradientMethod::kStocBiO && context.inner_sampler != nullptr &&
         !context.inner_sampler->IsFullBatch()) {
       TensorList yb = GradLeaves(y);
-      at::Tensor gb = problem->InnerObjective(x, yb, context.inner_sampler->Next());
+      const Batch fresh = context.inner_sampler->Next();
+      at::Tensor gb = ShareOfMean(problem->InnerObjective(x, yb, fresh), fresh);
       context.counts->AddG(context.inner_sampler->BatchSize());
       TensorList gyb = Gradients(gb, yb, /*create_graph=*/true);
       hv = VectorJacobianProducts(gyb, yb, v, /*retain_graph=*/false);
     } else {
       hv = VectorJacobianProducts(gy, ys, v, /*retain_graph=*/true);
     }
+    reduce({&hv});
     return damping > 0 ? Combination(hv, damping, v) : hv;
   };
 
@@ -127,14 +146,16 @@ HypergradientEstimate ImplicitHypergradient(BilevelProblem* problem, const Tenso
   out.linear_solve = solved.outcome;
 
   // ∇F ≈ ∇_x f − ∇²_xy g · v: the x-derivative of ⟨∇_y g, v⟩.
-  const TensorList mixed = VectorJacobianProducts(gy, xs, solved.solution, /*retain_graph=*/false);
+  TensorList mixed = VectorJacobianProducts(gy, xs, solved.solution, /*retain_graph=*/false);
   ++context.counts->jacobian_vector_products;
+  reduce({&mixed});
+  if (!out.communication_failure.empty()) return out;
   out.hypergradient = Combination(fx, -1.0, mixed);
   for (at::Tensor& t : out.hypergradient) t = t.detach();
   out.v = std::move(solved.solution);  // a detached copy already (LinearSolveResult)
   out.y = y;
-  at::Tensor scalars = at::stack({f.detach().to(at::kDouble), g.detach().to(at::kDouble),
-                                  SquaredNormTensor(gy).to(at::kDouble)})
+  at::Tensor scalars = at::stack({values[0].to(at::kDouble), values[1].to(at::kDouble),
+                                  SquaredNormTensor(gy_value).to(at::kDouble)})
                            .cpu();
   out.outer_objective = scalars[0].item<double>();
   out.inner_objective = scalars[1].item<double>();
@@ -233,6 +254,13 @@ class HypergradientSolver : public IterativeSolver {
   IterateView View() const override { return IterateView{x_, y_, y_}; }
   void Summarize(SolverSummary* summary) const override { summary->linear_solver = solves_; }
 
+  // The AID methods average every gradient and product over the ranks (T + K + 2 all-reduces
+  // per iteration for K products); reverse mode's backward pass through the inner steps is not
+  // split.
+  bool SupportsDataParallel() const override {
+    return options_.method != HypergradientMethod::kReverse;
+  }
+
   StepResult Step(const StepContext& context, IterationRecord* record) override {
     const double factor = ScheduleFactor(options_.schedule, context.iteration,
                                          options_.max_iterations, options_.schedule_min_factor);
@@ -254,12 +282,27 @@ class HypergradientSolver : public IterativeSolver {
       const double lr_inner = options_.inner_optimizer.learning_rate;
       for (int t = 0; t < options_.inner_steps; ++t) {
         TensorList ys = GradLeaves(y_);
-        TensorList grad = Gradients(problem_->InnerObjective(x_, ys, inner.Next()), ys);
+        const Batch batch = inner.Next();
+        TensorList grad =
+            Gradients(ShareOfMean(problem_->InnerObjective(x_, ys, batch), batch), ys);
         context.counts->AddG(inner.BatchSize());
+        if (context.reducer != nullptr) {
+          if (absl::Status s = context.reducer->AllReduceMean({&grad}); !s.ok()) {
+            StepResult failed;
+            failed.communication_failure = std::string(s.message());
+            return failed;
+          }
+        }
         inner_opt_.Step(&y_, grad, lr_inner);
       }
       estimate_context.inner = inner.Next();
+      estimate_context.reducer = context.reducer;
       estimate = ImplicitHypergradient(problem_, x_, y_, options_, estimate_context, &v_previous_);
+      if (!estimate.communication_failure.empty()) {
+        StepResult failed;
+        failed.communication_failure = estimate.communication_failure;
+        return failed;
+      }
     }
     record->outer_objective = estimate.outer_objective;
     record->inner_objective = estimate.inner_objective;

@@ -33,10 +33,11 @@
 
 #include "absl/status/status.h"
 #include "solvers/core/bilevel_problem.h"
-#include "solvers/linear/linear_solvers.h"
+#include "solvers/core/gradient_reducer.h"
 #include "solvers/core/minibatch_sampler.h"
 #include "solvers/core/optimizer.h"
 #include "solvers/core/solver_types.h"
+#include "solvers/linear/linear_solvers.h"
 
 namespace bilevel {
 
@@ -66,9 +67,9 @@ struct HypergradientOptions : SolverOptionsBase {
   // for Neumann's sum). Ignored by CG.
   double linear_solver_step = 0.1;
   // δ >= 0: the AID methods solve (H + δI) v = ∇_y f. δ > 0 is the remedy when H is not positive
-  // definite at the inner iterate (a nonconvex inner problem, or y far from y*(x)): CG then meets no
-  // direction of non-positive curvature, and the fixed-point and Neumann iterations contract
-  // for β < 2/(L + δ).
+  // definite at the inner iterate (a nonconvex inner problem, or y far from y*(x)): CG then meets
+  // no direction of non-positive curvature, and the fixed-point and Neumann iterations contract for
+  // β < 2/(L + δ).
   double linear_solver_damping = 0;
   // CG and the fixed-point iteration stop early when the residual norm falls below this (relative
   // to ‖∇_y f‖); a solve that runs every iteration above it counts as unconverged. >= 0.
@@ -97,6 +98,8 @@ struct HypergradientEstimate {
   double inner_objective = 0;      // g(x, y)
   double inner_gradient_norm = 0;  // ‖∇_y g(x, y)‖
   LinearSolveOutcome linear_solve = LinearSolveOutcome::kNone;
+  // Data parallel: the failed all-reduce, if any (the estimate is then unusable).
+  std::string communication_failure;
 };
 
 // The batches and counters one estimate uses.
@@ -107,6 +110,10 @@ struct EstimateContext {
   int64_t outer_examples = 0;
   int64_t inner_examples = 0;
   OracleCounts* counts = nullptr;
+  // Data parallel (AID methods): the batches are this rank's shards; every gradient, Hessian- and
+  // Jacobian-vector product is averaged over the ranks (one all-reduce each; ∇f travels with
+  // ∇_y g and the values), so every rank holds the batch's estimate. Null: one process.
+  GradientReducer* reducer = nullptr;
 };
 
 // AID-type estimate at (x, y) for kFixedPoint, kConjugateGradient, kNeumann, kT1T2, kStocBiO.

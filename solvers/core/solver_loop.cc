@@ -213,9 +213,10 @@ absl::Status CheckSolve(const absl::Status& options_status, const SolverOptionsB
 absl::Status CheckDataParallel(const std::string& solver, const SolverOptionsBase& options,
                                const IterativeSolver& built) {
   if (WorldSize(options) == 1 || built.SupportsDataParallel()) return absl::OkStatus();
-  return absl::InvalidArgumentError(
-      absl::StrCat(solver, " does not run data-parallel (data_parallel over ", WorldSize(options),
-                   " ranks); MinimaxOPT, F2SA and the penalty method do"));
+  return absl::InvalidArgumentError(absl::StrCat(
+      solver, " does not run data-parallel (data_parallel over ", WorldSize(options),
+      " ranks); MinimaxOPT, F2SA, the penalty method and the AID hypergradient methods do "
+      "(not reverse mode)"));
 }
 
 class Loop {
