@@ -243,8 +243,11 @@ int Main(const std::string& figure, int argc, char** argv,
          const std::function<FigureFlags()>& read_flags,
          const std::function<absl::Status(const Settings&)>& body,
          const std::function<std::string()>& data_source) {
+  // A rank started by the launcher (or torchrun's variables) names itself in unexpected errors too.
+  const char* rank = std::getenv("RANK");
+  const std::string who = rank != nullptr ? absl::StrCat(figure, " (rank ", rank, ")") : figure;
   return bilevel::RunMain(
-      figure, [&] { return UnguardedMain(figure, argc, argv, read_flags, body, data_source); });
+      who, [&] { return UnguardedMain(figure, argc, argv, read_flags, body, data_source); });
 }
 
 absl::Status AddDataChecksums(const std::string& data_dir, const std::string& folder,
