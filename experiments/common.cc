@@ -74,8 +74,9 @@ absl::Status ParseRanks(const FigureFlags& f, Settings* s) {
     return bad(absl::StrCat("--world_size (or WORLD_SIZE) must be >= 1, got ", s->world_size));
   }
   if (s->world_size == 1) {
-    if (s->rank > 0)
+    if (s->rank > 0) {
       return bad(absl::StrCat("--rank ", s->rank, " needs --world_size > ", s->rank));
+    }
     s->rank = 0;
     return absl::OkStatus();
   }

@@ -178,7 +178,7 @@ std::string ManifestJson(const Experiment& e, const std::string& data_descriptio
                                     bilevel::ToString(e.retrain))));
   }
   std::string extra;
-  const int world_size = e.data_parallel != nullptr ? e.data_parallel->world_size() : 1;
+  const int world_size = WorldSize(e);
   if (world_size > 1) {
     std::vector<std::string> split, whole;
     for (const Method& m : e.methods) (m.data_parallel ? split : whole).push_back(m.name);
@@ -186,7 +186,7 @@ std::string ManifestJson(const Experiment& e, const std::string& data_descriptio
         &extra, "  \"data_parallel\": ",
         JsonString(absl::StrCat(
             split.empty() ? "no method" : absl::StrJoin(split, ", "), " split each minibatch over ",
-            world_size, " ranks (c10d, Gloo; one fused all-reduce per gradient evaluation); ",
+            world_size, " ranks (c10d, Gloo: their gradients averaged by fused all-reduces); ",
             whole.empty() ? "no method" : absl::StrJoin(whole, ", "),
             " and the references ran whole on every rank; every rank scored the iterates, rank 0 "
             "wrote the outputs")),

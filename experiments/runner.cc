@@ -21,6 +21,10 @@ namespace experiments {
 
 namespace fs = std::filesystem;
 
+int WorldSize(const Experiment& e) {
+  return e.data_parallel != nullptr ? e.data_parallel->world_size() : 1;
+}
+
 std::string DescribeYardstick(const Experiment& e) {
   return absl::StrCat(
       ToString(e.yardstick), " | ",
@@ -46,10 +50,6 @@ namespace {
 
 double SecondsSince(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-int WorldSize(const Experiment& e) {
-  return e.data_parallel != nullptr ? e.data_parallel->world_size() : 1;
 }
 
 // Whether this process writes the outputs: rank 0 of a data-parallel experiment, or the only one.

@@ -152,6 +152,10 @@ struct Experiment {
 
 absl::Status Run(const Experiment& experiment, const TaskFactory& make_task);
 
+// The ranks of a data-parallel experiment (Experiment::data_parallel's world size), 1 in one
+// process.
+int WorldSize(const Experiment& e);
+
 // The yardstick and its recipe, in words: "exact_inner | <the exact inner solve>" or
 // "inner_iterate | <the retrain recipe>" (part of the run and tuning fingerprints).
 std::string DescribeYardstick(const Experiment& e);

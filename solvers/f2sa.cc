@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "solvers/core/minibatch_sampler.h"
@@ -73,13 +75,9 @@ class F2saSolver : public LagrangianSolver {
       counts.AddG(n_in);
       TensorList grad_z = Gradients(gz, zs);
       TensorList grad_y = Gradients(fy + lambda_ * gy, ys);
-      if (context.reducer != nullptr) {
-        const absl::Status reduced = context.reducer->AllReduceMean({&grad_z, &grad_y});
-        if (!reduced.ok()) {
-          StepResult failed;
-          failed.communication_failure = std::string(reduced.message());
-          return failed;
-        }
+      if (std::string failed = MeanOverRanks(context.reducer, {&grad_z, &grad_y});
+          !failed.empty()) {
+        return CommunicationFailed(std::move(failed));
       }
       z_opt_.Step(&z_, grad_z, lr_z);
       y_opt_.Step(&y_, grad_y, lr_y);
@@ -88,10 +86,7 @@ class F2saSolver : public LagrangianSolver {
     const LagrangianEval e =
         EvaluateLagrangian(problem_, x_, y_, z_, lambda_, outer.Next(), inner.Next(), n_out, n_in,
                            &counts, /*common_random_numbers=*/true, context.reducer);
-    if (!e.communication_failure.empty()) {
-      result.communication_failure = e.communication_failure;
-      return result;
-    }
+    if (!e.communication_failure.empty()) return CommunicationFailed(e.communication_failure);
     if (e.non_finite != nullptr) {
       result.non_finite = e.non_finite;
       return result;

@@ -76,11 +76,9 @@ HypergradientEstimate ImplicitHypergradient(BilevelProblem* problem, const Tenso
 
   // Data parallel: averages this rank's shares over the ranks in one all-reduce; after a failure
   // nothing more is sent (each call would wait out the timeout again).
-  GradientReducer* const reducer = context.reducer;
   auto reduce = [&](const std::vector<TensorList*>& groups) {
-    if (reducer == nullptr || !out.communication_failure.empty()) return;
-    if (absl::Status s = reducer->AllReduceMean(groups); !s.ok()) {
-      out.communication_failure = std::string(s.message());
+    if (out.communication_failure.empty()) {
+      out.communication_failure = MeanOverRanks(context.reducer, groups);
     }
   };
 
@@ -286,12 +284,8 @@ class HypergradientSolver : public IterativeSolver {
         TensorList grad =
             Gradients(ShareOfMean(problem_->InnerObjective(x_, ys, batch), batch), ys);
         context.counts->AddG(inner.BatchSize());
-        if (context.reducer != nullptr) {
-          if (absl::Status s = context.reducer->AllReduceMean({&grad}); !s.ok()) {
-            StepResult failed;
-            failed.communication_failure = std::string(s.message());
-            return failed;
-          }
+        if (std::string failed = MeanOverRanks(context.reducer, {&grad}); !failed.empty()) {
+          return CommunicationFailed(std::move(failed));
         }
         inner_opt_.Step(&y_, grad, lr_inner);
       }
@@ -299,9 +293,7 @@ class HypergradientSolver : public IterativeSolver {
       estimate_context.reducer = context.reducer;
       estimate = ImplicitHypergradient(problem_, x_, y_, options_, estimate_context, &v_previous_);
       if (!estimate.communication_failure.empty()) {
-        StepResult failed;
-        failed.communication_failure = estimate.communication_failure;
-        return failed;
+        return CommunicationFailed(estimate.communication_failure);
       }
     }
     record->outer_objective = estimate.outer_objective;

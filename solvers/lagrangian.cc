@@ -46,11 +46,8 @@ LagrangianEval EvaluateLagrangian(BilevelProblem* problem, const TensorList& x, 
     // The values travel with the gradients, in the first gradient's dtype: one bucket.
     const at::ScalarType type = all.front().scalar_type();
     TensorList values = {f.detach().to(type), g_y.detach().to(type), g_z.detach().to(type)};
-    const absl::Status reduced = reducer->AllReduceMean({&all, &values});
-    if (!reduced.ok()) {
-      e.communication_failure = std::string(reduced.message());
-      return e;
-    }
+    e.communication_failure = MeanOverRanks(reducer, {&all, &values});
+    if (!e.communication_failure.empty()) return e;
     f = values[0];
     g_y = values[1];
     g_z = values[2];

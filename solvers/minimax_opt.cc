@@ -87,10 +87,7 @@ StepResult MinimaxOptSolver::Step(const StepContext& context, IterationRecord* r
   };
   StepResult result;
   LagrangianEval e = evaluate();
-  if (!e.communication_failure.empty()) {
-    result.communication_failure = e.communication_failure;
-    return result;
-  }
+  if (!e.communication_failure.empty()) return CommunicationFailed(e.communication_failure);
   if (e.non_finite != nullptr) {
     result.non_finite = e.non_finite;
     return result;
@@ -106,8 +103,7 @@ StepResult MinimaxOptSolver::Step(const StepContext& context, IterationRecord* r
   if (options_.update_order == UpdateOrder::kAlternating) {
     LagrangianEval after = evaluate();  // at the updated (y, z)
     if (!after.communication_failure.empty()) {
-      result.communication_failure = after.communication_failure;
-      return result;
+      return CommunicationFailed(after.communication_failure);
     }
     if (after.non_finite != nullptr) {
       result.non_finite = after.non_finite;

@@ -106,10 +106,8 @@ PenaltyValue Evaluate(BilevelProblem* problem, const TensorList& xs, const Tenso
     v.g = g.item<double>();
     return v;
   }
-  if (absl::Status s = reducer->AllReduceMean({&v.grad_y_g}); !s.ok()) {
-    v.communication_failure = std::string(s.message());
-    return v;
-  }
+  v.communication_failure = MeanOverRanks(reducer, {&v.grad_y_g});
+  if (!v.communication_failure.empty()) return v;
   TensorList coefficient = DetachedClone(v.grad_y_g);
   for (size_t i = 0; i < coefficient.size(); ++i) {
     coefficient[i].mul_(state.rho);
@@ -120,10 +118,8 @@ PenaltyValue Evaluate(BilevelProblem* problem, const TensorList& xs, const Tenso
   v.grad = Gradients(surrogate, wrt);
   const at::ScalarType type = v.grad.front().scalar_type();
   TensorList values = {f.detach().to(type), g.detach().to(type)};
-  if (absl::Status s = reducer->AllReduceMean({&v.grad, &values}); !s.ok()) {
-    v.communication_failure = std::string(s.message());
-    return v;
-  }
+  v.communication_failure = MeanOverRanks(reducer, {&v.grad, &values});
+  if (!v.communication_failure.empty()) return v;
   v.f = values[0].item<double>();
   v.g = values[1].item<double>();
   const double norm = Norm(v.grad_y_g);
@@ -189,10 +185,7 @@ class PenaltySolver : public IterativeSolver {
       TensorList ys = GradLeaves(y_);  // x is a constant here (it requires no gradient)
       PenaltyValue low = Evaluate(problem_, x_, ys, ys, outer, inner, state_, /*lower=*/true, n_out,
                                   n_in, context.counts, context.reducer);
-      if (!low.communication_failure.empty()) {
-        result.communication_failure = low.communication_failure;
-        return result;
-      }
+      if (!low.communication_failure.empty()) return CommunicationFailed(low.communication_failure);
       if (!std::isfinite(low.h) || !std::isfinite(Norm(low.grad))) {
         result.non_finite = "h_low(x, y) or its y-gradient";
         return result;
@@ -205,10 +198,7 @@ class PenaltySolver : public IterativeSolver {
     xy.insert(xy.end(), ys.begin(), ys.end());
     PenaltyValue up = Evaluate(problem_, xs, ys, xy, outer, inner, state_, /*lower=*/false, n_out,
                                n_in, context.counts, context.reducer);
-    if (!up.communication_failure.empty()) {
-      result.communication_failure = up.communication_failure;
-      return result;
-    }
+    if (!up.communication_failure.empty()) return CommunicationFailed(up.communication_failure);
     TensorList grad_x(up.grad.begin(), up.grad.begin() + xs.size());
     TensorList grad_y(up.grad.begin() + xs.size(), up.grad.end());
 

@@ -150,6 +150,18 @@ bool KeepRecord(const IterationRecord& record, int record_every) {
   return record.stage_end || record.iteration % record_every == 0;
 }
 
+std::string MeanOverRanks(GradientReducer* reducer, const std::vector<TensorList*>& groups) {
+  if (reducer == nullptr) return "";
+  const absl::Status reduced = reducer->AllReduceMean(groups);
+  return reduced.ok() ? "" : std::string(reduced.message());
+}
+
+StepResult CommunicationFailed(std::string message) {
+  StepResult result;
+  result.communication_failure = std::move(message);
+  return result;
+}
+
 // ---- The loop ----
 
 MinibatchStreams::MinibatchStreams(const SolverOptionsBase& options, BilevelProblem* problem)

@@ -61,6 +61,14 @@ struct StepResult {
   std::string communication_failure;
 };
 
+// Data parallelism: averages every tensor of `groups` over the ranks (reducer->AllReduceMean; in
+// one process, reducer null, leaves them as they are). Returns "" or the failed collective's
+// message, for StepResult::communication_failure.
+std::string MeanOverRanks(GradientReducer* reducer, const std::vector<TensorList*>& groups);
+
+// What a step returns after a collective failed with `message`.
+StepResult CommunicationFailed(std::string message);
+
 // The state a solver declares once: what a checkpoint saves and restores, and which tensors are
 // the iterate that a non-finite value rolls back. The pointers must outlive the solve.
 class SolverStateSpec {
