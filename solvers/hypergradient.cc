@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include <cmath>
+#include <functional>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -76,9 +77,9 @@ HypergradientEstimate ImplicitHypergradient(BilevelProblem* problem, const Tenso
 
   // Data parallel: averages this rank's shares over the ranks in one all-reduce; after a failure
   // nothing more is sent (each call would wait out the timeout again).
-  auto reduce = [&](const std::vector<TensorList*>& groups) {
+  auto reduce = [&](const std::vector<TensorList*>& groups, const NonzeroRows& sparse = {}) {
     if (out.communication_failure.empty()) {
-      out.communication_failure = MeanOverRanks(context.reducer, groups);
+      out.communication_failure = MeanOverRanks(context.reducer, groups, sparse);
     }
   };
 
@@ -94,7 +95,7 @@ HypergradientEstimate ImplicitHypergradient(BilevelProblem* problem, const Tenso
   // The values travel with the gradients, in their dtype: one bucket.
   const at::ScalarType type = f_grad.front().scalar_type();
   TensorList values = {f.detach().to(type), g.detach().to(type)};
-  reduce({&f_grad, &gy_value, &values});
+  reduce({&f_grad, &gy_value, &values}, PerExampleOuterRows(*problem, context.inner, &f_grad));
   const TensorList fx(f_grad.begin(), f_grad.begin() + xs.size());
   const TensorList fy(f_grad.begin() + xs.size(), f_grad.end());
 
@@ -146,7 +147,7 @@ HypergradientEstimate ImplicitHypergradient(BilevelProblem* problem, const Tenso
   // ∇F ≈ ∇_x f − ∇²_xy g · v: the x-derivative of ⟨∇_y g, v⟩.
   TensorList mixed = VectorJacobianProducts(gy, xs, solved.solution, /*retain_graph=*/false);
   ++context.counts->jacobian_vector_products;
-  reduce({&mixed});
+  reduce({&mixed}, PerExampleOuterRows(*problem, context.inner, &mixed));
   if (!out.communication_failure.empty()) return out;
   out.hypergradient = Combination(fx, -1.0, mixed);
   for (at::Tensor& t : out.hypergradient) t = t.detach();
@@ -161,6 +162,94 @@ HypergradientEstimate ImplicitHypergradient(BilevelProblem* problem, const Tenso
   return out;
 }
 
+namespace {
+
+// Reverse mode on data-parallel ranks. Every rank takes the same inner steps, each along the
+// batch's gradient (the mean over the ranks of the shards' shares: one all-reduce per step), and
+// keeps each recorded step's graph of its own share ∇_y g_r(x, y_t). The backward pass then runs
+// step by step: the adjoint ȳ_t = ȳ_{t+1} − α H_t ȳ_{t+1} needs the batch's Hessian product, the
+// mean of the shards' (one all-reduce per step), while the x-adjoint ∇_x f − α Σ_t J_tᵀ ȳ_{t+1}
+// is linear in the shards: each rank sums its own and the ranks average it once, with the last
+// product. T + K + 1 all-reduces (the last with ∇_y f and the values); the same estimate as one
+// process's backward pass through the whole graph, up to rounding.
+HypergradientEstimate ReverseOnRanks(BilevelProblem* problem, const TensorList& x,
+                                     const TensorList& y0, double alpha, int T, int K,
+                                     const EstimateContext& context,
+                                     const std::function<Batch()>& next_batch,
+                                     int64_t inner_examples) {
+  HypergradientEstimate out;
+  auto reduce = [&](const std::vector<TensorList*>& groups, const NonzeroRows& sparse = {}) {
+    if (out.communication_failure.empty()) {
+      out.communication_failure = MeanOverRanks(context.reducer, groups, sparse);
+    }
+    return out.communication_failure.empty();
+  };
+  TensorList xs = GradLeaves(x);
+  TensorList y = DetachedClone(y0);
+  std::vector<TensorList> leaves, shares;  // recorded steps: y_t and ∇_y g_r(x, y_t), with graph
+  std::vector<Batch> batches;
+  TensorList step, values;
+  for (int t = 0; t < T; ++t) {
+    const bool recorded = t >= T - K;
+    const Batch batch = next_batch();
+    TensorList ys = GradLeaves(y);
+    const at::Tensor g = ShareOfMean(problem->InnerObjective(xs, ys, batch), batch);
+    TensorList gy = Gradients(g, ys, /*create_graph=*/recorded);
+    context.counts->AddG(inner_examples);
+    step = DetachedClone(gy);
+    values = {g.detach().to(step.front().scalar_type())};  // the last step's g is recorded
+    if (!reduce({&step, &values})) return out;
+    if (recorded) {
+      leaves.push_back(ys);
+      shares.push_back(std::move(gy));
+      batches.push_back(batch);
+      y = Combination(y, -alpha, step);
+    } else {
+      AddScaledInPlace(&y, -alpha, step);
+    }
+  }
+  const double g_last = T > 0 ? values[0].item<double>() : 0.0;
+  const double gy_norm = T > 0 ? Norm(step) : 0.0;
+
+  TensorList yT = GradLeaves(y);
+  TensorList xy = xs;
+  xy.insert(xy.end(), yT.begin(), yT.end());
+  const at::Tensor f = ShareOfMean(problem->OuterObjective(xs, yT, context.outer), context.outer);
+  context.counts->AddF(context.outer_examples);
+  const TensorList f_grad = Gradients(f, xy);
+  TensorList x_adjoint(f_grad.begin(), f_grad.begin() + xs.size());  // this rank's, until the end
+  TensorList y_adjoint(f_grad.begin() + xs.size(), f_grad.end());
+  TensorList f_value = {f.detach().to(y_adjoint.front().scalar_type())};
+  if (!reduce({&y_adjoint, &f_value})) return out;
+
+  for (int k = K - 1; k >= 0; --k) {
+    // ∂/∂(y_t, x) of ⟨∇_y g_r(x, y_t), ȳ_{t+1}⟩: this shard's H_tᵀ ȳ and J_tᵀ ȳ.
+    TensorList wrt = leaves[k];
+    wrt.insert(wrt.end(), xs.begin(), xs.end());
+    TensorList products = VectorJacobianProducts(shares[k], wrt, y_adjoint, /*retain_graph=*/false);
+    TensorList hy(products.begin(), products.begin() + yT.size());
+    const TensorList jx(products.begin() + yT.size(), products.end());
+    AddScaledInPlace(&x_adjoint, -alpha, jx);
+    if (k > 0 ? !reduce({&hy})
+              : !reduce({&hy, &x_adjoint}, PerExampleOuterRows(*problem, batches, &x_adjoint))) {
+      return out;
+    }
+    y_adjoint = Combination(y_adjoint, -alpha, hy);
+  }
+  if (K == 0 && !reduce({&x_adjoint})) return out;
+  context.counts->hessian_vector_products += K;
+  context.counts->jacobian_vector_products += K;
+  out.hypergradient = std::move(x_adjoint);
+  for (at::Tensor& t : out.hypergradient) t = t.detach();
+  out.y = std::move(y);
+  out.outer_objective = f_value[0].item<double>();
+  out.inner_objective = g_last;
+  out.inner_gradient_norm = gy_norm;
+  return out;
+}
+
+}  // namespace
+
 HypergradientEstimate ReverseHypergradient(BilevelProblem* problem, const TensorList& x,
                                            const TensorList& y0,
                                            const HypergradientOptions& options,
@@ -174,6 +263,9 @@ HypergradientEstimate ReverseHypergradient(BilevelProblem* problem, const Tensor
   const int64_t inner_examples = context.inner_sampler != nullptr
                                      ? context.inner_sampler->BatchSize()
                                      : context.inner_examples;
+  if (context.reducer != nullptr) {
+    return ReverseOnRanks(problem, x, y0, alpha, T, K, context, next_batch, inner_examples);
+  }
 
   // The first T − K steps carry no graph.
   TensorList y = DetachedClone(y0);
@@ -253,11 +345,9 @@ class HypergradientSolver : public IterativeSolver {
   void Summarize(SolverSummary* summary) const override { summary->linear_solver = solves_; }
 
   // The AID methods average every gradient and product over the ranks (T + K + 2 all-reduces
-  // per iteration for K products); reverse mode's backward pass through the inner steps is not
-  // split.
-  bool SupportsDataParallel() const override {
-    return options_.method != HypergradientMethod::kReverse;
-  }
+  // per iteration for K products), reverse mode each inner step's gradient and, backwards, each
+  // step's Hessian product (T + K + 1).
+  bool SupportsDataParallel() const override { return true; }
 
   StepResult Step(const StepContext& context, IterationRecord* record) override {
     const double factor = ScheduleFactor(options_.schedule, context.iteration,
@@ -270,12 +360,16 @@ class HypergradientSolver : public IterativeSolver {
     estimate_context.inner_examples = inner.BatchSize();
     estimate_context.inner_sampler = &inner;
     estimate_context.counts = context.counts;
+    estimate_context.reducer = context.reducer;
 
     HypergradientEstimate estimate;
     if (options_.method == HypergradientMethod::kReverse) {
       // The schedule is the outer loop's: the inner steps keep their rate (a shrinking inner
       // step would handicap the inner solve late in the run).
       estimate = ReverseHypergradient(problem_, x_, y_, options_, estimate_context, 1.0);
+      if (!estimate.communication_failure.empty()) {
+        return CommunicationFailed(estimate.communication_failure);
+      }
     } else {
       const double lr_inner = options_.inner_optimizer.learning_rate;
       for (int t = 0; t < options_.inner_steps; ++t) {
@@ -290,7 +384,6 @@ class HypergradientSolver : public IterativeSolver {
         inner_opt_.Step(&y_, grad, lr_inner);
       }
       estimate_context.inner = inner.Next();
-      estimate_context.reducer = context.reducer;
       estimate = ImplicitHypergradient(problem_, x_, y_, options_, estimate_context, &v_previous_);
       if (!estimate.communication_failure.empty()) {
         return CommunicationFailed(estimate.communication_failure);

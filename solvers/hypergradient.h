@@ -110,9 +110,10 @@ struct EstimateContext {
   int64_t outer_examples = 0;
   int64_t inner_examples = 0;
   OracleCounts* counts = nullptr;
-  // Data parallel (AID methods): the batches are this rank's shards; every gradient, Hessian- and
+  // Data parallel: the batches are this rank's shards; every gradient, Hessian- and
   // Jacobian-vector product is averaged over the ranks (one all-reduce each; ∇f travels with
-  // ∇_y g and the values), so every rank holds the batch's estimate. Null: one process.
+  // ∇_y g and the values; reverse mode averages its x-adjoint once, with the last product), so
+  // every rank holds the batch's estimate. Null: one process.
   GradientReducer* reducer = nullptr;
 };
 
@@ -129,7 +130,8 @@ HypergradientEstimate ImplicitHypergradient(BilevelProblem* problem, const Tenso
 // α = inner_optimizer.learning_rate × `lr_factor`, then backpropagation of f(x, y_T) through the
 // last K of them. Each inner step draws a batch from context.inner_sampler (full batches when it
 // is null). Counts T ∇g, one ∇f, and K Hessian- and K Jacobian-vector products (the backward pass
-// through one step is one of each).
+// through one step is one of each). Data parallel (context.reducer), the backward pass runs step
+// by step with one all-reduce per Hessian product: T + K + 1 in all.
 HypergradientEstimate ReverseHypergradient(BilevelProblem* problem, const TensorList& x,
                                            const TensorList& y0,
                                            const HypergradientOptions& options,

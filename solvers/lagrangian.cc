@@ -46,7 +46,8 @@ LagrangianEval EvaluateLagrangian(BilevelProblem* problem, const TensorList& x, 
     // The values travel with the gradients, in the first gradient's dtype: one bucket.
     const at::ScalarType type = all.front().scalar_type();
     TensorList values = {f.detach().to(type), g_y.detach().to(type), g_z.detach().to(type)};
-    e.communication_failure = MeanOverRanks(reducer, {&all, &values});
+    e.communication_failure =
+        MeanOverRanks(reducer, {&all, &values}, PerExampleOuterRows(*problem, inner, &all));
     if (!e.communication_failure.empty()) return e;
     f = values[0];
     g_y = values[1];

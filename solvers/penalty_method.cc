@@ -118,7 +118,10 @@ PenaltyValue Evaluate(BilevelProblem* problem, const TensorList& xs, const Tenso
   v.grad = Gradients(surrogate, wrt);
   const at::ScalarType type = v.grad.front().scalar_type();
   TensorList values = {f.detach().to(type), g.detach().to(type)};
-  v.communication_failure = MeanOverRanks(reducer, {&v.grad, &values});
+  // h_up's wrt is (x, y), h_low's y alone.
+  v.communication_failure =
+      MeanOverRanks(reducer, {&v.grad, &values},
+                    lower ? NonzeroRows{} : PerExampleOuterRows(*problem, inner, &v.grad));
   if (!v.communication_failure.empty()) return v;
   v.f = values[0].item<double>();
   v.g = values[1].item<double>();

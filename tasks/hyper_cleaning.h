@@ -145,6 +145,8 @@ class HyperCleaningTask : public Task {
   int64_t NumOuterExamples() const override { return data_.val_y.size(0); }
   int64_t NumInnerExamples() const override { return data_.train_y.size(0); }
   std::string WhyNotDataParallel() const override;
+  // x is one weight per training example, read by g at its batch's rows only (not by f).
+  std::vector<bool> OuterRowsPerInnerExample() const override { return {true}; }
   TaskMetrics Evaluate(const bilevel::TensorList& x, const bilevel::TensorList& y) override;
   // The dropout generator's state, so that a checkpointed solve resumes with the same masks.
   bilevel::TensorList RandomState() const override { return {generator_.get_state()}; }

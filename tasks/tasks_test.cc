@@ -442,6 +442,27 @@ TEST(Denoising, InnerObjectiveIsTheWeightedMeanOfTheLosses) {
   EXPECT_EQ(cleaning.WhyNotDataParallel(), "");
 }
 
+TEST(HyperCleaning, TheWeightsArePerInnerExampleAsDeclared) {
+  // OuterRowsPerInnerExample lets a data-parallel step all-reduce only a batch's rows of x's
+  // gradient: check that g's x-gradient on a batch is zero outside its rows and f's is zero, for
+  // both weightings (with dropout: masks do not touch x).
+  for (const HyperCleaningSpec& spec : {TinyCleaningSpec(), TinyDenoisingSpec()}) {
+    HyperCleaningTask task(*MakeCleaningData(TinyImages(), spec), spec, c10::Device(c10::kCPU));
+    ASSERT_EQ(task.OuterRowsPerInnerExample(), std::vector<bool>{true});
+    const TensorList x = bilevel::GradLeaves({at::linspace(-1, 1, task.NumInnerExamples())});
+    TensorList y = task.InitialInner();
+    for (at::Tensor& t : y) t = at::randn(t.sizes(), at::kFloat) * 0.1;  // unequal losses
+    y = bilevel::GradLeaves(y);  // f has a graph (through y) that x is not in
+    const at::Tensor rows = at::tensor({3, 17, 5, 40}, at::kLong);
+    const at::Tensor gx = bilevel::Gradients(task.InnerObjective(x, y, Batch{rows, 11}), x)[0];
+    const at::Tensor outside = gx.index_fill(0, rows, 0);
+    EXPECT_EQ(outside.count_nonzero().item<int64_t>(), 0) << task.Name();
+    EXPECT_GT(gx.index_select(0, rows).abs().min().item<double>(), 0) << task.Name();
+    const at::Tensor fx = bilevel::Gradients(task.OuterObjective(x, y, Batch{}), x)[0];
+    EXPECT_EQ(fx.count_nonzero().item<int64_t>(), 0) << task.Name();
+  }
+}
+
 TEST(Denoising, KeptDataIsTheHeavyExamplesPlusValidation) {
   const HyperCleaningSpec spec = TinyDenoisingSpec();
   const CleaningData data = *MakeCleaningData(TinyImages(), spec);

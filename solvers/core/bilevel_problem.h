@@ -34,6 +34,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "solvers/core/tensor_list.h"
 
@@ -60,6 +61,10 @@ struct Batch {
   // process draws for these examples, so a data-parallel solve follows the one-process solve.
   int64_t shard_begin = 0;
   int64_t global_size = 0;
+  // Data-parallel shards of a minibatch: the global batch's example indices (`indices` is a
+  // slice of them); undefined otherwise. A data-parallel step uses them to all-reduce only the
+  // batch's rows of per-example outer variables (OuterRowsPerInnerExample).
+  at::Tensor global_indices = at::Tensor();
 
   bool IsFull() const { return !indices.defined(); }
   // The rows to draw per-example noise for, when the batch has `rows` examples: the global
@@ -115,6 +120,14 @@ class BilevelProblem {
   // sums over the batch, say) says why here; a data-parallel solve then refuses it with that
   // reason instead of solving another problem. "": they are.
   virtual std::string WhyNotDataParallel() const { return ""; }
+
+  // Per-example outer variables (hyper-cleaning's example weights): entry i true declares that
+  // x's tensor i has one row per inner example (dimension 0 of size NumInnerExamples()), that g
+  // on a batch reads it only at the batch's rows and that f does not read it. Its gradient on a
+  // batch is then zero outside the batch's rows, and a data-parallel step all-reduces only the
+  // global batch's rows of it (B values instead of N; the same means). Missing entries (the
+  // default: none) are false.
+  virtual std::vector<bool> OuterRowsPerInnerExample() const { return {}; }
 
   // Euclidean projection onto the feasible set X, in place and without autograd history.
   // The default is X = whole space.

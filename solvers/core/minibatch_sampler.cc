@@ -31,6 +31,7 @@ Batch MinibatchSampler::Next() {
   if (world_size_ == 1 || num_examples_ == 0) return batch;
   const int64_t size = BatchSize();
   const int64_t begin = size * rank_ / world_size_, end = size * (rank_ + 1) / world_size_;
+  batch.global_indices = batch.indices;  // undefined for a full batch: every row
   batch.indices = batch.IsFull()
                       ? at::arange(begin, end, at::TensorOptions().dtype(at::kLong).device(device_))
                       : batch.indices.slice(0, begin, end);

@@ -31,9 +31,10 @@ class MinibatchSampler {
 
   // Data parallelism: from now on Next() returns rank `rank`'s contiguous share of the global
   // batch (of all num_examples examples for a full batch; shares differ by at most one example),
-  // with Batch::shard_weight set. The global sequence of batches is unchanged. A problem without
-  // data (num_examples 0) is not split: every rank evaluates the same objective.
-  // Requires 0 <= rank < world_size <= BatchSize() when num_examples > 0.
+  // with Batch::shard_weight, shard_begin, global_size and (for minibatches) global_indices set.
+  // The global sequence of batches is unchanged. A problem without data (num_examples 0) is not
+  // split: every rank evaluates the same objective. Requires 0 <= rank < world_size <= BatchSize()
+  // when num_examples > 0.
   void Shard(int rank, int world_size);
 
   bool IsFullBatch() const { return batch_size_ == 0 || num_examples_ == 0; }

@@ -67,6 +67,12 @@ TEST(MinibatchSampler, ShardsSplitEachGlobalBatchInOrder) {
         EXPECT_EQ(shard.shard_begin, next_begin);
         next_begin += shard.indices.numel();
         EXPECT_DOUBLE_EQ(shard.shard_weight, shard.indices.numel() * 3.0 / size);
+        // Every shard of a minibatch knows the whole batch (a full batch: every row).
+        if (global.IsFull()) {
+          EXPECT_FALSE(shard.global_indices.defined());
+        } else {
+          EXPECT_TRUE(at::equal(shard.global_indices, global.indices)) << "batch " << b;
+        }
         weights += shard.shard_weight / 3;
         parts.push_back(shard.indices);
       }

@@ -150,10 +150,46 @@ bool KeepRecord(const IterationRecord& record, int record_every) {
   return record.stage_end || record.iteration % record_every == 0;
 }
 
-std::string MeanOverRanks(GradientReducer* reducer, const std::vector<TensorList*>& groups) {
+NonzeroRows PerExampleOuterRows(const BilevelProblem& problem, const std::vector<Batch>& inner,
+                                TensorList* group, size_t first_x) {
+  NonzeroRows sparse;
+  std::vector<at::Tensor> rows;
+  for (const Batch& batch : inner) {
+    if (!batch.global_indices.defined()) return sparse;
+    rows.push_back(batch.global_indices);
+  }
+  if (rows.empty()) return sparse;
+  const std::vector<bool> per_example = problem.OuterRowsPerInnerExample();
+  for (size_t i = 0; i < per_example.size(); ++i) {
+    if (per_example[i]) sparse.tensors.push_back(first_x + i);
+  }
+  if (sparse.tensors.empty()) return sparse;
+  sparse.group = group;
+  // One batch's rows never repeat (a batch is a slice of a permutation); several batches' may.
+  sparse.rows = rows.size() == 1 ? rows[0] : std::get<0>(at::_unique(at::cat(rows)));
+  return sparse;
+}
+
+std::string MeanOverRanks(GradientReducer* reducer, const std::vector<TensorList*>& groups,
+                          const NonzeroRows& sparse) {
   if (reducer == nullptr) return "";
+  // Swap the sparse tensors for their nonzero rows; after the reduction, scatter the rows' means
+  // into zeros (every other row's mean is 0: each rank's is).
+  std::vector<at::Tensor> whole;
+  if (sparse.group != nullptr) {
+    for (size_t i : sparse.tensors) {
+      at::Tensor& t = (*sparse.group)[i];
+      whole.push_back(t);
+      if (t.defined()) t = t.index_select(0, sparse.rows);
+    }
+  }
   const absl::Status reduced = reducer->AllReduceMean(groups);
-  return reduced.ok() ? "" : std::string(reduced.message());
+  if (!reduced.ok()) return std::string(reduced.message());
+  for (size_t k = 0; k < whole.size(); ++k) {
+    at::Tensor& t = (*sparse.group)[sparse.tensors[k]];
+    if (t.defined()) t = at::zeros_like(whole[k]).index_copy_(0, sparse.rows, t);
+  }
+  return "";
 }
 
 StepResult CommunicationFailed(std::string message) {
@@ -218,7 +254,19 @@ absl::Status CheckSolve(const absl::Status& options_status, const SolverOptionsB
   absl::Status status =
       ValidateBatchSizes(options, problem->NumOuterExamples(), problem->NumInnerExamples());
   if (!status.ok()) return status;
-  return ValidateInitialPoint(problem->InitialOuter(), problem->InitialInner());
+  const TensorList x0 = problem->InitialOuter();
+  const std::vector<bool> per_example = problem->OuterRowsPerInnerExample();
+  for (size_t i = 0; i < per_example.size(); ++i) {
+    if (!per_example[i]) continue;
+    if (i >= x0.size() || x0[i].dim() == 0 || x0[i].size(0) != problem->NumInnerExamples()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the problem declares x's tensor ", i,
+                       " per inner example (OuterRowsPerInnerExample), but x has ", x0.size(),
+                       " tensors and that one needs dimension 0 of size NumInnerExamples() = ",
+                       problem->NumInnerExamples(), "; fix the declaration"));
+    }
+  }
+  return ValidateInitialPoint(x0, problem->InitialInner());
 }
 
 // A data-parallel solve needs a solver whose Step reduces its gradients.

@@ -61,10 +61,32 @@ struct StepResult {
   std::string communication_failure;
 };
 
+// Gradient tensors whose rows outside `rows` are zero on every rank (per-example outer
+// variables, BilevelProblem::OuterRowsPerInnerExample): a reduction sends only those rows.
+struct NonzeroRows {
+  TensorList* group = nullptr;  // one of the groups reduced; null: no such tensors
+  std::vector<size_t> tensors;  // their positions in *group
+  at::Tensor rows;              // 1-D int64 row indices, the same on every rank, no repeats
+};
+
+// The rows of the x-gradients in *group (x's tensor i at position first_x + i) that evaluations
+// of f and of g on the shards `inner` can make nonzero on any rank: their global batches' rows,
+// for the tensors the problem declares per inner example. None when it declares none or a batch
+// is not a shard of a minibatch (a full batch touches every row).
+NonzeroRows PerExampleOuterRows(const BilevelProblem& problem, const std::vector<Batch>& inner,
+                                TensorList* group, size_t first_x = 0);
+inline NonzeroRows PerExampleOuterRows(const BilevelProblem& problem, const Batch& inner,
+                                       TensorList* group, size_t first_x = 0) {
+  return PerExampleOuterRows(problem, std::vector<Batch>{inner}, group, first_x);
+}
+
 // Data parallelism: averages every tensor of `groups` over the ranks (reducer->AllReduceMean; in
-// one process, reducer null, leaves them as they are). Returns "" or the failed collective's
-// message, for StepResult::communication_failure.
-std::string MeanOverRanks(GradientReducer* reducer, const std::vector<TensorList*>& groups);
+// one process, reducer null, leaves them as they are), sending only `sparse`'s rows of its
+// tensors (the others stay zero; these rows' means are those of reducing them whole, while the
+// bucket's other tensors may be summed in another order at 3+ ranks). Returns "" or the
+// failed collective's message, for StepResult::communication_failure.
+std::string MeanOverRanks(GradientReducer* reducer, const std::vector<TensorList*>& groups,
+                          const NonzeroRows& sparse = {});
 
 // What a step returns after a collective failed with `message`.
 StepResult CommunicationFailed(std::string message);

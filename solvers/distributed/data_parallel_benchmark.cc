@@ -14,6 +14,12 @@
 // (figure 4's MLP: 203,530 parameters) and hidden 1250 (993,760 parameters), random MNIST-shaped
 // data (cost, not learning), global batches of 256 for f and g. Per iteration MinimaxOPT
 // all-reduces the gradients of x (2 numbers), y and z (the model twice) and 3 values.
+// --per_example_weights makes x one weight per training example (hyper-cleaning's shape) of which
+// only the global batch's rows are all-reduced; --hidden=0 is figure 4's linear model, where
+// those weights outnumber the model:
+//
+//   OPENBLAS_NUM_THREADS=1 bazel run //solvers/distributed:data_parallel_benchmark --
+//       --world_size=2 --per_example_weights --num_examples=20000 --hidden=0,256
 #include <ATen/ATen.h>
 
 #include <chrono>
@@ -26,6 +32,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
 #include "solvers/core/runtime.h"
 #include "solvers/core/solver_loop.h"
 #include "solvers/distributed/communicator.h"
@@ -38,7 +45,11 @@ ABSL_FLAG(int, iterations, 60, "timed MinimaxOPT iterations per model");
 ABSL_FLAG(int, warmup, 5, "untimed iterations first");
 ABSL_FLAG(int, batch, 256, "global minibatch size for f and g");
 ABSL_FLAG(std::vector<std::string>, hidden, std::vector<std::string>({"256", "1250"}),
-          "hidden widths of the MLPs to time");
+          "hidden widths of the MLPs to time (0: the linear model 784-10)");
+ABSL_FLAG(bool, per_example_weights, false,
+          "x = one weight per training example (hyper-cleaning's shape; only the global batch's "
+          "rows of its gradient are all-reduced) instead of two log weight decays");
+ABSL_FLAG(int64_t, num_examples, 4096, "training (and validation) examples");
 
 namespace bilevel {
 namespace {
@@ -66,7 +77,9 @@ int Run(int argc, char** argv) {
   Communicator& c = **comm;
   for (const std::string& width : absl::GetFlag(FLAGS_hidden)) {
     const int64_t hidden = std::stoll(width);
-    testing::MlpProblem problem(hidden, /*num_examples=*/4096);
+    const bool per_example = absl::GetFlag(FLAGS_per_example_weights);
+    testing::MlpProblem problem(hidden, absl::GetFlag(FLAGS_num_examples), c10::Device(c10::kCPU),
+                                per_example);
     int64_t parameters = 0;
     for (const at::Tensor& t : problem.InitialInner()) parameters += t.numel();
     MinimaxOptOptions o;
@@ -102,9 +115,12 @@ int Run(int argc, char** argv) {
     const double calls = static_cast<double>(after.all_reduce_calls - before.all_reduce_calls) / n;
     if (c.rank() == 0) {
       std::printf(
-          "world_size %d | mlp hidden %lld (%lld parameters) | batch %d | %.2f ms/iteration | "
-          "all-reduce %.2f ms/iteration (%.1f %%), %.2f calls, %.0f payload bytes/iteration\n",
+          "world_size %d | mlp hidden %lld (%lld parameters) | x %s | batch %d | "
+          "%.2f ms/iteration | all-reduce %.2f ms/iteration (%.1f %%), %.2f calls, %.0f payload "
+          "bytes/iteration\n",
           c.world_size(), static_cast<long long>(hidden), static_cast<long long>(parameters),
+          per_example ? absl::StrCat(problem.NumInnerExamples(), " example weights").c_str()
+                      : "2 log decays",
           absl::GetFlag(FLAGS_batch), 1e3 * seconds / n, reduce_ms,
           100 * reduce_ms / (1e3 * seconds / n), calls, bytes);
       std::fflush(stdout);

@@ -10,16 +10,19 @@
 // iterations they add up to at most N·1e-15·(size of an iterate), i.e. 6e-14 relative. We assert
 // 1e-11 relative, two orders above that estimate and far below any step (≥ 1e-4 here).
 #include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <memory>
 #include <string>
 #include <type_traits>
 #include <vector>
 
+#include "solvers/bome.h"
 #include "solvers/core/solver_types.h"
 #include "solvers/distributed/communicator.h"
 #include "solvers/distributed/thread_ranks.h"
@@ -72,22 +75,27 @@ struct RankResult {
   CommunicationStats stats;
 };
 
+using ProblemFactory = std::function<std::unique_ptr<BilevelProblem>()>;
+
+std::unique_ptr<BilevelProblem> Ridge() { return std::make_unique<RidgeProblem>(Spec()); }
+
 template <typename Options>
 std::vector<RankResult> SolveOnRanks(int world_size, const Options& options,
-                                     double timeout_seconds = 30, int stop_rank_early = -1) {
+                                     double timeout_seconds = 30, int stop_rank_early = -1,
+                                     const ProblemFactory& make_problem = Ridge) {
   const int port = TestPort();
   std::vector<RankResult> results(world_size);
   RunRanks(world_size, [&](int r) {
     absl::StatusOr<std::unique_ptr<Communicator>> c =
         Communicator::Connect(LocalRank(r, world_size, port, timeout_seconds));
     ASSERT_TRUE(c.ok()) << c.status();
-    RidgeProblem problem(Spec());
+    std::unique_ptr<BilevelProblem> problem = make_problem();
     Options o = options;
     o.data_parallel = c->get();
     if constexpr (std::is_same_v<Options, MinimaxOptOptions>) {
       if (r == stop_rank_early) o.num_stages = 1;  // leaves after 20 iterations
     }
-    absl::Status status = Solve(o, &problem, &results[r].summary);
+    absl::Status status = Solve(o, problem.get(), &results[r].summary);
     EXPECT_TRUE(status.ok()) << status;
     results[r].stats = (*c)->stats();
   });
@@ -145,7 +153,7 @@ TEST(DataParallelF2saTest, TwoRanksMatchOneProcess) {
   ExpectMatchesOneProcess(2, o, /*calls_per_iteration=*/4);
 }
 
-TEST(DataParallelPenaltyTest, TwoRanksMatchOneProcess) {
+PenaltyOptions Penalty() {
   PenaltyOptions o;
   o.max_iterations = 30;
   o.max_iterations_per_stage = 10;  // 3 stages: ρ grows and ν takes the batch's ∇_y g twice
@@ -154,9 +162,13 @@ TEST(DataParallelPenaltyTest, TwoRanksMatchOneProcess) {
   o.inner_batch_size = 31;
   o.seed = 11;
   o.x_optimizer.learning_rate = o.y_optimizer.learning_rate = 0.05;
+  return o;
+}
+
+TEST(DataParallelPenaltyTest, TwoRanksMatchOneProcess) {
   // Two per evaluation of h (the batch's ∇_y g, then the gradients with f and g), T + 1
   // evaluations per iteration.
-  ExpectMatchesOneProcess(2, o, /*calls_per_iteration=*/2 * (3 + 1));
+  ExpectMatchesOneProcess(2, Penalty(), /*calls_per_iteration=*/2 * (3 + 1));
 }
 
 HypergradientOptions Aid(HypergradientMethod method) {
@@ -186,6 +198,18 @@ TEST(DataParallelHypergradientTest, ConjugateGradientOnThreeRanksMatchesOneProce
   HypergradientOptions o = Aid(HypergradientMethod::kConjugateGradient);
   o.linear_solver_tolerance = 1e-6;
   ExpectMatchesOneProcess(3, o, /*calls_per_iteration=*/0);
+}
+
+TEST(DataParallelHypergradientTest, ReverseModeOnTwoRanksMatchesOneProcess) {
+  // Its backward pass runs step by step on the ranks (one process backpropagates through the
+  // whole graph): T inner gradients, ∇f with ∇_y g's values, one Hessian product per recorded
+  // step, the last with the x-adjoint. Truncated to K = 3 of T = 4 steps, then untruncated.
+  HypergradientOptions o = Aid(HypergradientMethod::kReverse);
+  o.truncation = 3;
+  ExpectMatchesOneProcess(2, o, /*calls_per_iteration=*/4 + 1 + 3);
+  o.truncation = 0;
+  o.outer_batch_size = o.inner_batch_size = 0;  // full batches, split 46 / 47
+  ExpectMatchesOneProcess(2, o, /*calls_per_iteration=*/4 + 1 + 4);
 }
 
 TEST(DataParallelMinimaxOptTest, ARankThatLeavesEndsTheOthersSolveWithCommunicationFailed) {
@@ -247,6 +271,115 @@ TEST(DataParallelMinimaxOptTest, RanksWithDifferentOptionsOrSeedsAllFailNamingTh
   EXPECT_TRUE(CheckSameOnEveryRank(Options(20, 31)).ok());
 }
 
+// Ridge regression whose training examples carry weights σ(u_i), with x = (u, log decay): u has
+// one row per inner example, as hyper-cleaning's weights. `declare` says so
+// (OuterRowsPerInnerExample); without it a data-parallel step all-reduces all of u's gradient.
+class WeightedRidgeProblem : public BilevelProblem {
+ public:
+  static constexpr int64_t kTrain = 93, kValidation = 60, kFeatures = 10;
+  explicit WeightedRidgeProblem(bool declare) : declare_(declare) {
+    at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(5);
+    const at::TensorOptions d = at::TensorOptions().dtype(at::kDouble);
+    const at::Tensor w = at::randn({kFeatures}, gen, d);
+    train_x_ = at::randn({kTrain, kFeatures}, gen, d);
+    // Every third training label is corrupted: there is something to learn about the weights.
+    train_y_ = train_x_.mv(w) + 3.0 * (at::arange(kTrain, d).remainder(3) == 0).to(at::kDouble);
+    val_x_ = at::randn({kValidation, kFeatures}, gen, d);
+    val_y_ = val_x_.mv(w) + 0.1 * at::randn({kValidation}, gen, d);
+  }
+  TensorList InitialOuter() override {
+    return {at::zeros({kTrain}, at::kDouble), at::zeros({1}, at::kDouble)};
+  }
+  TensorList InitialInner() override { return {at::zeros({kFeatures}, at::kDouble)}; }
+  at::Tensor OuterObjective(const TensorList&, const TensorList& y, const Batch& b) override {
+    return 0.5 * (b.Rows(val_x_).mv(y[0]) - b.Rows(val_y_)).pow(2).mean();
+  }
+  at::Tensor InnerObjective(const TensorList& x, const TensorList& y, const Batch& b) override {
+    const at::Tensor r = b.Rows(train_x_).mv(y[0]) - b.Rows(train_y_);
+    return 0.5 * (at::sigmoid(b.Rows(x[0])) * r.pow(2)).mean() +
+           0.5 * (x[1].exp() * y[0].pow(2)).sum();
+  }
+  int64_t NumOuterExamples() const override { return kValidation; }
+  int64_t NumInnerExamples() const override { return kTrain; }
+  std::vector<bool> OuterRowsPerInnerExample() const override {
+    return declare_ ? std::vector<bool>{true, false} : std::vector<bool>{};
+  }
+
+ private:
+  bool declare_;
+  at::Tensor train_x_, train_y_, val_x_, val_y_;
+};
+
+// Per-example outer variables: with the declaration a data-parallel solve sends the global
+// batch's B rows (or `rows`) of u's gradient instead of all N in each reduction that carries x's
+// gradient, `x_reductions` per iteration. The rows it sends have the same means as the dense
+// reduction's (the other rows are zero on every rank: adding zeros is exact), and the iterates
+// match one process as the ridge runs do.
+template <typename Options>
+void ExpectPerExampleRowsOnly(int world_size, const Options& options, int64_t x_reductions,
+                              int64_t rows = 0) {
+  if (rows == 0) rows = options.inner_batch_size;
+  auto make = [](bool declare) {
+    return [declare] { return std::make_unique<WeightedRidgeProblem>(declare); };
+  };
+  WeightedRidgeProblem problem(/*declare=*/true);
+  SolverSummary one;
+  ASSERT_TRUE(Solve(options, &problem, &one).ok());
+  ASSERT_EQ(one.termination, TerminationType::kIterationLimit) << one.message;
+  ASSERT_GT(RelativeDifference(one.x, problem.InitialOuter()), 1e-3);
+  const std::vector<RankResult> sparse = SolveOnRanks(world_size, options, 30, -1, make(true));
+  const std::vector<RankResult> dense = SolveOnRanks(world_size, options, 30, -1, make(false));
+  const int64_t saved_bytes =
+      x_reductions * one.num_iterations * (WeightedRidgeProblem::kTrain - rows) * 8;
+  for (int r = 0; r < world_size; ++r) {
+    const SolverSummary& s = sparse[r].summary;
+    ASSERT_EQ(s.termination, TerminationType::kIterationLimit) << s.message;
+    // Two ranks: the same numbers (a + b is b + a). More: Gloo's ring sums each chunk of a
+    // bucket starting at another rank, and the shorter bucket moves the chunks' borders, so the
+    // other tensors' means may round differently.
+    const double same = world_size == 2 ? 0.0 : kRelativeTolerance;
+    EXPECT_LE(RelativeDifference(s.x, dense[r].summary.x), same) << "rank " << r;
+    EXPECT_LE(RelativeDifference(s.y, dense[r].summary.y), same) << "rank " << r;
+    EXPECT_LE(RelativeDifference(s.x, one.x), kRelativeTolerance) << "rank " << r;
+    EXPECT_LE(RelativeDifference(s.y, one.y), kRelativeTolerance) << "rank " << r;
+    EXPECT_EQ(sparse[r].stats.all_reduce_calls, dense[r].stats.all_reduce_calls);
+    EXPECT_EQ(dense[r].stats.all_reduce_bytes - sparse[r].stats.all_reduce_bytes, saved_bytes)
+        << "rank " << r;
+  }
+}
+
+TEST(DataParallelPerExampleOuterTest, MinimaxOptSendsTheBatchRowsOfTheWeightsOnly) {
+  ExpectPerExampleRowsOnly(2, Options(/*outer_batch=*/20, /*inner_batch=*/31), 1);
+}
+
+TEST(DataParallelPerExampleOuterTest, PenaltyAndConjugateGradientToo) {
+  ExpectPerExampleRowsOnly(2, Penalty(), 1);  // h_up's gradient; h_low's has no x
+  // ∇f with ∇_y g, and the Jacobian product; split 10 / 10 / 11 over three ranks.
+  ExpectPerExampleRowsOnly(3, Aid(HypergradientMethod::kConjugateGradient), 2);
+}
+
+TEST(DataParallelPerExampleOuterTest, ReverseModeSendsTheRecordedBatchesRows) {
+  // The x-adjoint sums K = 2 recorded steps' Jacobian products: the rows of their two batches
+  // (93 examples, batches of 31 without replacement within an epoch: 62 distinct rows).
+  HypergradientOptions o = Aid(HypergradientMethod::kReverse);
+  o.inner_steps = 3;  // one epoch per iteration: its last two batches are recorded
+  o.truncation = 2;
+  o.max_iterations = 12;
+  ExpectPerExampleRowsOnly(2, o, 1, /*rows=*/62);
+}
+
+TEST(DataParallelPerExampleOuterTest, AWrongDeclarationIsAnError) {
+  class Wrong : public RidgeProblem {  // x is the log decay per feature, not per example
+   public:
+    Wrong() : RidgeProblem(Spec()) {}
+    std::vector<bool> OuterRowsPerInnerExample() const override { return {true}; }
+  } wrong;
+  SolverSummary summary;
+  const absl::Status status = Solve(Options(20, 31), &wrong, &summary);
+  EXPECT_THAT(std::string(status.message()),
+              HasSubstr("declares x's tensor 0 per inner example (OuterRowsPerInnerExample)"));
+}
+
 // A reducer over two ranks that never communicates: enough for the checks before a solve.
 class TwoRanksOffline : public GradientReducer {
  public:
@@ -264,10 +397,9 @@ TEST(DataParallelMinimaxOptTest, WhatCannotRunDataParallelIsAnError) {
   TwoRanksOffline two;
   RidgeProblem problem(Spec());
   SolverSummary summary;
-  HypergradientOptions reverse;
-  reverse.method = HypergradientMethod::kReverse;
-  reverse.data_parallel = &two;
-  absl::Status status = Solve(reverse, &problem, &summary);
+  BomeOptions bome;  // BOME's steps reduce nothing
+  bome.data_parallel = &two;
+  absl::Status status = Solve(bome, &problem, &summary);
   EXPECT_THAT(std::string(status.message()), HasSubstr("does not run data-parallel"));
   MinimaxOptOptions o = Options(1, 0);  // one validation example cannot feed two ranks
   o.data_parallel = &two;
