@@ -423,9 +423,8 @@ Method HypergradientMethod(std::string name, bilevel::HypergradientOptions o) {
       o.linear_solver_tolerance, Describe(o.inner_optimizer), Describe(o.outer_optimizer),
       bilevel::ToString(o.schedule), Batches(o), Budget(o));
   const int64_t total = o.max_iterations;
-  const bool aid = o.method != bilevel::HypergradientMethod::kReverse;
   Method m = MakeMethod(std::move(name), std::move(o), std::move(settings), total);
-  m.data_parallel = aid;  // reverse mode runs whole on every rank
+  m.data_parallel = true;
   return m;
 }
 

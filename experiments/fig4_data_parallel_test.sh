@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Figure 4 at the ci preset on 2 data-parallel ranks (loopback, Gloo) against the same figure in
 # one process: every manifest records "world_size": 2; the methods that split their minibatches
-# (MinimaxOPT, F2SA) match the 1-process rows at the same iterations and gradient calls within
-# the tolerance below, and the methods that run whole on every rank match them exactly. A rerun
+# (every bilevel method of the figure: MinimaxOPT, F2SA, the penalty method, reverse mode, CG,
+# stocBiO) match the 1-process rows at the same iterations and gradient calls within the
+# tolerance below, and the references, which run whole on every rank, match them exactly. A rerun
 # reuses every finished run on both ranks.
 #   fig4_data_parallel_test.sh <fig4 binary> <data root marker>
 #

@@ -69,7 +69,7 @@ struct Method {
   // whose y descends f/λ + g and so trains on the validation data.
   bool also_score_y = false;
   // The solver splits each minibatch over the ranks of a data-parallel experiment (every solver
-  // but reverse mode). The other methods run whole on every rank: the same numbers, no speed-up.
+  // but BOME). The other methods run whole on every rank: the same numbers, no speed-up.
   bool data_parallel = false;
 };
 

@@ -15,8 +15,8 @@
 // data (cost, not learning), global batches of 256 for f and g. Per iteration MinimaxOPT
 // all-reduces the gradients of x (2 numbers), y and z (the model twice) and 3 values.
 // --per_example_weights makes x one weight per training example (hyper-cleaning's shape) of which
-// only the global batch's rows are all-reduced; --hidden=0 is figure 4's linear model, where
-// those weights outnumber the model:
+// only the global batch's rows are all-reduced (--all_weight_rows sends all of them, to compare);
+// --hidden=0 is figure 4's linear model, where those weights outnumber the model:
 //
 //   OPENBLAS_NUM_THREADS=1 bazel run //solvers/distributed:data_parallel_benchmark --
 //       --world_size=2 --per_example_weights --num_examples=20000 --hidden=0,256
@@ -49,10 +49,19 @@ ABSL_FLAG(std::vector<std::string>, hidden, std::vector<std::string>({"256", "12
 ABSL_FLAG(bool, per_example_weights, false,
           "x = one weight per training example (hyper-cleaning's shape; only the global batch's "
           "rows of its gradient are all-reduced) instead of two log weight decays");
+ABSL_FLAG(bool, all_weight_rows, false,
+          "with --per_example_weights: all-reduce all N rows of the weights' gradient, as without "
+          "the declaration (what the rows-only reduction saves)");
 ABSL_FLAG(int64_t, num_examples, 4096, "training (and validation) examples");
 
 namespace bilevel {
 namespace {
+// The per-example problem without its declaration: every row of x's gradient travels.
+class UndeclaredMlp : public testing::MlpProblem {
+ public:
+  using MlpProblem::MlpProblem;
+  std::vector<bool> OuterRowsPerInnerExample() const override { return {}; }
+};
 
 int Run(int argc, char** argv) {
   ConfigureCpuRuntime(/*threads=*/1);
@@ -78,8 +87,13 @@ int Run(int argc, char** argv) {
   for (const std::string& width : absl::GetFlag(FLAGS_hidden)) {
     const int64_t hidden = std::stoll(width);
     const bool per_example = absl::GetFlag(FLAGS_per_example_weights);
-    testing::MlpProblem problem(hidden, absl::GetFlag(FLAGS_num_examples), c10::Device(c10::kCPU),
-                                per_example);
+    const bool all_rows = per_example && absl::GetFlag(FLAGS_all_weight_rows);
+    const int64_t examples = absl::GetFlag(FLAGS_num_examples);
+    const c10::Device cpu(c10::kCPU);
+    std::unique_ptr<testing::MlpProblem> owned =
+        all_rows ? std::make_unique<UndeclaredMlp>(hidden, examples, cpu, per_example)
+                 : std::make_unique<testing::MlpProblem>(hidden, examples, cpu, per_example);
+    testing::MlpProblem& problem = *owned;
     int64_t parameters = 0;
     for (const at::Tensor& t : problem.InitialInner()) parameters += t.numel();
     MinimaxOptOptions o;
@@ -119,7 +133,9 @@ int Run(int argc, char** argv) {
           "%.2f ms/iteration | all-reduce %.2f ms/iteration (%.1f %%), %.2f calls, %.0f payload "
           "bytes/iteration\n",
           c.world_size(), static_cast<long long>(hidden), static_cast<long long>(parameters),
-          per_example ? absl::StrCat(problem.NumInnerExamples(), " example weights").c_str()
+          per_example ? absl::StrCat(problem.NumInnerExamples(), " example weights",
+                                     all_rows ? " (all rows sent)" : "")
+                            .c_str()
                       : "2 log decays",
           absl::GetFlag(FLAGS_batch), 1e3 * seconds / n, reduce_ms,
           100 * reduce_ms / (1e3 * seconds / n), calls, bytes);
