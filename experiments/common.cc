@@ -93,13 +93,26 @@ absl::Status ParseRanks(const FigureFlags& f, Settings* s) {
   if (s->tune || s->check_tuning) {
     return bad("--tune and --check_tuning run in one process: leave out --world_size");
   }
-  if (s->device.type() != c10::kCPU) {
-    return bad("--world_size > 1 runs on the CPU (c10d's Gloo process group): use --device=cpu");
+  if (s->device.is_cuda() && s->rank >= 0) {
+    // One GPU per local rank where the machine has enough, as torchrun's LOCAL_RANK suggests
+    // (the local launcher sets it); ranks share GPUs round-robin where it has fewer. Gloo carries
+    // the GPU tensors through host memory either way (solvers/distributed/communicator.h).
+    int local_rank = s->rank;
+    if (const char* v = std::getenv("LOCAL_RANK");
+        v != nullptr && !absl::SimpleAtoi(v, &local_rank)) {
+      return bad(absl::StrCat("the environment variable LOCAL_RANK='", v, "' is not an integer"));
+    }
+    s->device = c10::Device(c10::kCUDA, RankDeviceIndex(local_rank, at::getNumGPUs()));
   }
   return absl::OkStatus();
 }
 
 }  // namespace
+
+int RankDeviceIndex(int local_rank, int64_t device_count) {
+  if (device_count < 1 || local_rank < 0) return 0;
+  return static_cast<int>(local_rank % device_count);
+}
 
 absl::StatusOr<Settings> ParseSettings(const std::string& figure, const FigureFlags& f,
                                        const std::function<std::string()>& data_source) {
@@ -296,7 +309,9 @@ Experiment NewExperiment(const Settings& s) {
   e.figure = s.figure;
   e.preset = ToString(s.preset);
   e.output_dir = s.output_dir;
-  e.device = s.device.str();
+  // The device's type: "cuda", not "cuda:1", so that ranks on different GPUs of one machine
+  // describe (and fingerprint) their runs alike.
+  e.device = c10::DeviceTypeName(s.device.type(), /*lower_case=*/true);
   e.seeds = s.seeds;
   e.checkpoint_every_seconds = s.checkpoint_seconds;
   e.data_parallel = s.data_parallel;

@@ -86,6 +86,11 @@ struct FigureFlags {
   double distributed_timeout_seconds = 300;
 };
 
+// The GPU that local rank `local_rank` of a data-parallel run uses on a machine with
+// `device_count` GPUs: its own where there are enough, shared round-robin where there are fewer
+// (device 0 where the count is unknown, i.e. not positive).
+int RankDeviceIndex(int local_rank, int64_t device_count);
+
 // Checks the flags and fills in the defaults (the preset's seeds, the workspace's output and
 // tuning folders, the data cache, the ranks from the environment). An InvalidArgument names the
 // flag: "--seeds lists seed 1 more

@@ -98,6 +98,15 @@ TEST(ParseSettings, FillsThePresetsDefaultsAndNamesABadFlag) {
   }
 }
 
+// --device=cuda at N local ranks: one GPU each where there are enough, round-robin otherwise.
+TEST(RankDeviceIndex, GivesEachLocalRankItsOwnGpuAndSharesWhenThereAreFewer) {
+  EXPECT_EQ(RankDeviceIndex(0, 8), 0);
+  EXPECT_EQ(RankDeviceIndex(5, 8), 5);
+  EXPECT_EQ(RankDeviceIndex(1, 1), 0);  // two ranks on the one GPU of a machine
+  EXPECT_EQ(RankDeviceIndex(3, 2), 1);
+  EXPECT_EQ(RankDeviceIndex(2, 0), 0);  // no count known: device 0, whose absence is reported
+}
+
 TEST(Preset, TheFlagsWordsRoundTripAndOthersAreRefused) {
   for (Preset p : {Preset::kCi, Preset::kDefault, Preset::kPaper}) {
     EXPECT_EQ(ParsePreset(ToString(p)), p);

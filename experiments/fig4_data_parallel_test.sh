@@ -7,6 +7,9 @@
 # reuses every finished run on both ranks.
 #   fig4_data_parallel_test.sh <fig4 binary> <data root marker>
 #
+# HFB_FIG4_FLAGS adds flags to every run (tools/gpu/run.sh's fig4_ci_ranks2 step: --device=cuda,
+# both ranks on the one GPU, against one process on it).
+#
 # Both runs use one BLAS thread per process (the launcher gives each rank --threads BLAS threads;
 # the 1-process run here sets OPENBLAS_NUM_THREADS=1): with OpenBLAS's default pool of 2 threads
 # two runs of the same process already differ in the 7th digit, and those differences grow over a
@@ -36,7 +39,8 @@ log=$tmp/fig4.log
 run() {  # run <what> <flags...>
   local what=$1
   shift
-  if ! "$bin" --preset=ci --data_dir="$data_dir" "$@" 2>"$log"; then
+  # shellcheck disable=SC2086  # HFB_FIG4_FLAGS is a list of flags
+  if ! "$bin" --preset=ci --data_dir="$data_dir" ${HFB_FIG4_FLAGS:-} "$@" 2>"$log"; then
     cat "$log" >&2
     echo "FAIL: $what did not run" >&2
     exit 1

@@ -223,9 +223,10 @@ absl::Status Communicator::AllReduceMean(const std::vector<TensorList*>& groups)
   for (TensorList* group : groups) {
     for (at::Tensor& t : *group) {
       if (!t.defined()) continue;
-      if (!t.device().is_cpu()) {
+      if (!tensors.empty() && t.device() != tensors.front()->device()) {
         return absl::InvalidArgumentError(absl::StrCat(
-            "the Gloo process group all-reduces CPU tensors; got one on ", t.device().str()));
+            Who(options_), ": one all-reduce got tensors on ", tensors.front()->device().str(),
+            " and on ", t.device().str(), "; keep every variable of the problem on one device"));
       }
       tensors.push_back(&t);
       bytes.push_back(t.numel() * static_cast<int64_t>(t.element_size()));
@@ -236,8 +237,14 @@ absl::Status Communicator::AllReduceMean(const std::vector<TensorList*>& groups)
     std::vector<at::Tensor> flat;
     for (size_t i : bucket) flat.push_back(tensors[i]->reshape(-1));
     at::Tensor buffer = at::cat(flat);
-    if (absl::Status s = AllReduce(&buffer, /*max=*/false, "the gradients"); !s.ok()) return s;
-    buffer.div_(world_size());
+    // Gloo reduces host memory: a bucket on a GPU travels through a CPU copy of itself (one
+    // device-to-host and one host-to-device copy per bucket), so that ranks sharing one GPU, or
+    // a LibTorch without NCCL, still run data-parallel on it.
+    const bool staged = !buffer.device().is_cpu();
+    at::Tensor host = staged ? buffer.to(at::kCPU) : buffer;
+    if (absl::Status s = AllReduce(&host, /*max=*/false, "the gradients"); !s.ok()) return s;
+    host.div_(world_size());
+    buffer = staged ? host.to(buffer.device()) : host;
     int64_t offset = 0;
     for (size_t i : bucket) {
       const int64_t n = tensors[i]->numel();

@@ -1,6 +1,8 @@
 // Data-parallel communication for the minibatch solvers, on c10d — the engine LibTorch users
 // already have: a TCPStore rendezvous (rank 0 hosts it at master_addr:master_port) and Gloo's
-// process group on CPU tensors. No transport of our own.
+// process group, which reduces host memory (tensors on a GPU travel through a CPU copy of each
+// bucket: ranks that share one GPU work too). No transport of our own; NCCL is not wired (it
+// needs one GPU per rank, which no machine this project has been lent offers to test it on).
 //
 // Every rank runs the same solve on its shard of each global minibatch; a step averages the
 // gradient groups it needs over the ranks with AllReduceMean, which flattens all of them into
@@ -68,7 +70,8 @@ class Communicator : public GradientReducer {
   const CommunicationStats& stats() const { return stats_; }
 
   // Replaces every tensor of every group by its mean over the ranks, in place (tensors must have
-  // the same shapes and dtypes on every rank; undefined tensors are skipped).
+  // the same shapes and dtypes on every rank and lie on one device, CPU or GPU; undefined tensors
+  // are skipped).
   absl::Status AllReduceMean(const std::vector<TensorList*>& groups) override;
 
   // OK on every rank when all ranks passed the same `fingerprint`; otherwise the same error on

@@ -51,6 +51,7 @@ absl::StatusOr<int> LaunchLocalRanks(
     // child may only make async-signal-safe calls (no allocation).
     std::vector<std::pair<std::string, std::string>> set = {
         {"RANK", std::to_string(r)},
+        {"LOCAL_RANK", std::to_string(r)},
         {"WORLD_SIZE", std::to_string(world_size)},
         {"MASTER_ADDR", "127.0.0.1"},
         {"MASTER_PORT", std::to_string(*port)}};

@@ -1,8 +1,9 @@
 // torchrun's single-machine launch for any binary: a process started with --world_size=N and no
-// rank re-executes itself N times, each child with RANK=i, WORLD_SIZE=N, MASTER_ADDR=127.0.0.1 and
-// MASTER_PORT=<a free port> in its environment (DistributedOptionsFromEnvironment reads them), and
-// waits for them. When one child fails, the others get `grace_seconds` to stop on their own (their
-// collectives fail within the communicator's timeout) and are then killed: no hang.
+// rank re-executes itself N times, each child with RANK=i, LOCAL_RANK=i (which GPU to take, as
+// torchrun's), WORLD_SIZE=N, MASTER_ADDR=127.0.0.1 and MASTER_PORT=<a free port> in its
+// environment (DistributedOptionsFromEnvironment reads them), and waits for them. When one child
+// fails, the others get `grace_seconds` to stop on their own (their collectives fail within the
+// communicator's timeout) and are then killed: no hang.
 //
 //   if (world_size > 1 && std::getenv("RANK") == nullptr) {
 //     return bilevel::LaunchLocalRanks(world_size, std::vector<std::string>(argv, argv + argc))

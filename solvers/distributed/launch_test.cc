@@ -1,5 +1,6 @@
 // LaunchLocalRanks re-runs this test binary as ranks: with HFB_LAUNCH_TEST set, main() is a rank
-// (it all-reduces rank + 1 and writes the mean to a file) instead of the test suite.
+// (it all-reduces rank + 1 and writes the mean and its LOCAL_RANK to a file) instead of the test
+// suite.
 #include "solvers/distributed/launch.h"
 
 #include <ATen/ATen.h>
@@ -37,8 +38,10 @@ int RankMain() {
   if (!c.ok()) return 4;
   TensorList v = {at::full({1}, o->rank + 1.0, at::kDouble)};
   if (!(*c)->AllReduceMean({&v}).ok()) return 5;
+  const char* local_rank = std::getenv("LOCAL_RANK");
   std::ofstream(fs::path(std::getenv("HFB_LAUNCH_OUT")) / ("rank" + std::to_string(o->rank)))
-      << o->world_size << " " << v[0].item<double>() << "\n";
+      << o->world_size << " " << v[0].item<double>() << " local "
+      << (local_rank != nullptr ? local_rank : "unset") << "\n";
   return 0;
 }
 
@@ -62,7 +65,9 @@ TEST(LaunchLocalRanksTest, StartsEveryRankWithTheRendezvousInItsEnvironment) {
       3, {"/proc/self/exe"}, {{"HFB_LAUNCH_TEST", "ok"}, {"HFB_LAUNCH_OUT", out.string()}});
   ASSERT_TRUE(code.ok()) << code.status();
   EXPECT_EQ(*code, 0);
-  for (int r = 0; r < 3; ++r) EXPECT_EQ(Read(out / ("rank" + std::to_string(r))), "3 2");
+  for (int r = 0; r < 3; ++r) {
+    EXPECT_EQ(Read(out / ("rank" + std::to_string(r))), "3 2 local " + std::to_string(r));
+  }
 }
 
 TEST(LaunchLocalRanksTest, AFailingRankFailsTheLaunchAndStopsTheOthers) {

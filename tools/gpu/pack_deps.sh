@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Packs what a GPU machine without network lacks for the CMake build (README "On a GPU"):
 # Debian's Abseil (headers, static archives, its CMake config pointed at the archives, so that
-# nothing of Debian is needed at run time), GoogleTest's sources (built there), Google Benchmark
+# nothing of Debian is needed at run time), GoogleTest's sources (built there), Gloo's headers,
+# Google Benchmark
 # (headers, library, CMake config) and the data sets from the cache, gzipped to fit the device
 # tool's 64 MiB carry. Run after tools/setup.sh, from the repository root:
 #
@@ -20,6 +21,10 @@ sed -i -e 's#\(libabsl_[a-z0-9_]*\)\.so\.[0-9.]*"#\1.a"#g' -e '/IMPORTED_SONAME_
   "$out/prefix/lib/x86_64-linux-gnu/cmake/absl/abslTargets-none.cmake"
 cp -P "$lib"/libbenchmark.so* "$lib"/libbenchmark_main.a "$out/prefix/lib/x86_64-linux-gnu/"
 cp -r /usr/src/googletest "$out/googletest"
+# Gloo's headers (libgloo-dev, the 2022 Gloo of LibTorch 1.13), for solvers/distributed where the
+# GPU machine's LibTorch ships none; run.sh says in build.log which ones the build used.
+mkdir -p "$out/gloo_include"
+cp -r /usr/include/gloo "$out/gloo_include/"
 # Not a Bazel package here: `bazel test //...` must not find its BUILD files.
 find "$out/googletest" \( -name "BUILD*" -o -name "WORKSPACE*" -o -name "*.bzl" \) -delete
 for set in mnist fashion-mnist; do
