@@ -97,11 +97,9 @@ absl::Status ParseRanks(const FigureFlags& f, Settings* s) {
     // One GPU per local rank where the machine has enough, as torchrun's LOCAL_RANK suggests
     // (the local launcher sets it); ranks share GPUs round-robin where it has fewer. Gloo carries
     // the GPU tensors through host memory either way (solvers/distributed/communicator.h).
-    int local_rank = s->rank;
-    if (const char* v = std::getenv("LOCAL_RANK");
-        v != nullptr && !absl::SimpleAtoi(v, &local_rank)) {
-      return bad(absl::StrCat("the environment variable LOCAL_RANK='", v, "' is not an integer"));
-    }
+    int local_rank;
+    status = from_env("LOCAL_RANK", /*flag=*/-1, /*unset=*/-1, /*fallback=*/s->rank, &local_rank);
+    if (!status.ok()) return status;
     s->device = c10::Device(c10::kCUDA, RankDeviceIndex(local_rank, at::getNumGPUs()));
   }
   return absl::OkStatus();

@@ -32,6 +32,7 @@ set -uo pipefail
 bin=$1
 data_dir=$(dirname "$2")
 tmp=${TEST_TMPDIR:-/tmp}
+mkdir -p "$tmp"
 one=$tmp/fig4_one_process
 out=$tmp/fig4_world_size_2
 rm -rf "$one" "$out"

@@ -9,7 +9,6 @@
 #include <gtest/gtest.h>
 #include <torch/cuda.h>
 
-#include <cstdlib>
 #include <functional>
 #include <iostream>
 #include <string>
@@ -21,14 +20,10 @@
 #include "solvers/penalty_method.h"
 #include "solvers/testing/exact_problems.h"
 #include "solvers/testing/quadratic_settings.h"
+#include "solvers/testing/test_device.h"
 
 namespace bilevel {
 namespace {
-
-c10::Device TestDevice() {
-  const char* name = std::getenv("HFB_TEST_DEVICE");
-  return c10::Device(name != nullptr ? name : "cpu");
-}
 
 struct Case {
   std::string name;
@@ -59,7 +54,7 @@ std::vector<Case> Cases() {
 class DeviceTest : public ::testing::TestWithParam<Case> {};
 
 TEST_P(DeviceTest, SolvesOnTheDeviceAndAgreesWithTheCpu) {
-  const c10::Device device = TestDevice();
+  const c10::Device device = testing::TestDevice();
   ASSERT_TRUE(device.is_cpu() || torch::cuda::is_available())
       << "HFB_TEST_DEVICE=" << device << " but this LibTorch sees no CUDA device";
   testing::QuadraticSpec spec;

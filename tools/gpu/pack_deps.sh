@@ -2,9 +2,8 @@
 # Packs what a GPU machine without network lacks for the CMake build (README "On a GPU"):
 # Debian's Abseil (headers, static archives, its CMake config pointed at the archives, so that
 # nothing of Debian is needed at run time), GoogleTest's sources (built there), Gloo's headers,
-# Google Benchmark
-# (headers, library, CMake config) and the data sets from the cache, gzipped to fit the device
-# tool's 64 MiB carry. Run after tools/setup.sh, from the repository root:
+# Google Benchmark (headers, library, CMake config) and the data sets from the cache, gzipped to
+# fit the device tool's 64 MiB carry. Run after tools/setup.sh, from the repository root:
 #
 #   tools/gpu/pack_deps.sh [gpu_deps]        # then carry gpu_deps/ (git ignores it)
 set -euo pipefail

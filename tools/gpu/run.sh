@@ -73,7 +73,7 @@ run_figure() {  # figure preset [flags...]
     --output_dir="$out/${figure}_$preset" "$@"
 }
 
-mkdir -p "$data" /tmp/hfb-fig4-ranks2
+mkdir -p "$data"
 for set in mnist fashion-mnist; do
   mkdir -p "$data/$set"
   for f in "$deps/data/$set"/*.gz; do
